@@ -1,0 +1,47 @@
+# llmguard developer commands. Every target creates .venv and installs on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ARGS ?=
+
+.PHONY: install demo test lint typecheck pytest compat docs bench test-min clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Run the offline quickstart against the built-in fake provider (ARGS=--live for the real API).
+demo: install
+	$(PY) examples/quickstart.py $(ARGS)
+
+## Lint, type-check and run the test suite.
+test: lint typecheck pytest
+
+lint: install
+	$(VENV)/bin/ruff check src tests examples benchmarks compat
+	$(VENV)/bin/ruff format --check src tests examples benchmarks compat
+
+typecheck: install
+	$(VENV)/bin/mypy src tests examples
+
+pytest: install
+	$(VENV)/bin/pytest -q
+
+## Re-run the SDKs' own test suites with llmguard's classes swapped in; fails on any difference.
+compat: install
+	$(PY) compat/run.py
+
+## Build the documentation site (strict: warnings fail).
+docs: install
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
+## Per-call overhead against the raw SDK.
+bench: install
+	$(PY) benchmarks/overhead.py
+
+clean:
+	rm -rf $(VENV) .compat site .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,119 @@
+"""llmguard: drop-in OpenAI and Anthropic clients with LLMOps built in.
+
+Swap one import (``from llmguard import OpenAI``) and every call gets a model-pin check before
+any I/O, a call record, and the observers you configure. Heavy modules (the SDKs themselves)
+are imported only when first used, so ``import llmguard`` stays cheap and writes no files.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+from .exceptions import (
+    BudgetExceededError,
+    ConfigurationError,
+    EvalError,
+    FeedbackError,
+    FeedbackTokenError,
+    LabelConflictError,
+    LLMGuardError,
+    PromptError,
+    PromptFormatError,
+    PromptNotFoundError,
+    PromptRenderError,
+    UnpinnedModelError,
+)
+
+if TYPE_CHECKING:
+    from ._anthropic import (
+        Anthropic,
+        AnthropicBedrock,
+        AnthropicVertex,
+        AsyncAnthropic,
+        AsyncAnthropicBedrock,
+        AsyncAnthropicVertex,
+    )
+    from ._context import judge_calls, use_prompt
+    from ._core import CallContext, CallObserver
+    from ._guard import Guard, configure, get_default_guard
+    from ._observers import CallRecorder
+    from ._openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
+    from ._record import CallRecord, Cost, PromptRef, Usage
+
+__all__ = [
+    "Anthropic",
+    "AnthropicBedrock",
+    "AnthropicVertex",
+    "AsyncAnthropic",
+    "AsyncAnthropicBedrock",
+    "AsyncAnthropicVertex",
+    "AsyncAzureOpenAI",
+    "AsyncOpenAI",
+    "AzureOpenAI",
+    "BudgetExceededError",
+    "CallContext",
+    "CallObserver",
+    "CallRecord",
+    "CallRecorder",
+    "ConfigurationError",
+    "Cost",
+    "EvalError",
+    "FeedbackError",
+    "FeedbackTokenError",
+    "Guard",
+    "LLMGuardError",
+    "LabelConflictError",
+    "OpenAI",
+    "PromptError",
+    "PromptFormatError",
+    "PromptNotFoundError",
+    "PromptRef",
+    "PromptRenderError",
+    "UnpinnedModelError",
+    "Usage",
+    "__version__",
+    "configure",
+    "get_default_guard",
+    "judge_calls",
+    "use_prompt",
+]
+
+_LAZY: dict[str, str] = {
+    "OpenAI": "._openai",
+    "AsyncOpenAI": "._openai",
+    "AzureOpenAI": "._openai",
+    "AsyncAzureOpenAI": "._openai",
+    "Anthropic": "._anthropic",
+    "AsyncAnthropic": "._anthropic",
+    "AnthropicBedrock": "._anthropic",
+    "AsyncAnthropicBedrock": "._anthropic",
+    "AnthropicVertex": "._anthropic",
+    "AsyncAnthropicVertex": "._anthropic",
+    "Guard": "._guard",
+    "configure": "._guard",
+    "get_default_guard": "._guard",
+    "CallContext": "._core",
+    "CallObserver": "._core",
+    "CallRecorder": "._observers",
+    "CallRecord": "._record",
+    "Cost": "._record",
+    "PromptRef": "._record",
+    "Usage": "._record",
+    "judge_calls": "._context",
+    "use_prompt": "._context",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llmguard' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,3 @@
+from llmguard.cli import main
+
+main()

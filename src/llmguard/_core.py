@@ -1,0 +1,374 @@
+"""The sans-I/O interception core: one logical call from request options to an immutable record.
+
+The client shells (:mod:`llmguard._intercept`) call :meth:`Runtime.begin` with the SDK's request
+options before any I/O, then finish the returned :class:`CallContext` exactly once: with the
+response object, with stream items as they pass, or with the error. Sync and async differ only in
+the shells.
+
+Order of a call: pre-call policies (the pin policy; later a budget check) may rewrite the model or
+raise; ``on_start`` observers run (telemetry opens its span); the SDK call happens; the record is
+built (cost computed once, here) and ``on_end`` observers run. Observers never affect the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from . import _context
+from ._extract import Accumulator
+from ._internal import advise_once, handle_internal_errors
+from ._pins import PinDecision, decide, refusal_message
+from ._providers import ClientInfo
+from ._record import CallRecord, Cost, PromptRef, Usage, new_call_id
+from ._settings import Settings
+from .exceptions import UnpinnedModelError
+
+__all__ = [
+    "ENDPOINTS",
+    "PROMPT_HEADER",
+    "CallContext",
+    "CallObserver",
+    "PreCallPolicy",
+    "Pricer",
+    "Runtime",
+    "encode_prompt_header",
+]
+
+ENDPOINTS: dict[str, tuple[str, str]] = {
+    "/chat/completions": ("chat", "chat.completions"),
+    "/responses": ("chat", "responses"),
+    "/completions": ("text_completion", "completions"),
+    "/embeddings": ("embeddings", "embeddings"),
+    "/v1/messages": ("chat", "messages"),
+}
+"""Request path -> (GenAI operation name, SDK endpoint). Other endpoints pass through untouched."""
+
+PROMPT_HEADER = "x-llmguard-prompt"
+"""Header carrying a registry prompt's identity; read and removed before the request is built."""
+
+RAW_HEADER = "X-Stainless-Raw-Response"
+
+
+def encode_prompt_header(prompt: PromptRef) -> str:
+    """Encode a prompt reference for :data:`PROMPT_HEADER`."""
+    return json.dumps(
+        {"name": prompt.name, "version": prompt.version, "label": prompt.label, "hash": prompt.content_hash},
+        separators=(",", ":"),
+    )
+
+
+def _decode_prompt_header(value: str) -> PromptRef | None:
+    try:
+        data = json.loads(value)
+        return PromptRef(
+            name=str(data["name"]), version=str(data["version"]), label=data.get("label"), content_hash=data.get("hash")
+        )
+    except (ValueError, KeyError, TypeError):
+        advise_once("prompt-header", value[:64], f"llmguard: ignoring malformed {PROMPT_HEADER} header {value[:64]!r}")
+        return None
+
+
+@runtime_checkable
+class CallObserver(Protocol):
+    """Sees every call: ``on_start`` before the SDK call, ``on_end`` exactly once after it.
+
+    Both run inline on the caller's thread (or, for an abandoned stream, the garbage collector's):
+    keep them microsecond-scale and queue anything slower. Exceptions are logged, never raised.
+    """
+
+    def on_start(self, call: CallContext) -> None:
+        """A call is about to be sent."""
+
+    def on_end(self, call: CallContext, record: CallRecord) -> None:
+        """A call finished (successfully or not); ``record`` is final."""
+
+
+PreCallPolicy = Callable[["CallContext"], None]
+"""Runs before any I/O; may rewrite ``call.request_model`` or raise an :class:`~llmguard.LLMGuardError`."""
+
+Pricer = Callable[[str, str | None, Usage], Cost | None]
+"""(provider, served model, usage) -> cost, or ``None`` when the model has no known price."""
+
+
+class CallContext:
+    """The mutable state of one in-flight call. Observers may read it and use ``extras``."""
+
+    __slots__ = (
+        "acc",
+        "api",
+        "call_id",
+        "extras",
+        "finished",
+        "first_chunk",
+        "hide_usage_chunk",
+        "info",
+        "kind",
+        "locked_model",
+        "operation",
+        "pin",
+        "prompt",
+        "raw",
+        "request",
+        "request_model",
+        "requested_model",
+        "retries",
+        "runtime",
+        "span",
+        "span_id",
+        "start_ns",
+        "start_perf",
+        "stream",
+        "trace_id",
+        "want_output",
+    )
+
+    def __init__(self, runtime: Runtime, info: ClientInfo, operation: str, api: str, body: Mapping[str, Any]) -> None:
+        self.runtime = runtime
+        self.info = info
+        self.operation = operation
+        self.api = api
+        self.request: Mapping[str, Any] = body
+        model = body.get("model")
+        self.requested_model: str | None = model if isinstance(model, str) else None
+        self.request_model = self.requested_model
+        self.locked_model: str | None = None
+        self.pin: PinDecision | None = None
+        self.call_id = new_call_id()
+        self.kind = "judge" if _context.judge_mode.get() else "app"
+        self.prompt: PromptRef | None = _context.current_prompt.get()
+        self.stream = bool(body.get("stream"))
+        self.raw = False
+        self.hide_usage_chunk = False
+        self.want_output = False
+        self.trace_id: str | None = None
+        self.span_id: str | None = None
+        self.span: Any = None
+        self.extras: dict[str, Any] = {}
+        self.retries = 0
+        self.first_chunk: float | None = None
+        self.finished = False
+        self.acc: Accumulator = None  # type: ignore[assignment]  # set in Runtime.begin after observers ran
+        self.start_ns = time.time_ns()
+        self.start_perf = time.perf_counter()
+
+    # -- outcomes ---------------------------------------------------------------------------------
+    def on_item(self, item: Any) -> bool:
+        """Record one streamed item; returns False when the item must be hidden from the user."""
+        if self.first_chunk is None:
+            self.first_chunk = time.perf_counter()
+        self.acc.item(item)
+        return not (self.hide_usage_chunk and not getattr(item, "choices", True))
+
+    def succeed(self, response: Any = None) -> None:
+        """Finish with a complete response object (or, for streams, what the items carried)."""
+        if self.finished:
+            return
+        if response is not None:
+            self.acc.final(response)
+        self._finish(None, stream_completed=True if self.stream else None)
+
+    def fail(self, error: BaseException) -> None:
+        """Finish with an error (provider errors are recorded, then re-raised untouched by the caller)."""
+        if not self.finished:
+            self._finish(error, stream_completed=False if self.stream else None)
+
+    def abandon(self) -> None:
+        """Finish a call whose stream or raw response was closed early or garbage-collected: not an error."""
+        if not self.finished:
+            self._finish(None, stream_completed=False if self.stream else None)
+
+    def _finish(self, error: BaseException | None, *, stream_completed: bool | None) -> None:
+        self.finished = True
+        with handle_internal_errors("call record"):
+            self.runtime.end(self, error, stream_completed)
+
+
+class Runtime:
+    """A guard's compiled pipeline: settings, pre-call policies, pricer and observers."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        observers: Sequence[CallObserver] = (),
+        policies: Sequence[PreCallPolicy] = (),
+        pricer: Pricer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.observers = tuple(observers)
+        self.policies = tuple(policies)
+        self.pricer = pricer
+        self._lock = dict(settings.pins)
+        self._decisions: dict[tuple[str, str], PinDecision] = {}
+
+    # -- before I/O -------------------------------------------------------------------------------
+    def begin(self, info: ClientInfo, options: Any) -> tuple[CallContext, Any] | None:
+        """Run pre-call policies and ``on_start`` observers; return the context and options to send.
+
+        Returns ``None`` for endpoints llmguard does not record (they pass through untouched).
+        Raises :class:`~llmguard.UnpinnedModelError` (or another opted-in policy error) before any I/O.
+        """
+        route = ENDPOINTS.get(options.url.split("?", 1)[0])
+        body = options.json_data
+        if route is None or not isinstance(body, Mapping) or options.method.lower() != "post":
+            return None
+        call = CallContext(self, info, route[0], route[1], body)
+        headers = options.headers
+        changes: dict[str, Any] = {}
+        if headers:
+            self._read_headers(call, headers, changes)
+        self._apply_pins(call)
+        for policy in self.policies:
+            policy(call)
+        if call.request_model != call.requested_model:
+            changes["json_data"] = {**body, "model": call.request_model}
+        if self._should_inject_usage(call, body):
+            changes["json_data"] = {**changes.get("json_data", body), "stream_options": {"include_usage": True}}
+            call.hide_usage_chunk = True
+        if changes:
+            options = options.model_copy(update=changes)
+            call.request = options.json_data
+        for observer in self.observers:
+            with handle_internal_errors("on_start"):
+                observer.on_start(call)
+        call.acc = Accumulator(call.api, call.want_output)
+        return call, options
+
+    def _read_headers(self, call: CallContext, headers: Mapping[str, Any], changes: dict[str, Any]) -> None:
+        raw = headers.get(RAW_HEADER)
+        if raw is not None and not isinstance(raw, bool):
+            call.raw = True
+        for key in headers:
+            if key.lower() == PROMPT_HEADER:
+                value = headers[key]
+                if isinstance(value, str):
+                    call.prompt = _decode_prompt_header(value) or call.prompt
+                changes["headers"] = {k: v for k, v in headers.items() if k.lower() != PROMPT_HEADER}
+                break
+
+    def _should_inject_usage(self, call: CallContext, body: Mapping[str, Any]) -> bool:
+        return (
+            call.stream
+            and not call.raw
+            and call.info.openai_family
+            and call.api in ("chat.completions", "completions")
+            and "stream_options" not in body
+            and self.settings.inject_stream_usage
+        )
+
+    def _apply_pins(self, call: CallContext) -> None:
+        model = call.requested_model
+        mode = self.settings.pin_policy
+        if model is None or mode == "off":
+            return
+        key = (model, call.info.pin_provider)
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = self._decide(model, call.info.pin_provider)
+        call.pin = decision
+        if decision.action == "refuse":
+            raise UnpinnedModelError(refusal_message(decision), model=model, suggestion=decision.verdict.suggestion)
+        if decision.action == "warn":
+            advise_once(
+                "unpinned",
+                model,
+                f"llmguard: {refusal_message(decision)} (pin policy 'warn'; 'enforce' would refuse this call)",
+                python_warning=self.settings.python_warnings,
+            )
+        elif decision.action == "rewrite":
+            call.request_model = decision.effective
+            call.locked_model = decision.locked
+
+    def _decide(self, model: str, pin_provider: str) -> PinDecision:
+        declared_kinds = ("azure", "openai_compatible")
+        lock: Mapping[str, str] = {} if pin_provider in declared_kinds else self._lock
+        declared: Mapping[str, str] = self._lock if pin_provider in declared_kinds else {}
+        decision = decide(model, pin_provider, self.settings.pin_policy, lock, declared)  # type: ignore[arg-type]
+        if len(self._decisions) < 4096:
+            self._decisions[(model, pin_provider)] = decision
+        return decision
+
+    # -- after the call ---------------------------------------------------------------------------
+    def end(self, call: CallContext, error: BaseException | None, stream_completed: bool | None) -> CallRecord:
+        """Build the immutable record and run ``on_end`` observers."""
+        acc = call.acc
+        end = time.perf_counter()
+        usage = Usage(
+            input_tokens=acc.input_tokens,
+            output_tokens=acc.output_tokens,
+            cache_read_tokens=acc.cache_read,
+            cache_write_tokens=acc.cache_write,
+            reasoning_tokens=acc.reasoning,
+        )
+        served = acc.response_model
+        cost = None
+        if self.pricer is not None and error is None and acc.output_tokens is not None:
+            with handle_internal_errors("cost"):
+                cost = self.pricer(call.info.provider, served or call.request_model, usage)
+        record = CallRecord(
+            call_id=call.call_id,
+            kind=call.kind,  # type: ignore[arg-type]
+            service_name=self.settings.service_name,
+            environment=self.settings.environment,
+            provider=call.info.provider,
+            operation=call.operation,
+            api=call.api,
+            requested_model=call.requested_model,
+            request_model=call.request_model,
+            locked_model=call.locked_model,
+            response_model=served,
+            pin_action=call.pin.action if call.pin else "off",
+            drift=self._drift(call, served),
+            stream=call.stream,
+            stream_completed=stream_completed,
+            response_id=acc.response_id,
+            finish_reasons=tuple(acc.finish_reasons),
+            usage=usage,
+            start_time_ns=call.start_ns,
+            duration_s=end - call.start_perf,
+            time_to_first_chunk_s=None if call.first_chunk is None else call.first_chunk - call.start_perf,
+            retries=call.retries,
+            error_type=_error_type(error),
+            error=error,
+            prompt=call.prompt,
+            cost=cost,
+            trace_id=call.trace_id,
+            span_id=call.span_id,
+            server_address=call.info.server_address,
+            server_port=call.info.server_port,
+            request=call.request,
+            output_text=acc.output_text(),
+        )
+        for observer in self.observers:
+            with handle_internal_errors("on_end"):
+                observer.on_end(call, record)
+        return record
+
+    def _drift(self, call: CallContext, served: str | None) -> bool:
+        pin = call.pin
+        if served is None or pin is None or pin.action not in ("allow", "rewrite"):
+            return False
+        declared = self._lock.get(pin.requested) if call.info.pin_provider in ("azure", "openai_compatible") else None
+        target = (pin.locked or declared or pin.effective).lower()
+        seen = served.lower()
+        # Equal, a family name (Azure reports "gpt-4" for gpt-4-0613), or the dated form of an undated name.
+        if seen == target or target.startswith(seen + "-") or seen.startswith(target + "-"):
+            return False
+        advise_once(
+            "drift",
+            f"{target}->{served}",
+            f"llmguard: model drift: pinned {target!r} but the provider served {served!r}",
+            python_warning=self.settings.python_warnings,
+        )
+        return True
+
+
+def _error_type(error: BaseException | None) -> str | None:
+    if error is None:
+        return None
+    cls = type(error)
+    module = cls.__module__.split(".", 1)[0]
+    return f"{module}.{cls.__qualname__}" if module not in ("builtins", "__main__") else cls.__qualname__

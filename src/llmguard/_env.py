@@ -1,0 +1,41 @@
+"""Every environment variable llmguard reads, declared in one place.
+
+Only :mod:`llmguard._settings` reads them, once, when settings are loaded.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LLMGUARD_CONFIG",
+    "LLMGUARD_DB",
+    "LLMGUARD_ENV",
+    "LLMGUARD_PIN_POLICY",
+    "LLMGUARD_PYTHON_WARNINGS",
+    "LLMGUARD_SERVICE_NAME",
+    "OTEL_CAPTURE_CONTENT",
+    "OTEL_SERVICE_NAME",
+]
+
+LLMGUARD_ENV = "LLMGUARD_ENV"
+"""Deployment environment (``production``, ``staging``, ``dev``...). ``production`` makes the pin policy enforce."""
+
+LLMGUARD_PIN_POLICY = "LLMGUARD_PIN_POLICY"
+"""Pin policy: ``enforce``, ``warn`` or ``off``."""
+
+LLMGUARD_DB = "LLMGUARD_DB"
+"""Path of the local SQLite database used by judging, feedback and the cost ledger."""
+
+LLMGUARD_SERVICE_NAME = "LLMGUARD_SERVICE_NAME"
+"""Service name recorded on every call (falls back to ``OTEL_SERVICE_NAME``)."""
+
+LLMGUARD_CONFIG = "LLMGUARD_CONFIG"
+"""Explicit path of a ``pyproject.toml`` or ``llmguard.toml`` to read settings from."""
+
+LLMGUARD_PYTHON_WARNINGS = "LLMGUARD_PYTHON_WARNINGS"
+"""``1`` to also emit advisories (unpinned model, drift) as Python warnings, not only log records."""
+
+OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME"
+"""The OpenTelemetry service name, used when ``LLMGUARD_SERVICE_NAME`` is unset."""
+
+OTEL_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+"""The GenAI content-capture switch shared with the official instrumentations."""

@@ -1,0 +1,201 @@
+"""Pure extraction of ids, models, finish reasons, usage and text from SDK objects.
+
+Everything here reads attributes defensively (``getattr`` with defaults): the SDKs' pydantic
+models are constructed without validation, so any field may be missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Accumulator"]
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+class Accumulator:
+    """Collects what a call returned, from a final object or stream items, for one API."""
+
+    __slots__ = (
+        "api",
+        "cache_read",
+        "cache_write",
+        "finish_reasons",
+        "input_tokens",
+        "output_parts",
+        "output_tokens",
+        "reasoning",
+        "response_id",
+        "response_model",
+        "want_output",
+    )
+
+    def __init__(self, api: str, want_output: bool = False) -> None:
+        self.api = api
+        self.want_output = want_output
+        self.response_id: str | None = None
+        self.response_model: str | None = None
+        self.finish_reasons: list[str] = []
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
+        self.cache_read: int | None = None
+        self.cache_write: int | None = None
+        self.reasoning: int | None = None
+        self.output_parts: list[str] = []
+
+    # -- final objects -------------------------------------------------------------------------
+    def final(self, obj: Any) -> None:
+        """Read a complete (non-streamed) response object."""
+        if self.api == "messages":
+            self._anthropic_message(obj)
+        elif self.api == "responses":
+            self._response(obj)
+        else:
+            self._openai_completion(obj)
+
+    def _openai_completion(self, obj: Any) -> None:
+        self.response_id = getattr(obj, "id", None) or self.response_id
+        self.response_model = getattr(obj, "model", None) or self.response_model
+        for choice in getattr(obj, "choices", None) or ():
+            reason = getattr(choice, "finish_reason", None)
+            if reason:
+                self.finish_reasons.append(reason)
+            if self.want_output:
+                self._choice_text(choice)
+        self._openai_usage(getattr(obj, "usage", None))
+
+    def _choice_text(self, choice: Any) -> None:
+        message = getattr(choice, "message", None) or getattr(choice, "delta", None)
+        text = getattr(message, "content", None) if message is not None else getattr(choice, "text", None)
+        if isinstance(text, str):
+            self.output_parts.append(text)
+
+    def _openai_usage(self, usage: Any) -> None:
+        if usage is None:
+            return
+        self.input_tokens = _int(getattr(usage, "prompt_tokens", None))
+        self.output_tokens = _int(getattr(usage, "completion_tokens", None))
+        details = getattr(usage, "prompt_tokens_details", None)
+        if details is not None:
+            self.cache_read = _int(getattr(details, "cached_tokens", None))
+            self.cache_write = _int(getattr(details, "cache_write_tokens", None))
+        out = getattr(usage, "completion_tokens_details", None)
+        if out is not None:
+            self.reasoning = _int(getattr(out, "reasoning_tokens", None))
+
+    def _response(self, obj: Any) -> None:
+        self.response_id = getattr(obj, "id", None) or self.response_id
+        self.response_model = getattr(obj, "model", None) or self.response_model
+        status = getattr(obj, "status", None)
+        incomplete = getattr(obj, "incomplete_details", None)
+        reason = getattr(incomplete, "reason", None) if incomplete is not None else None
+        final = reason or status
+        if isinstance(final, str):
+            self.finish_reasons = [final]
+        usage = getattr(obj, "usage", None)
+        if usage is not None:
+            self.input_tokens = _int(getattr(usage, "input_tokens", None))
+            self.output_tokens = _int(getattr(usage, "output_tokens", None))
+            details = getattr(usage, "input_tokens_details", None)
+            if details is not None:
+                self.cache_read = _int(getattr(details, "cached_tokens", None))
+                self.cache_write = _int(getattr(details, "cache_write_tokens", None))
+            out = getattr(usage, "output_tokens_details", None)
+            if out is not None:
+                self.reasoning = _int(getattr(out, "reasoning_tokens", None))
+        if self.want_output and not self.output_parts:
+            text = getattr(obj, "output_text", None)
+            if isinstance(text, str):
+                self.output_parts.append(text)
+
+    def _anthropic_message(self, obj: Any) -> None:
+        self.response_id = getattr(obj, "id", None) or self.response_id
+        self.response_model = getattr(obj, "model", None) or self.response_model
+        reason = getattr(obj, "stop_reason", None)
+        if reason:
+            self.finish_reasons = [reason]
+        self._anthropic_usage(getattr(obj, "usage", None))
+        if self.want_output:
+            for block in getattr(obj, "content", None) or ():
+                text = getattr(block, "text", None)
+                if isinstance(text, str):
+                    self.output_parts.append(text)
+
+    def _anthropic_usage(self, usage: Any) -> None:
+        if usage is None:
+            return
+        output = _int(getattr(usage, "output_tokens", None))
+        if output is not None:
+            self.output_tokens = output
+        raw_input = _int(getattr(usage, "input_tokens", None))
+        read = _int(getattr(usage, "cache_read_input_tokens", None))
+        write = _int(getattr(usage, "cache_creation_input_tokens", None))
+        if read is not None:
+            self.cache_read = read
+        if write is not None:
+            self.cache_write = write
+        if raw_input is not None:
+            # Anthropic's input_tokens excludes cache; the semantic conventions' figure includes it.
+            self.input_tokens = raw_input + (self.cache_read or 0) + (self.cache_write or 0)
+
+    # -- stream items --------------------------------------------------------------------------
+    def item(self, item: Any) -> None:
+        """Read one streamed item (chunk or event)."""
+        if self.api == "messages":
+            self._anthropic_event(item)
+        elif self.api == "responses":
+            self._response_event(item)
+        else:
+            self._openai_chunk(item)
+
+    def _openai_chunk(self, chunk: Any) -> None:
+        if self.response_id is None:
+            self.response_id = getattr(chunk, "id", None)
+            self.response_model = getattr(chunk, "model", None)
+        for choice in getattr(chunk, "choices", None) or ():
+            reason = getattr(choice, "finish_reason", None)
+            if reason:
+                self.finish_reasons.append(reason)
+            if self.want_output:
+                self._choice_text(choice)
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            self._openai_usage(usage)
+
+    def _response_event(self, event: Any) -> None:
+        kind = getattr(event, "type", None)
+        if kind == "response.output_text.delta":
+            if self.want_output:
+                delta = getattr(event, "delta", None)
+                if isinstance(delta, str):
+                    self.output_parts.append(delta)
+        elif kind in ("response.created", "response.completed", "response.incomplete", "response.failed"):
+            response = getattr(event, "response", None)
+            if response is not None:
+                keep = self.output_parts
+                self.output_parts = keep if keep else []
+                self._response(response)
+
+    def _anthropic_event(self, event: Any) -> None:
+        kind = getattr(event, "type", None)
+        if kind == "content_block_delta":
+            if self.want_output:
+                text = getattr(getattr(event, "delta", None), "text", None)
+                if isinstance(text, str):
+                    self.output_parts.append(text)
+        elif kind == "message_start":
+            message = getattr(event, "message", None)
+            self.response_id = getattr(message, "id", None)
+            self.response_model = getattr(message, "model", None)
+            self._anthropic_usage(getattr(message, "usage", None))
+        elif kind == "message_delta":
+            reason = getattr(getattr(event, "delta", None), "stop_reason", None)
+            if reason:
+                self.finish_reasons = [reason]
+            self._anthropic_usage(getattr(event, "usage", None))
+
+    def output_text(self) -> str | None:
+        """The text collected so far, when output was wanted."""
+        return "".join(self.output_parts) if self.want_output else None

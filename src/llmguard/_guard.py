@@ -1,0 +1,250 @@
+"""The Guard: one object holding every llmguard concern, one keyword slot per concern.
+
+``Guard(...)`` is the instance API; :func:`configure` sets the process default used by clients
+built without ``guard=``. Settings resolve as argument > environment > config file > default.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from html import escape
+from pathlib import Path
+from typing import Any, Never
+
+from ._core import CallObserver, PreCallPolicy, Runtime
+from ._settings import PinMode, Settings, load_settings
+from .exceptions import ConfigurationError
+
+__all__ = ["GUARD_KEYS", "Guard", "configure", "get_default_guard", "reset_default_guard"]
+
+GUARD_KEYS: tuple[str, ...] = (
+    "budgets",
+    "capture_content",
+    "configs",
+    "db_path",
+    "environment",
+    "feedback_secret",
+    "feedback_sink",
+    "inject_stream_usage",
+    "judges",
+    "judgment_sink",
+    "ledger",
+    "logger_provider",
+    "meter_provider",
+    "observers",
+    "pin_policy",
+    "pins",
+    "policies",
+    "prices",
+    "prompts",
+    "python_warnings",
+    "sampling",
+    "service_name",
+    "tracer_provider",
+)
+"""Every keyword :class:`Guard` and :func:`configure` accept."""
+
+
+class Guard:
+    """Policy, telemetry and quality settings shared by the clients that use it.
+
+    Every argument is keyword-only and optional; unset settings come from the environment
+    (``LLMGUARD_*``), then ``[tool.llmguard]`` in ``pyproject.toml`` / ``llmguard.toml``, then
+    defaults. Slots of features not configured cost nothing.
+
+    Args:
+        environment: Deployment environment; ``production`` makes the default pin policy ``enforce``.
+        service_name: Recorded on every call.
+        pin_policy: ``enforce`` (refuse floating aliases before any I/O), ``warn`` (log once per model) or ``off``.
+        pins: Alias -> snapshot lock entries (rewritten under enforce/warn), and Azure deployment or
+            OpenAI-compatible served name -> snapshot declarations.
+        prompts: The prompt store (prompt registry).
+        configs: The config-artifact store (registry of RAG/chain settings).
+        judges: Judges run on sampled calls.
+        sampling: Judging sample rate(s).
+        judgment_sink: Where judgments are written.
+        feedback_sink: Where user feedback is written.
+        feedback_secret: HMAC secret(s) for browser feedback tokens.
+        ledger: The cost ledger.
+        budgets: Cost budgets.
+        prices: Price overrides.
+        capture_content: Record message content in telemetry (off by default).
+        db_path: The local SQLite database of the storing features.
+        tracer_provider: OpenTelemetry tracer provider (default: the global one).
+        meter_provider: OpenTelemetry meter provider (default: the global one).
+        logger_provider: OpenTelemetry logger provider (default: the global one).
+        observers: Extra :class:`CallObserver` objects called on every call.
+        policies: Extra pre-call policies (callables run before any I/O; may raise).
+        inject_stream_usage: Ask OpenAI streams for usage when you did not set ``stream_options``.
+        python_warnings: Also emit advisories as Python warnings.
+    """
+
+    def __init__(
+        self,
+        *,
+        environment: str | None = None,
+        service_name: str | None = None,
+        pin_policy: PinMode | None = None,
+        pins: Mapping[str, str] | None = None,
+        prompts: Any = None,
+        configs: Any = None,
+        judges: Any = None,
+        sampling: Any = None,
+        judgment_sink: Any = None,
+        feedback_sink: Any = None,
+        feedback_secret: str | Sequence[str] | None = None,
+        ledger: Any = None,
+        budgets: Any = None,
+        prices: Any = None,
+        capture_content: bool | None = None,
+        db_path: str | Path | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        logger_provider: Any = None,
+        observers: Sequence[CallObserver] = (),
+        policies: Sequence[PreCallPolicy] = (),
+        inject_stream_usage: bool | None = None,
+        python_warnings: bool | None = None,
+        **unknown: Never,
+    ) -> None:
+        if unknown:
+            key = sorted(unknown)[0]
+            raise ConfigurationError(f"Guard: unknown key {key!r}; valid keys: {', '.join(GUARD_KEYS)}")
+        self.settings: Settings = load_settings(
+            {
+                "environment": environment,
+                "service_name": service_name,
+                "pin_policy": pin_policy,
+                "pins": pins,
+                "capture_content": capture_content,
+                "db_path": db_path,
+                "inject_stream_usage": inject_stream_usage,
+                "python_warnings": python_warnings,
+            }
+        )
+        self.prompts = prompts
+        self.configs = configs
+        self.judges = judges
+        self.sampling = sampling
+        self.judgment_sink = judgment_sink
+        self.feedback_sink = feedback_sink
+        self.feedback_secret = feedback_secret
+        self.ledger = ledger
+        self.budgets = budgets
+        self.prices = prices
+        self.tracer_provider = tracer_provider
+        self.meter_provider = meter_provider
+        self.logger_provider = logger_provider
+        self.observers: tuple[CallObserver, ...] = tuple(observers)
+        self.policies: tuple[PreCallPolicy, ...] = tuple(policies)
+
+    # -- derived ----------------------------------------------------------------------------------
+    @property
+    def environment(self) -> str:
+        """The deployment environment."""
+        return self.settings.environment
+
+    @property
+    def service_name(self) -> str:
+        """The service name recorded on every call."""
+        return self.settings.service_name
+
+    @property
+    def pin_policy(self) -> PinMode:
+        """The effective pin policy."""
+        return self.settings.pin_policy
+
+    @property
+    def pins(self) -> Mapping[str, str]:
+        """Lock entries and declared pins (file, then code)."""
+        return self.settings.pins
+
+    @property
+    def capture_content(self) -> bool:
+        """Whether telemetry records message content."""
+        return self.settings.capture_content
+
+    @property
+    def db_path(self) -> Path:
+        """The local SQLite database path (nothing is created until a storing feature runs)."""
+        return self.settings.db_path
+
+    @cached_property
+    def runtime(self) -> Runtime:
+        """The compiled per-call pipeline (built on first use)."""
+        return Runtime(self.settings, observers=self.observers, policies=self.policies)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Flush and stop background work of this guard's features (idempotent)."""
+        for observer in self.observers:
+            shutdown = getattr(observer, "shutdown", None)
+            if callable(shutdown):
+                shutdown(timeout)
+
+    # -- display ----------------------------------------------------------------------------------
+    def _summary(self) -> dict[str, str]:
+        s = self.settings
+        return {
+            "environment": s.environment,
+            "service_name": s.service_name,
+            "pin_policy": s.pin_policy,
+            "pins": str(len(s.pins)),
+            "capture_content": str(s.capture_content),
+            "config_file": str(s.config_file) if s.config_file else "-",
+            "observers": ", ".join(type(o).__name__ for o in self.observers) or "-",
+        }
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{key}={value!r}" for key, value in self._summary().items())
+        return f"Guard({inner})"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in self._summary().items()
+        )
+        return f"<table><caption>llmguard.Guard</caption>{rows}</table>"
+
+
+_default: Guard | None = None
+_default_lock = threading.Lock()
+
+
+def configure(**kwargs: Any) -> Guard:
+    """Set the process-default :class:`Guard`, used by clients built without ``guard=``.
+
+    Takes the same keywords as :class:`Guard`; an unknown key raises :class:`~llmguard.ConfigurationError`.
+    Returns the new default guard.
+    """
+    global _default
+    unknown = sorted(set(kwargs) - set(GUARD_KEYS))
+    if unknown:
+        raise ConfigurationError(f"configure(): unknown key {unknown[0]!r}; valid keys: {', '.join(GUARD_KEYS)}")
+    guard = Guard(**kwargs)
+    with _default_lock:
+        previous, _default = _default, guard
+    if previous is not None:
+        previous.close(timeout=1.0)
+    return guard
+
+
+def get_default_guard() -> Guard:
+    """The process-default guard, built from environment and config file on first use."""
+    global _default
+    guard = _default
+    if guard is None:
+        with _default_lock:
+            if _default is None:
+                _default = Guard()
+            guard = _default
+    return guard
+
+
+def reset_default_guard() -> None:
+    """Forget the process default (the next call rebuilds it from environment and files)."""
+    global _default
+    with _default_lock:
+        previous, _default = _default, None
+    if previous is not None:
+        previous.close(timeout=1.0)

@@ -1,0 +1,184 @@
+"""The client shells: one choke point per client at the SDK's ``request`` method.
+
+``request`` sees every logical call (all retries, the final error, the returned stream) of every
+endpoint. ``_process_response`` hands the call to the response (``response.extensions``) so that
+streams and raw responses, which are parsed later, finish the same record. Sync and async shells
+differ only by ``await``.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from ._context import active_call
+from ._internal import log_internal_error
+from ._providers import ClientInfo, client_info
+from ._streams import CALL_KEY, guarded_stream_cls
+from .exceptions import LLMGuardError
+
+if TYPE_CHECKING:
+    from ._core import CallContext, Runtime
+    from ._guard import Guard
+
+__all__ = ["AsyncShell", "SyncShell", "anthropic_telemetry_default"]
+
+
+def anthropic_telemetry_default(kwargs: dict[str, Any]) -> None:
+    """Turn the Anthropic SDK's own spans off unless the user configured them (one span per call)."""
+    if kwargs.get("open_telemetry") is None and not any(k.startswith("ANTHROPIC_OPEN_TELEMETRY") for k in os.environ):
+        kwargs["open_telemetry"] = False
+
+
+class _Shell:
+    """State and helpers shared by the sync and async shells."""
+
+    _llmguard_guard: Guard | None
+    _llmguard_info: ClientInfo | None
+
+    def _llmguard_init(self, guard: Guard | None) -> None:
+        self._llmguard_guard = guard
+        self._llmguard_info = None
+
+    @property
+    def guard(self) -> Guard:
+        """The active :class:`~llmguard.Guard`: the one given as ``guard=``, else the process default."""
+        if self._llmguard_guard is not None:
+            return self._llmguard_guard
+        from ._guard import get_default_guard
+
+        return get_default_guard()
+
+    def _llmguard_begin(self, options: Any) -> tuple[CallContext, Any] | None:
+        try:
+            runtime: Runtime = self.guard.runtime
+            info = self._llmguard_info
+            if info is None:
+                info = self._llmguard_info = client_info(self)
+            return runtime.begin(info, options)
+        except LLMGuardError:
+            raise
+        except Exception:
+            log_internal_error("request start")
+            return None
+
+    def _llmguard_copy(self, new: Any, guard: Guard | None) -> Any:
+        new._llmguard_guard = guard if guard is not None else self._llmguard_guard
+        return new
+
+    @staticmethod
+    def _llmguard_hand_over(response: Any, stream: bool) -> None:
+        call = active_call.get()
+        if call is not None and (stream or call.raw):
+            response.extensions[CALL_KEY] = call
+
+    @staticmethod
+    def _llmguard_returned(call: CallContext, result: Any, cast_to: Any) -> None:
+        if call.finished:
+            return
+        if hasattr(result, "_llmguard_call"):
+            return  # a guarded stream finishes the call itself
+        http = getattr(result, "http_response", None)
+        if http is None or not call.raw:
+            call.succeed(result)
+            return
+        weakref.finalize(http, call.abandon)
+        if not call.stream:
+            _parse_read_body(call, http, cast_to)
+
+    @staticmethod
+    def _llmguard_parsed(response: Any, parsed: Any) -> None:
+        call = response.extensions.get(CALL_KEY)
+        if call is not None and call.raw and not call.stream and not call.finished:
+            call.succeed(parsed)
+
+
+def _parse_read_body(call: CallContext, http: Any, cast_to: Any) -> None:
+    """A raw, already-read response: take usage from its body now, without consuming the user's parse."""
+    try:
+        content = http.content
+    except Exception:
+        return  # not read yet (with_streaming_response): finished by .parse() or garbage collection
+    from openai._models import construct_type
+
+    try:
+        call.succeed(construct_type(type_=cast_to, value=http.json()) if content else None)
+    except Exception:
+        call.succeed(None)
+
+
+class SyncShell(_Shell):
+    """Interception for synchronous SDK clients."""
+
+    def request(self, cast_to: Any, options: Any, *, stream: bool = False, stream_cls: Any = None) -> Any:
+        """The SDK's single request entry point, guarded."""
+        started = self._llmguard_begin(options)
+        if started is None:
+            return super().request(cast_to, options, stream=stream, stream_cls=stream_cls)  # type: ignore[misc]
+        call, options = started
+        if stream_cls is not None:
+            stream_cls = guarded_stream_cls(stream_cls, is_async=False)
+        token = active_call.set(call)
+        try:
+            result = super().request(cast_to, options, stream=stream, stream_cls=stream_cls)  # type: ignore[misc]
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+        finally:
+            active_call.reset(token)
+        self._llmguard_returned(call, result, cast_to)
+        return result
+
+    def _process_response(self, *, response: Any, stream: bool, retries_taken: int = 0, **kwargs: Any) -> Any:
+        call = active_call.get()
+        if call is not None:
+            call.retries = retries_taken
+        self._llmguard_hand_over(response, stream)
+        return super()._process_response(  # type: ignore[misc]
+            response=response, stream=stream, retries_taken=retries_taken, **kwargs
+        )
+
+    def _process_response_data(self, *, data: object, cast_to: Any, response: Any) -> Any:
+        parsed = super()._process_response_data(data=data, cast_to=cast_to, response=response)  # type: ignore[misc]
+        if response.extensions:
+            self._llmguard_parsed(response, parsed)
+        return parsed
+
+
+class AsyncShell(_Shell):
+    """Interception for asynchronous SDK clients."""
+
+    async def request(self, cast_to: Any, options: Any, *, stream: bool = False, stream_cls: Any = None) -> Any:
+        """The SDK's single request entry point, guarded."""
+        started = self._llmguard_begin(options)
+        if started is None:
+            return await super().request(cast_to, options, stream=stream, stream_cls=stream_cls)  # type: ignore[misc]
+        call, options = started
+        if stream_cls is not None:
+            stream_cls = guarded_stream_cls(stream_cls, is_async=True)
+        token = active_call.set(call)
+        try:
+            result = await super().request(cast_to, options, stream=stream, stream_cls=stream_cls)  # type: ignore[misc]
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+        finally:
+            active_call.reset(token)
+        self._llmguard_returned(call, result, cast_to)
+        return result
+
+    async def _process_response(self, *, response: Any, stream: bool, retries_taken: int = 0, **kwargs: Any) -> Any:
+        call = active_call.get()
+        if call is not None:
+            call.retries = retries_taken
+        self._llmguard_hand_over(response, stream)
+        return await super()._process_response(  # type: ignore[misc]
+            response=response, stream=stream, retries_taken=retries_taken, **kwargs
+        )
+
+    def _process_response_data(self, *, data: object, cast_to: Any, response: Any) -> Any:
+        parsed = super()._process_response_data(data=data, cast_to=cast_to, response=response)  # type: ignore[misc]
+        if response.extensions:
+            self._llmguard_parsed(response, parsed)
+        return parsed

@@ -1,0 +1,75 @@
+"""Internal error handling and once-only advisories.
+
+Telemetry, cost, judging and feedback must never raise into the host application. Every hook
+boundary runs under :func:`handle_internal_errors`, which logs to the ``llmguard`` logger. Under
+pytest (``PYTEST_CURRENT_TEST`` set) it re-raises, so bugs are not hidden by the safety net.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = [
+    "LLMGuardAdvisory",
+    "advise_once",
+    "handle_internal_errors",
+    "log_internal_error",
+    "logger",
+    "reset_advisories",
+]
+
+logger = logging.getLogger("llmguard")
+
+
+class LLMGuardAdvisory(UserWarning):
+    """Python warning category for advisories, emitted only when the user opts in."""
+
+
+_seen: set[tuple[str, str]] = set()
+_seen_lock = threading.Lock()
+
+
+def log_internal_error(context: str) -> None:
+    """Log the exception being handled; re-raise it under pytest so tests see llmguard's bugs."""
+    if os.environ.get("PYTEST_CURRENT_TEST") and not os.environ.get("LLMGUARD_SWALLOW_INTERNAL_ERRORS"):
+        raise
+    logger.exception("llmguard internal error in %s (the LLM call itself is unaffected)", context)
+
+
+@contextmanager
+def handle_internal_errors(context: str) -> Iterator[None]:
+    """Run a block whose failure must never reach the caller."""
+    try:
+        yield
+    except Exception:
+        log_internal_error(context)
+
+
+def advise_once(category: str, key: str, message: str, *, python_warning: bool = False) -> bool:
+    """Log ``message`` at WARNING once per (category, key) per process.
+
+    A Python warning is emitted too only when ``python_warning`` is set (apps and test suites
+    often run with warnings as errors, so it is opt-in). Returns whether this call emitted it.
+    """
+    marker = (category, key)
+    if marker in _seen:
+        return False
+    with _seen_lock:
+        if marker in _seen:
+            return False
+        _seen.add(marker)
+    logger.warning(message)
+    if python_warning:
+        warnings.warn(message, LLMGuardAdvisory, stacklevel=4)
+    return True
+
+
+def reset_advisories() -> None:
+    """Forget which advisories were emitted (for tests and notebooks)."""
+    with _seen_lock:
+        _seen.clear()

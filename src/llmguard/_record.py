@@ -1,0 +1,141 @@
+"""The immutable per-call record every observer and store reads."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+__all__ = ["CallKind", "CallRecord", "Cost", "PromptRef", "Usage", "new_call_id"]
+
+CallKind = Literal["app", "judge"]
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_last = [0, 0]
+_id_lock = threading.Lock()
+
+
+def new_call_id() -> str:
+    """A sortable unique id (ULID layout: 48-bit milliseconds + 80 random bits, Crockford base32).
+
+    Ids made in the same millisecond by one process stay in order (the random part is incremented).
+    """
+    ms = time.time_ns() // 1_000_000
+    with _id_lock:
+        if ms <= _last[0]:
+            ms = _last[0]
+            rand = _last[1] + 1
+        else:
+            rand = int.from_bytes(os.urandom(10), "big")
+        _last[0], _last[1] = ms, rand
+    value = (ms << 80) | (rand & ((1 << 80) - 1))
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Usage:
+    """Token counts of one call. ``None`` means the provider did not report it.
+
+    ``input_tokens`` includes cached tokens (as the GenAI semantic conventions define it), for
+    every provider: Anthropic's ``input_tokens`` (which excludes cache) is summed with its cache
+    reads and writes.
+    """
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+    @property
+    def total_tokens(self) -> int | None:
+        """Input plus output tokens, when both are known."""
+        if self.input_tokens is None or self.output_tokens is None:
+            return None
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PromptRef:
+    """Which registry prompt a call was built from."""
+
+    name: str
+    version: str
+    label: str | None = None
+    content_hash: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Cost:
+    """Cost of one call in USD, computed once in the core's finish step. Exact decimals."""
+
+    total: Decimal
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal = Decimal(0)
+    cache_write: Decimal = Decimal(0)
+    source: str = "genai-prices"
+    """Where the price came from: ``override`` or ``genai-prices``."""
+    data_version: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallRecord:
+    """What happened in one logical LLM call (all retries and the whole stream included).
+
+    Records are immutable; the ``call_id`` is the join key of every store (feedback, judgments, ledger).
+    """
+
+    call_id: str
+    kind: CallKind
+    service_name: str
+    environment: str
+    provider: str
+    """``openai``, ``azure.ai.openai``, ``anthropic``, ``aws.bedrock``, ``gcp.vertex_ai`` or a compatible host's name."""
+    operation: str
+    """GenAI operation name: ``chat``, ``text_completion`` or ``embeddings``."""
+    api: str
+    """The SDK endpoint: ``chat.completions``, ``responses``, ``completions``, ``embeddings`` or ``messages``."""
+    requested_model: str | None
+    """The model the caller asked for."""
+    request_model: str | None
+    """The model sent (the locked snapshot when the pin policy rewrote an alias)."""
+    locked_model: str | None
+    """The snapshot a lock rewrote the alias to, else ``None``."""
+    response_model: str | None
+    """The model the provider says it served."""
+    pin_action: str
+    """The pin policy's decision: ``allow``, ``rewrite``, ``warn`` or ``off``."""
+    drift: bool
+    """The served model differs from the pinned one."""
+    stream: bool
+    stream_completed: bool | None
+    """For streams: consumed to the end (``False`` when closed early or abandoned)."""
+    response_id: str | None
+    finish_reasons: tuple[str, ...]
+    usage: Usage
+    start_time_ns: int
+    """Wall-clock start, ns since the epoch."""
+    duration_s: float
+    time_to_first_chunk_s: float | None
+    retries: int
+    error_type: str | None
+    error: BaseException | None = field(default=None, repr=False, compare=False)
+    prompt: PromptRef | None = None
+    cost: Cost | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
+    server_address: str | None = None
+    server_port: int | None = None
+    request: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """The request body as sent. Held in memory only; never exported unless content capture is on."""
+    output_text: str | None = field(default=None, repr=False, compare=False)
+    """The generated text, kept only when an observer asked for it (e.g. a sampled judge)."""

@@ -1,0 +1,62 @@
+"""The ``llmguard`` command line: one root, sub-commands per feature.
+
+Exit codes everywhere: 0 ok, 1 a check or gate failed, 2 usage, configuration or data error.
+Shared options (before the sub-command): ``--db``, ``--config``, ``--json``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .. import _env
+from .._version import __version__
+from ._pins import pins_app
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="llmguard",
+    help="llmguard: model pins, prompts as code, telemetry, judging, feedback and eval gates for LLM apps.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(pins_app, name="pins")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"llmguard {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    db: Annotated[Path | None, typer.Option("--db", help="Local SQLite database (default .llmguard/llmguard.db).")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Config file (pyproject.toml or llmguard.toml) to read settings from.")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Shared options; they apply to every sub-command."""
+    if db is not None:
+        os.environ[_env.LLMGUARD_DB] = str(db)
+    if config is not None:
+        if not config.is_file():
+            typer.echo(f"error: --config {config}: no such file", err=True)
+            raise typer.Exit(2)
+        os.environ[_env.LLMGUARD_CONFIG] = str(config)
+    ctx.obj = {"json": json_output, "db": db, "config": config}
+
+
+def main() -> None:
+    """Console-script entry point; usage errors exit 2 (click's convention)."""
+    app()

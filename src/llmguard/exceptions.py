@@ -1,0 +1,97 @@
+"""Errors raised by llmguard, all under one root.
+
+llmguard raises only for decisions you opted into (a pin policy, a budget, strict prompt
+variables, a feedback token) and for bad input (configuration, prompt files, datasets).
+Provider errors (``openai.RateLimitError``, ``anthropic.APIStatusError``, ...) always pass
+through untouched: llmguard never wraps them.
+
+The tree::
+
+    LLMGuardError
+    ├── ConfigurationError          (also a ValueError)
+    ├── UnpinnedModelError          a floating model alias under an enforcing pin policy
+    ├── PromptError
+    │   ├── PromptNotFoundError     (also a LookupError)
+    │   ├── PromptFormatError       (also a ValueError)
+    │   ├── PromptRenderError       (also a ValueError)
+    │   └── LabelConflictError      a compare-and-set label move lost the race
+    ├── FeedbackError               (also a ValueError)
+    │   └── FeedbackTokenError      forged, tampered, expired or malformed token
+    ├── BudgetExceededError         a hard budget refused the call before any I/O
+    └── EvalError                   a suite, dataset or gate could not be evaluated
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BudgetExceededError",
+    "ConfigurationError",
+    "EvalError",
+    "FeedbackError",
+    "FeedbackTokenError",
+    "LLMGuardError",
+    "LabelConflictError",
+    "PromptError",
+    "PromptFormatError",
+    "PromptNotFoundError",
+    "PromptRenderError",
+    "UnpinnedModelError",
+]
+
+
+class LLMGuardError(Exception):
+    """Root of every error llmguard raises on purpose."""
+
+
+class ConfigurationError(LLMGuardError, ValueError):
+    """A setting is invalid: the message names its source, key and the valid choices."""
+
+
+class UnpinnedModelError(LLMGuardError):
+    """A floating model alias was refused by an enforcing pin policy, before any network I/O.
+
+    Attributes:
+        model: The model name that was refused.
+        suggestion: A pinned name to use instead, when one is known.
+    """
+
+    def __init__(self, message: str, *, model: str, suggestion: str | None = None) -> None:
+        super().__init__(message)
+        self.model = model
+        self.suggestion = suggestion
+
+
+class PromptError(LLMGuardError):
+    """Base class of the prompt registry's errors."""
+
+
+class PromptNotFoundError(PromptError, LookupError):
+    """No prompt, version or label matches the request."""
+
+
+class PromptFormatError(PromptError, ValueError):
+    """A prompt file or record is malformed: the message names the file and field."""
+
+
+class PromptRenderError(PromptError, ValueError):
+    """A prompt could not be rendered: missing, unknown or mistyped variables, or a template error."""
+
+
+class LabelConflictError(PromptError):
+    """A label moved since the caller read it: compare-and-set promotion or rollback lost."""
+
+
+class FeedbackError(LLMGuardError, ValueError):
+    """Feedback was given an invalid target, name or value."""
+
+
+class FeedbackTokenError(FeedbackError):
+    """A feedback token is forged, tampered with, expired, signed by an unknown key or malformed."""
+
+
+class BudgetExceededError(LLMGuardError):
+    """A hard budget refused the call before any network I/O."""
+
+
+class EvalError(LLMGuardError):
+    """An eval suite or dataset is invalid, or a run could not complete."""

@@ -1,0 +1,42 @@
+"""Shared test setup: a clean environment, no network, fresh llmguard globals."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmguard._guard import reset_default_guard
+from llmguard._internal import reset_advisories
+
+_ENV_PREFIXES = ("OPENAI_", "ANTHROPIC_", "LLMGUARD_", "OTEL_", "AZURE_OPENAI", "AWS_", "GOOGLE_", "CLOUD_ML")
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: Any) -> Any:
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and (host.startswith("127.") or host in ("::1", "localhost")) or self.family == socket.AF_UNIX:
+        return _real_connect(self, address)
+    raise RuntimeError(f"test tried to reach the network: {address!r}")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for key in list(os.environ):
+        if key.startswith(_ENV_PREFIXES):
+            monkeypatch.delenv(key)
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+    monkeypatch.chdir(tmp_path)
+    reset_default_guard()
+    reset_advisories()
+    yield
+    reset_default_guard()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
