@@ -1,3 +1,5 @@
+"""``python -m llmguard``: the command line."""
+
 from llmguard.cli import main
 
 main()

@@ -23,6 +23,7 @@ from ._internal import advise_once, handle_internal_errors
 from ._pins import PinDecision, decide, refusal_message
 from ._providers import ClientInfo
 from ._record import CallRecord, Cost, PromptRef, Usage, new_call_id
+from ._refs import remember_response_id
 from ._settings import Settings
 from .exceptions import UnpinnedModelError
 
@@ -55,7 +56,13 @@ RAW_HEADER = "X-Stainless-Raw-Response"
 def encode_prompt_header(prompt: PromptRef) -> str:
     """Encode a prompt reference for :data:`PROMPT_HEADER`."""
     return json.dumps(
-        {"name": prompt.name, "version": prompt.version, "label": prompt.label, "hash": prompt.content_hash},
+        {
+            "name": prompt.name,
+            "version": prompt.version,
+            "label": prompt.label,
+            "hash": prompt.content_hash,
+            "model": prompt.model,
+        },
         separators=(",", ":"),
     )
 
@@ -64,7 +71,11 @@ def _decode_prompt_header(value: str) -> PromptRef | None:
     try:
         data = json.loads(value)
         return PromptRef(
-            name=str(data["name"]), version=str(data["version"]), label=data.get("label"), content_hash=data.get("hash")
+            name=str(data["name"]),
+            version=str(data["version"]),
+            label=data.get("label"),
+            content_hash=data.get("hash"),
+            model=data.get("model"),
         )
     except (ValueError, KeyError, TypeError):
         advise_once("prompt-header", value[:64], f"llmguard: ignoring malformed {PROMPT_HEADER} header {value[:64]!r}")
@@ -111,6 +122,7 @@ class CallContext:
         "pin",
         "prompt",
         "raw",
+        "record",
         "request",
         "request_model",
         "requested_model",
@@ -150,6 +162,7 @@ class CallContext:
         self.retries = 0
         self.first_chunk: float | None = None
         self.finished = False
+        self.record: CallRecord | None = None
         self.acc: Accumulator = None  # type: ignore[assignment]  # set in Runtime.begin after observers ran
         self.start_ns = time.time_ns()
         self.start_perf = time.perf_counter()
@@ -221,6 +234,8 @@ class Runtime:
         if headers:
             self._read_headers(call, headers, changes)
         self._apply_pins(call)
+        if call.prompt is not None and call.prompt.model and call.prompt.model != call.requested_model:
+            self._prompt_model_changed(call.prompt, call.requested_model)
         for policy in self.policies:
             policy(call)
         if call.request_model != call.requested_model:
@@ -248,6 +263,15 @@ class Runtime:
                     call.prompt = _decode_prompt_header(value) or call.prompt
                 changes["headers"] = {k: v for k, v in headers.items() if k.lower() != PROMPT_HEADER}
                 break
+
+    def _prompt_model_changed(self, prompt: PromptRef, model: str | None) -> None:
+        advise_once(
+            "prompt-model",
+            f"{prompt.name}@{prompt.version}:{model}",
+            f"llmguard: prompt {prompt.name}@{prompt.version} was designed for {prompt.model!r} but is called with "
+            f"{model!r}; a model change is a deployment event: evaluate it before shipping",
+            python_warning=self.settings.python_warnings,
+        )
 
     def _should_inject_usage(self, call: CallContext, body: Mapping[str, Any]) -> bool:
         return (
@@ -342,6 +366,9 @@ class Runtime:
             request=call.request,
             output_text=acc.output_text(),
         )
+        call.record = record
+        if acc.response_id:
+            remember_response_id(acc.response_id, call)
         for observer in self.observers:
             with handle_internal_errors("on_end"):
                 observer.on_end(call, record)

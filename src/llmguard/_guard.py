@@ -124,8 +124,8 @@ class Guard:
                 "python_warnings": python_warnings,
             }
         )
-        self.prompts = prompts
-        self.configs = configs
+        self.prompt_store = prompts
+        self.config_store = configs
         self.judges = judges
         self.sampling = sampling
         self.judgment_sink = judgment_sink
@@ -172,13 +172,48 @@ class Guard:
         return self.settings.db_path
 
     @cached_property
+    def prompts(self) -> Any:
+        """The prompt registry (``guard.prompts.get(name, version=..., label=...)``), built on first use."""
+        from .prompts import PromptRegistry
+
+        return PromptRegistry.for_guard(self, self.prompt_store, kind="prompt")
+
+    @cached_property
+    def configs(self) -> Any:
+        """The config-artifact registry (same versions, labels, promotion and rollback as prompts)."""
+        from .prompts import PromptRegistry
+
+        return PromptRegistry.for_guard(self, self.config_store, kind="config")
+
+    def feedback_token(self, target: Any, *, ttl: float = 86_400.0) -> str:
+        """An opaque, signed, expiring token naming the call that produced ``target`` (for browser feedback)."""
+        from ._feedback import make_token
+
+        return make_token(self, target, ttl=ttl)
+
+    @cached_property
     def runtime(self) -> Runtime:
         """The compiled per-call pipeline (built on first use)."""
-        return Runtime(self.settings, observers=self.observers, policies=self.policies)
+        from ._features import build_runtime
+
+        return build_runtime(self)
+
+    def _built_observers(self) -> tuple[Any, ...]:
+        runtime = self.__dict__.get("runtime")
+        return runtime.observers if runtime is not None else self.observers
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait up to ``timeout`` seconds for background work (judging, ledger, exports); True if all done."""
+        done = True
+        for observer in self._built_observers():
+            flush = getattr(observer, "flush", None)
+            if callable(flush):
+                done = bool(flush(timeout)) and done
+        return done
 
     def close(self, timeout: float = 5.0) -> None:
         """Flush and stop background work of this guard's features (idempotent)."""
-        for observer in self.observers:
+        for observer in self._built_observers():
             shutdown = getattr(observer, "shutdown", None)
             if callable(shutdown):
                 shutdown(timeout)

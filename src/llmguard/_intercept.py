@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ._context import active_call
 from ._internal import log_internal_error
 from ._providers import ClientInfo, client_info
+from ._refs import remember
 from ._streams import CALL_KEY, guarded_stream_cls
 from .exceptions import LLMGuardError
 
@@ -75,6 +76,7 @@ class _Shell:
 
     @staticmethod
     def _llmguard_returned(call: CallContext, result: Any, cast_to: Any) -> None:
+        remember(result, call)
         if call.finished:
             return
         if hasattr(result, "_llmguard_call"):
@@ -90,8 +92,10 @@ class _Shell:
     @staticmethod
     def _llmguard_parsed(response: Any, parsed: Any) -> None:
         call = response.extensions.get(CALL_KEY)
-        if call is not None and call.raw and not call.stream and not call.finished:
-            call.succeed(parsed)
+        if call is not None and call.raw and not call.stream:
+            remember(parsed, call)
+            if not call.finished:
+                call.succeed(parsed)
 
 
 def _parse_read_body(call: CallContext, http: Any, cast_to: Any) -> None:

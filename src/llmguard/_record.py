@@ -71,6 +71,8 @@ class PromptRef:
     version: str
     label: str | None = None
     content_hash: str | None = None
+    model: str | None = None
+    """The model the prompt was designed for."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -139,3 +141,8 @@ class CallRecord:
     """The request body as sent. Held in memory only; never exported unless content capture is on."""
     output_text: str | None = field(default=None, repr=False, compare=False)
     """The generated text, kept only when an observer asked for it (e.g. a sampled judge)."""
+
+    @property
+    def prompt_model_mismatch(self) -> bool:
+        """The call used another model than the one its registry prompt was designed for."""
+        return bool(self.prompt and self.prompt.model and self.prompt.model != self.requested_model)

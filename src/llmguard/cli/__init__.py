@@ -6,14 +6,17 @@ Shared options (before the sub-command): ``--db``, ``--config``, ``--json``.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .. import _env
-from .._version import __version__
+from llmguard import _env
+from llmguard._version import __version__
+
 from ._pins import pins_app
 
 __all__ = ["app", "main"]
@@ -26,6 +29,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(pins_app, name="pins")
+
+SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("prompts", "llmguard.cli._prompts", "prompts_app"),
+    ("judgments", "llmguard.cli._judgments", "judgments_app"),
+    ("feedback", "llmguard.cli._feedback", "feedback_app"),
+    ("eval", "llmguard.cli._eval", "eval_app"),
+    ("cost", "llmguard.cli._cost", "cost_app"),
+)
+"""(name, module, typer app) of every feature's sub-command group."""
+
+for _name, _module, _attr in SUBCOMMANDS:
+    if importlib.util.find_spec(_module) is not None:
+        app.add_typer(getattr(importlib.import_module(_module), _attr), name=_name)
 
 
 def _version(value: bool) -> None:
