@@ -19,7 +19,9 @@ _real_connect = socket.socket.connect
 
 def _loopback_only(self: socket.socket, address: Any) -> Any:
     host = address[0] if isinstance(address, tuple) else address
-    if isinstance(host, str) and (host.startswith("127.") or host in ("::1", "localhost")) or self.family == socket.AF_UNIX:
+    if (
+        isinstance(host, str) and (host.startswith("127.") or host in ("::1", "localhost"))
+    ) or self.family == socket.AF_UNIX:
         return _real_connect(self, address)
     raise RuntimeError(f"test tried to reach the network: {address!r}")
 

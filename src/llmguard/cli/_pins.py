@@ -1,0 +1,335 @@
+"""``llmguard pins check``: find model names in a project and report the ones that float.
+
+It reads Python (with :mod:`ast`: ``model=`` keywords, ``{"model": ...}`` dicts and assignments
+to names containing ``model``), YAML, TOML and JSON config files (keys ``model`` and
+``*_model``, which covers ``prompts/**/*.yaml``), classifies each name with
+:func:`llmguard._pins.classify` and honours the project's ``llmguard.lock`` and
+``[tool.llmguard.pins]``: a locked alias is rewritten at call time, so it counts as pinned.
+
+Exit codes: 0 when every name is pinned or locked, 1 when any name floats, 2 on a usage or
+configuration error (a missing path, a malformed lock).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import sys
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from llmguard._env import LLMGUARD_CONFIG
+from llmguard._lock import LOCK_FILE_NAME, load_lock, lock_from_table
+from llmguard._pins import PinVerdict, Provider, classify, guess_provider
+from llmguard.exceptions import ConfigurationError
+
+__all__ = ["Finding", "find_models", "pins_app"]
+
+SKIP_DIRS = frozenset({".venv", "venv", ".git", "node_modules", "site-packages", "__pycache__", ".tox"})
+_SUFFIXES = frozenset({".py", ".yaml", ".yml", ".toml", ".json"})
+_CONFIG_FILES = ("pyproject.toml", "llmguard.toml", LOCK_FILE_NAME)
+_NOT_MODEL = ("_path", "_dir", "_file", "_url", "_cls", "_class", "_type", "_kwargs", "_config")
+
+pins_app = typer.Typer(help="Check that model names are pinned to fixed snapshots.", no_args_is_help=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One model name found in a file.
+
+    Attributes:
+        path: The file it was found in.
+        line: Its 1-based line number.
+        model: The model name.
+        provider: The provider guessed from the name.
+        verdict: Its pin verdict.
+        locked: The snapshot a lock rewrites it to, else None.
+    """
+
+    path: Path
+    line: int
+    model: str
+    provider: Provider
+    verdict: PinVerdict
+    locked: str | None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the name is pinned, or locked to a snapshot."""
+        return self.verdict.pinned or self.locked is not None
+
+
+# --- finding names ----------------------------------------------------------------------------
+
+
+def _plausible(value: str) -> bool:
+    """Keep strings that look like a model id, not a path, URL or sentence."""
+    return 0 < len(value) <= 256 and not any(c.isspace() for c in value) and value[0] not in "/.~"
+
+
+def _config_key(key: object) -> bool:
+    return isinstance(key, str) and (key.lower() == "model" or key.lower().endswith("_model"))
+
+
+def _python_name(name: str) -> bool:
+    lowered = name.lower()
+    return "model" in lowered and not lowered.endswith(_NOT_MODEL)
+
+
+def _target_name(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    return node.attr if isinstance(node, ast.Attribute) else None
+
+
+def _python_pairs(node: ast.AST) -> Iterator[tuple[str | None, ast.expr | None]]:
+    """Yield (name, value) pairs a model name could hide in."""
+    if isinstance(node, ast.Call):
+        yield from ((kw.arg, kw.value) for kw in node.keywords if kw.arg and _config_key(kw.arg))
+    elif isinstance(node, ast.Assign):
+        yield from ((_target_name(target), node.value) for target in node.targets)
+    elif isinstance(node, ast.AnnAssign):
+        yield _target_name(node.target), node.value
+    elif isinstance(node, ast.Dict):
+        for key, value in zip(node.keys, node.values, strict=True):
+            if isinstance(key, ast.Constant) and _config_key(key.value):
+                yield "model", value
+
+
+def _model_literal(name: str | None, value: ast.expr | None) -> str | None:
+    if name and _python_name(name) and isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return value.value if _plausible(value.value) else None
+    return None
+
+
+def _scan_python(text: str) -> Iterator[tuple[int, str]]:
+    for node in ast.walk(ast.parse(text)):
+        for name, value in _python_pairs(node):
+            literal = _model_literal(name, value)
+            if literal is not None and value is not None:
+                yield value.lineno, literal
+
+
+def _scan_yaml(text: str) -> Iterator[tuple[int, str]]:
+    for document in yaml.compose_all(text, Loader=yaml.SafeLoader):
+        yield from _yaml_node(document)
+
+
+def _yaml_model(key: yaml.Node, value: yaml.Node) -> bool:
+    if not (isinstance(key, yaml.ScalarNode) and _config_key(key.value)):
+        return False
+    return isinstance(value, yaml.ScalarNode) and _plausible(str(value.value))
+
+
+def _yaml_node(node: yaml.Node | None) -> Iterator[tuple[int, str]]:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if _yaml_model(key, value):
+                yield value.start_mark.line + 1, str(value.value)
+            yield from _yaml_node(value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _yaml_node(item)
+
+
+def _data_values(data: object) -> Iterator[str]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if _config_key(key) and isinstance(value, str) and _plausible(value):
+                yield value
+            yield from _data_values(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _data_values(item)
+
+
+def _with_lines(text: str, values: Iterator[str]) -> Iterator[tuple[int, str]]:
+    """Locate each value in the text (TOML and JSON parsers keep no line numbers)."""
+    offsets: dict[str, int] = {}
+    for value in values:
+        at = text.find(value, offsets.get(value, 0))
+        offsets[value] = at + 1 if at >= 0 else 0
+        yield (text.count("\n", 0, at) + 1 if at >= 0 else 1), value
+
+
+def _scan_text(path: Path, text: str) -> Iterator[tuple[int, str]]:
+    suffix = path.suffix.lower()
+    if suffix == ".py":
+        return _scan_python(text)
+    if suffix in (".yaml", ".yml"):
+        return _scan_yaml(text)
+    data: object = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
+    return _with_lines(text, _data_values(data))
+
+
+def _iter_files(root: Path) -> Iterator[Path]:
+    if root.is_file():
+        yield root
+        return
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        for name in sorted(files):
+            if Path(name).suffix.lower() in _SUFFIXES:
+                yield Path(directory, name)
+
+
+def _scan_file(path: Path) -> list[tuple[int, str]]:
+    try:
+        return list(_scan_text(path, path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError, yaml.YAMLError) as exc:
+        typer.echo(f"warning: skipped {path}: {type(exc).__name__}: {exc}".splitlines()[0], err=True)
+        return []
+
+
+def find_models(paths: list[Path], lock: dict[str, str]) -> list[Finding]:
+    """Find and classify the model names in files and directories.
+
+    Args:
+        paths: Files or directories; directories are walked, skipping virtualenvs, ``.git``,
+            ``node_modules`` and ``site-packages``.
+        lock: Alias -> snapshot rewrites that make an alias acceptable.
+
+    Returns:
+        One finding per model name, in file and line order.
+    """
+    findings: list[Finding] = []
+    for root in paths:
+        for path in _iter_files(root):
+            for line, model in _scan_file(path):
+                provider = guess_provider(model)
+                verdict = classify(model, provider)
+                findings.append(Finding(path, line, model, provider, verdict, lock.get(model)))
+    return findings
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def _project_lock(paths: list[Path]) -> dict[str, str]:
+    """Merge the pins of each scanned project root and of ``--config`` / ``LLMGUARD_CONFIG``.
+
+    Pins come from ``llmguard.lock``, ``pyproject.toml [tool.llmguard.pins]`` and a top-level
+    ``pins`` table of ``llmguard.toml``.
+    """
+    lock: dict[str, str] = {}
+    configs = [r / n for r in {p if p.is_dir() else p.parent for p in paths} for n in _CONFIG_FILES]
+    if os.environ.get(LLMGUARD_CONFIG):
+        configs.append(Path(os.environ[LLMGUARD_CONFIG]))
+    for config in configs:
+        if config.is_file():
+            lock.update(_config_pins(config))
+    return lock
+
+
+def _config_pins(path: Path) -> dict[str, str]:
+    if path.name == LOCK_FILE_NAME:
+        return load_lock(path)
+    try:
+        document: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path}: not valid TOML: {exc}") from exc
+    if path.name == "pyproject.toml":
+        table = document.get("tool", {}).get("llmguard", {}).get("pins", {})
+        return lock_from_table(table, f"{path} [tool.llmguard.pins]")
+    return lock_from_table(document.get("pins", {}), f"{path} pins")
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _status(finding: Finding) -> str:
+    if finding.locked is not None and not finding.verdict.pinned:
+        return "locked"
+    return "pinned" if finding.verdict.pinned else "unpinned"
+
+
+def _as_json(finding: Finding) -> dict[str, object]:
+    verdict = finding.verdict
+    return {
+        "file": _display(finding.path),
+        "line": finding.line,
+        "model": finding.model,
+        "provider": finding.provider,
+        "status": _status(finding),
+        "pinned": verdict.pinned,
+        "kind": verdict.kind,
+        "reason": verdict.reason,
+        "suggestion": verdict.suggestion,
+        "locked": finding.locked,
+    }
+
+
+def _summary(findings: list[Finding]) -> dict[str, int]:
+    statuses = [_status(f) for f in findings]
+    counts = {s: statuses.count(s) for s in ("pinned", "locked", "unpinned")}
+    return {"models": len(findings), "files": len({f.path for f in findings}), **counts}
+
+
+def _summary_line(summary: dict[str, int]) -> str:
+    head = f"{summary['models']} model name(s) in {summary['files']} file(s): "
+    counts = f"{summary['unpinned']} unpinned, {summary['locked']} locked, {summary['pinned']} pinned"
+    verdict = "FAIL" if summary["unpinned"] else "OK"
+    return f"{verdict}: {head}{counts}"
+
+
+def _print_table(findings: list[Finding]) -> None:
+    table = Table("Location", "Model", "Verdict", "Suggestion", title="Model pins")
+    for finding in findings:
+        status = _status(finding)
+        style = {"pinned": "green", "locked": "cyan", "unpinned": "bold red"}[status]
+        detail = f"[{style}]{status}[/] ({finding.verdict.kind})"
+        hint = f"-> {finding.locked}" if status == "locked" else finding.verdict.suggestion or ""
+        table.add_row(f"{_display(finding.path)}:{finding.line}", finding.model, detail, hint)
+    Console(highlight=False).print(table)
+
+
+@pins_app.callback()
+def _pins() -> None:
+    """Check that model names are pinned to fixed snapshots."""
+
+
+@pins_app.command("check")
+def check(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or directories to scan (default: .).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """Find model names in code and config and fail when any of them floats.
+
+    Exits 0 when every name is pinned or locked, 1 when any floats, 2 on a usage or config error.
+    """
+    roots = paths or [Path(".")]
+    as_json = as_json or (isinstance(ctx.obj, dict) and bool(ctx.obj.get("json")))
+    missing = [str(p) for p in roots if not p.exists()]
+    if missing:
+        typer.echo(f"error: no such file or directory: {', '.join(missing)}", err=True)
+        raise typer.Exit(2)
+    try:
+        findings = find_models(roots, _project_lock(roots))
+    except ConfigurationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    summary = _summary(findings)
+    if as_json:
+        typer.echo(json.dumps({"summary": summary, "findings": [_as_json(f) for f in findings]}, indent=2))
+    else:
+        if findings:
+            _print_table(findings)
+        typer.echo(_summary_line(summary))
+    sys.stdout.flush()
+    raise typer.Exit(1 if summary["unpinned"] else 0)
