@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 __all__ = ["guarded_client_class"]
 
-_GUARD_PARAM = inspect.Parameter("guard", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="Guard | None")
+_GUARD_PARAM = inspect.Parameter(
+    "guard", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="Guard | None"
+)
 
 
 def _with_guard(func: Any, original: Any) -> Any:
@@ -32,6 +34,7 @@ def _with_guard(func: Any, original: Any) -> Any:
 
 def guarded_client_class(base: type, shell: type, *, sdk_traces: bool) -> type:
     """Build the guarded subclass of an SDK client class."""
+
     def __init__(self: Any, *args: Any, guard: Guard | None = None, **kwargs: Any) -> None:
         if sdk_traces:
             anthropic_telemetry_default(kwargs)
@@ -52,5 +55,3 @@ def guarded_client_class(base: type, shell: type, *, sdk_traces: bool) -> type:
     cls = type(base.__name__, (shell, base), namespace)
     cls.__qualname__ = base.__name__
     return cls
-
-

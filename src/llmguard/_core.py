@@ -78,7 +78,9 @@ def _decode_prompt_header(value: str) -> PromptRef | None:
             model=data.get("model"),
         )
     except (ValueError, KeyError, TypeError):
-        advise_once("prompt-header", value[:64], f"llmguard: ignoring malformed {PROMPT_HEADER} header {value[:64]!r}")
+        advise_once(
+            "prompt-header", value[:64], f"llmguard: ignoring malformed {PROMPT_HEADER} header {value[:64]!r}"
+        )
         return None
 
 
@@ -137,7 +139,9 @@ class CallContext:
         "want_output",
     )
 
-    def __init__(self, runtime: Runtime, info: ClientInfo, operation: str, api: str, body: Mapping[str, Any]) -> None:
+    def __init__(
+        self, runtime: Runtime, info: ClientInfo, operation: str, api: str, body: Mapping[str, Any]
+    ) -> None:
         self.runtime = runtime
         self.info = info
         self.operation = operation
@@ -241,7 +245,10 @@ class Runtime:
         if call.request_model != call.requested_model:
             changes["json_data"] = {**body, "model": call.request_model}
         if self._should_inject_usage(call, body):
-            changes["json_data"] = {**changes.get("json_data", body), "stream_options": {"include_usage": True}}
+            changes["json_data"] = {
+                **changes.get("json_data", body),
+                "stream_options": {"include_usage": True},
+            }
             call.hide_usage_chunk = True
         if changes:
             options = options.model_copy(update=changes)
@@ -294,7 +301,9 @@ class Runtime:
             decision = self._decide(model, call.info.pin_provider)
         call.pin = decision
         if decision.action == "refuse":
-            raise UnpinnedModelError(refusal_message(decision), model=model, suggestion=decision.verdict.suggestion)
+            raise UnpinnedModelError(
+                refusal_message(decision), model=model, suggestion=decision.verdict.suggestion
+            )
         if decision.action == "warn":
             advise_once(
                 "unpinned",
@@ -316,7 +325,9 @@ class Runtime:
         return decision
 
     # -- after the call ---------------------------------------------------------------------------
-    def end(self, call: CallContext, error: BaseException | None, stream_completed: bool | None) -> CallRecord:
+    def end(
+        self, call: CallContext, error: BaseException | None, stream_completed: bool | None
+    ) -> CallRecord:
         """Build the immutable record and run ``on_end`` observers."""
         acc = call.acc
         end = time.perf_counter()
@@ -378,7 +389,11 @@ class Runtime:
         pin = call.pin
         if served is None or pin is None or pin.action not in ("allow", "rewrite"):
             return False
-        declared = self._lock.get(pin.requested) if call.info.pin_provider in ("azure", "openai_compatible") else None
+        declared = (
+            self._lock.get(pin.requested)
+            if call.info.pin_provider in ("azure", "openai_compatible")
+            else None
+        )
         target = (pin.locked or declared or pin.effective).lower()
         seen = served.lower()
         # Equal, a family name (Azure reports "gpt-4" for gpt-4-0613), or the dated form of an undated name.

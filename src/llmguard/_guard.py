@@ -237,7 +237,8 @@ class Guard:
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in self._summary().items()
+            f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>"
+            for k, v in self._summary().items()
         )
         return f"<table><caption>llmguard.Guard</caption>{rows}</table>"
 
@@ -255,7 +256,9 @@ def configure(**kwargs: Any) -> Guard:
     global _default
     unknown = sorted(set(kwargs) - set(GUARD_KEYS))
     if unknown:
-        raise ConfigurationError(f"configure(): unknown key {unknown[0]!r}; valid keys: {', '.join(GUARD_KEYS)}")
+        raise ConfigurationError(
+            f"configure(): unknown key {unknown[0]!r}; valid keys: {', '.join(GUARD_KEYS)}"
+        )
     guard = Guard(**kwargs)
     with _default_lock:
         previous, _default = _default, guard

@@ -28,7 +28,9 @@ __all__ = ["AsyncShell", "SyncShell", "anthropic_telemetry_default"]
 
 def anthropic_telemetry_default(kwargs: dict[str, Any]) -> None:
     """Turn the Anthropic SDK's own spans off unless the user configured them (one span per call)."""
-    if kwargs.get("open_telemetry") is None and not any(k.startswith("ANTHROPIC_OPEN_TELEMETRY") for k in os.environ):
+    if kwargs.get("open_telemetry") is None and not any(
+        k.startswith("ANTHROPIC_OPEN_TELEMETRY") for k in os.environ
+    ):
         kwargs["open_telemetry"] = False
 
 
@@ -153,7 +155,9 @@ class SyncShell(_Shell):
 class AsyncShell(_Shell):
     """Interception for asynchronous SDK clients."""
 
-    async def request(self, cast_to: Any, options: Any, *, stream: bool = False, stream_cls: Any = None) -> Any:
+    async def request(
+        self, cast_to: Any, options: Any, *, stream: bool = False, stream_cls: Any = None
+    ) -> Any:
         """The SDK's single request entry point, guarded."""
         started = self._llmguard_begin(options)
         if started is None:
@@ -172,7 +176,9 @@ class AsyncShell(_Shell):
         self._llmguard_returned(call, result, cast_to)
         return result
 
-    async def _process_response(self, *, response: Any, stream: bool, retries_taken: int = 0, **kwargs: Any) -> Any:
+    async def _process_response(
+        self, *, response: Any, stream: bool, retries_taken: int = 0, **kwargs: Any
+    ) -> Any:
         call = active_call.get()
         if call is not None:
             call.retries = retries_taken

@@ -147,7 +147,9 @@ def _pins(table: Mapping[str, Any], config_file: Path | None, explicit: object) 
         pins.update(lock_from_table(table["pins"], f"{_where(config_file)} pins"))
     if explicit is not None:
         if not isinstance(explicit, Mapping):
-            raise ConfigurationError(f"argument pins: expected a mapping of model -> snapshot, got {explicit!r}")
+            raise ConfigurationError(
+                f"argument pins: expected a mapping of model -> snapshot, got {explicit!r}"
+            )
         pins.update(lock_from_table(explicit, "argument pins"))
     return pins
 

@@ -104,7 +104,9 @@ def guarded_stream_cls(stream_cls: Any, *, is_async: bool) -> Any:
         mixin = _AsyncMixin if is_async else _SyncMixin
         origin = getattr(stream_cls, "__origin__", stream_cls)
         guarded = types.new_class(
-            f"Guarded{origin.__name__}", (mixin, stream_cls), exec_body=lambda ns: ns.update(__module__=__name__)
+            f"Guarded{origin.__name__}",
+            (mixin, stream_cls),
+            exec_body=lambda ns: ns.update(__module__=__name__),
         )
         guarded.__orig_bases__ = (stream_cls,)  # type: ignore[attr-defined]  # the SDK reads the chunk type here
         _cache[stream_cls] = guarded

@@ -53,9 +53,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    db: Annotated[Path | None, typer.Option("--db", help="Local SQLite database (default .llmguard/llmguard.db).")] = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Local SQLite database (default .llmguard/llmguard.db).")
+    ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", help="Config file (pyproject.toml or llmguard.toml) to read settings from.")
+        Path | None,
+        typer.Option("--config", help="Config file (pyproject.toml or llmguard.toml) to read settings from."),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False,
     version: Annotated[
