@@ -192,6 +192,11 @@ class CallContext:
         if not self.finished:
             self._finish(error, stream_completed=False if self.stream else None)
 
+    def settle(self) -> None:
+        """Finish a raw call whose body the user read (or closed) without parsing: usage unknown."""
+        if not self.finished:
+            self._finish(None, stream_completed=None)
+
     def abandon(self) -> None:
         """Finish a call whose stream or raw response was closed early or garbage-collected: not an error."""
         if not self.finished:

@@ -8,8 +8,10 @@ differ only by ``await``.
 
 from __future__ import annotations
 
+import importlib
 import os
 import weakref
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._context import active_call
@@ -75,6 +77,8 @@ class _Shell:
         call = active_call.get()
         if call is not None and (stream or call.raw):
             response.extensions[CALL_KEY] = call
+            if call.raw and not response.is_closed:
+                response.stream = closing_stream(response.stream, call)
 
     @staticmethod
     def _llmguard_returned(call: CallContext, result: Any, cast_to: Any) -> None:
@@ -98,6 +102,48 @@ class _Shell:
             remember(parsed, call)
             if not call.finished:
                 call.succeed(parsed)
+
+
+_closing_classes: dict[type, type] = {}
+
+
+def closing_stream(inner: Any, call: CallContext) -> Any:
+    """Wrap an unread raw body so that closing it (``with_streaming_response`` exit) finishes the call."""
+    cls = _closing_classes.get(type(inner))
+    if cls is None:
+        cls = _closing_classes[type(inner)] = _closing_class(inner)
+    return cls(inner, call)
+
+
+def _closing_class(inner: Any) -> type:
+    module = importlib.import_module(type(inner).__module__.split(".", 1)[0])
+    base = module.AsyncByteStream if isinstance(inner, module.AsyncByteStream) else module.SyncByteStream
+
+    class _Closing(base):  # type: ignore[misc, valid-type]
+        def __init__(self, inner: Any, call: CallContext) -> None:
+            self._inner = inner
+            self._call = call
+
+        def __iter__(self) -> Iterator[bytes]:
+            yield from self._inner
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            async for part in self._inner:
+                yield part
+
+        def close(self) -> None:
+            try:
+                self._inner.close()
+            finally:
+                self._call.settle()
+
+        async def aclose(self) -> None:
+            try:
+                await self._inner.aclose()
+            finally:
+                self._call.settle()
+
+    return _Closing
 
 
 def _parse_read_body(call: CallContext, http: Any, cast_to: Any) -> None:
