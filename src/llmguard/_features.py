@@ -12,6 +12,7 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from ._core import CallObserver, PreCallPolicy, Pricer, Runtime
+from ._internal import log_internal_error
 
 if TYPE_CHECKING:
     from ._guard import Guard
@@ -44,22 +45,24 @@ def _factory(module: str, name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+def _build(guard: Guard, module: str, name: str) -> Any:
+    """One feature's contribution; a feature that fails to build is logged and left out.
+
+    The pin policy lives in the runtime itself, so a broken feature never disables it.
+    """
+    try:
+        factory = _factory(module, name)
+        return factory(guard) if factory else None
+    except Exception:
+        log_internal_error(f"building {module}")
+        return None
+
+
 def build_runtime(guard: Guard) -> Runtime:
     """Compile ``guard`` into the per-call pipeline."""
-    observers: list[CallObserver] = []
-    for module, name in FEATURES:
-        factory = _factory(module, name)
-        observer = factory(guard) if factory else None
-        if observer is not None:
-            observers.append(observer)
+    observers: list[CallObserver] = [o for o in (_build(guard, *f) for f in FEATURES) if o is not None]
     observers.extend(guard.observers)
-    policies: list[PreCallPolicy] = []
-    for module, name in POLICIES:
-        factory = _factory(module, name)
-        policy = factory(guard) if factory else None
-        if policy is not None:
-            policies.append(policy)
+    policies: list[PreCallPolicy] = [p for p in (_build(guard, *f) for f in POLICIES) if p is not None]
     policies.extend(guard.policies)
-    pricer_factory = _factory(*PRICER)
-    pricer: Pricer | None = pricer_factory(guard) if pricer_factory else None
+    pricer: Pricer | None = _build(guard, *PRICER)
     return Runtime(guard.settings, observers=observers, policies=policies, pricer=pricer)

@@ -49,7 +49,7 @@ class FakeOpenAI(FakeProvider):
 
     def render(self, request: FakeRequest, sequence: int) -> Payload | None:
         """Render the answer to a request; see `FakeProvider.render`."""
-        route = _ROUTES.get((request.method, request.path.removeprefix("/v1")))
+        route = _ROUTES.get((request.method, _endpoint(request.path)))
         return None if route is None else route(self, request, sequence)
 
     def error_body(self, status: int, message: str) -> Mapping[str, Any]:
@@ -270,3 +270,11 @@ _ROUTES: Mapping[tuple[str, str], _Route] = {
     ("POST", "/completions"): _completion,
     ("POST", "/embeddings"): _embeddings,
 }
+
+
+def _endpoint(path: str) -> str:
+    """The API endpoint of a request path (Azure deployment paths included)."""
+    if path.startswith("/openai/deployments/"):
+        parts = path.split("/", 4)
+        return "/" + parts[4] if len(parts) > 4 else path
+    return path.removeprefix("/v1")

@@ -1,0 +1,134 @@
+"""One benchmark variant in its own process: N calls through an in-memory httpx2 transport.
+
+Prints one JSON line: {"variant", "stream", "calls", "seconds", "us_per_call"}.
+Run by ``benchmarks/overhead.py``; also run under ``valgrind --tool=callgrind`` for instruction counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx2
+
+CHAT = json.dumps(
+    {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Hello there, friend."}}
+        ],
+        "usage": {
+            "prompt_tokens": 12,
+            "completion_tokens": 5,
+            "total_tokens": 17,
+            "prompt_tokens_details": {"cached_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        },
+    }
+).encode()
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
+    body: dict[str, Any] = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    if usage:
+        body["usage"] = usage
+    return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+
+WORDS = ["Hello", " there", ",", " friend", "."]
+STREAM = b"".join(
+    [_chunk({"role": "assistant", "content": ""})]
+    + [_chunk({"content": w}) for w in WORDS]
+    + [_chunk({}, "stop")]
+)
+USAGE_CHUNK = _chunk({}, usage={"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17})
+
+
+def handler(request: httpx2.Request) -> httpx2.Response:
+    """Answer every request from memory (a usage chunk only when the request asks for it)."""
+    body = json.loads(request.content)
+    if body.get("stream"):
+        content = STREAM
+        if (body.get("stream_options") or {}).get("include_usage"):
+            content += USAGE_CHUNK
+        return httpx2.Response(200, content=content + b"data: [DONE]\n\n", headers={"content-type": "text/event-stream"})
+    return httpx2.Response(200, content=CHAT, headers={"content-type": "application/json"})
+
+
+def build(variant: str) -> Any:
+    """The client for one variant."""
+    http = httpx2.Client(transport=httpx2.MockTransport(handler))
+    kwargs: dict[str, Any] = {"api_key": "bench", "base_url": "https://bench.invalid/v1", "http_client": http}
+    if variant == "raw":
+        import openai
+
+        return openai.OpenAI(**kwargs)
+    import llmguard
+
+    if variant == "llmguard-off":
+        return llmguard.OpenAI(guard=llmguard.Guard(pin_policy="off"), **kwargs)
+    if variant == "llmguard-pins":
+        return llmguard.OpenAI(guard=llmguard.Guard(pin_policy="enforce"), **kwargs)
+    if variant == "llmguard-all":
+        from benchmarks._all_on import all_on_guard
+
+        return llmguard.OpenAI(guard=all_on_guard(), **kwargs)
+    raise SystemExit(f"unknown variant {variant!r}")
+
+
+def call(client: Any, stream: bool) -> Callable[[], object]:
+    """One logical call (a stream is consumed to the end)."""
+    messages = [{"role": "user", "content": "Say hello."}]
+    model = "gpt-4o-mini-2024-07-18"
+    if stream:
+        return lambda: sum(1 for _ in client.chat.completions.create(model=model, messages=messages, stream=True))
+    return lambda: client.chat.completions.create(model=model, messages=messages)
+
+
+def main() -> None:
+    """Parse arguments, warm up, time the calls, print JSON."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--variant", required=True)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--stream", action="store_true")
+    args = parser.parse_args()
+    client = build(args.variant)
+    once = call(client, args.stream)
+    for _ in range(args.warmup):
+        once()
+    start = time.perf_counter()
+    for _ in range(args.calls):
+        once()
+    seconds = time.perf_counter() - start
+    guard = getattr(client, "guard", None)
+    if guard is not None:
+        guard.close()
+    json.dump(
+        {
+            "variant": args.variant,
+            "stream": args.stream,
+            "calls": args.calls,
+            "seconds": seconds,
+            "us_per_call": seconds / max(args.calls, 1) * 1e6,
+        },
+        sys.stdout,
+    )
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
