@@ -42,11 +42,15 @@ def main() -> None:
     usage = to_genai_usage(USAGE, genai_prices.Usage)
     print(f"{'model':32} {'kind':22} {'llmguard µs':>12} {'calc_price µs':>14} {'speed-up':>9}")
     for provider, model, kind in CASES:
-        ours = per_call_us(lambda p=provider, m=model: table(p, m, USAGE), 20_000)
-        provider_id = provider
-        theirs = per_call_us(
-            lambda p=provider_id, m=model: genai_prices.calc_price(usage, m, provider_id=p), 500
-        )
+
+        def ours_call(p: str = provider, m: str = model) -> object:
+            return table(p, m, USAGE)
+
+        def theirs_call(p: str = provider, m: str = model) -> object:
+            return genai_prices.calc_price(usage, m, provider_id=p)
+
+        ours = per_call_us(ours_call, 20_000)
+        theirs = per_call_us(theirs_call, 500)
         print(f"{model:32} {kind:22} {ours:12.2f} {theirs:14.1f} {theirs / ours:8.0f}x")
 
 

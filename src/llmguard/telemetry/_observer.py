@@ -1,0 +1,256 @@
+"""One OpenTelemetry CLIENT span per logical call, plus the GenAI metrics.
+
+``on_start`` opens the span with an explicit ``tracer.start_span`` (parented on the caller's
+current context, never made current, so no context is held across stream yields) and gives the
+call its trace and span ids; ``on_end`` sets the outcome from the immutable record and ends the
+span exactly once, at the call's own end time. Attribute work happens only when the span is
+recording; with no tracer provider configured a call costs a no-op span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from llmguard._core import CallContext
+from llmguard._record import CallRecord
+from llmguard._version import __version__
+
+from . import _semconv as sc
+from ._content import Budget, dumps, input_messages, output_messages, system_instructions
+from ._metrics import Metrics
+from ._options import TelemetryOptions
+
+if TYPE_CHECKING:
+    from llmguard._guard import Guard
+
+__all__ = ["TelemetryObserver", "build", "end_attributes", "request_attributes"]
+
+_NUMBERS: tuple[tuple[str, str], ...] = (
+    ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", sc.GEN_AI_REQUEST_TOP_P),
+    ("top_k", sc.GEN_AI_REQUEST_TOP_K),
+    ("frequency_penalty", sc.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+    ("presence_penalty", sc.GEN_AI_REQUEST_PRESENCE_PENALTY),
+    ("seed", sc.GEN_AI_REQUEST_SEED),
+    ("max_tokens", sc.GEN_AI_REQUEST_MAX_TOKENS),
+    ("max_completion_tokens", sc.GEN_AI_REQUEST_MAX_TOKENS),
+    ("max_output_tokens", sc.GEN_AI_REQUEST_MAX_TOKENS),
+)
+"""Request body key -> attribute, for numeric request parameters."""
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def request_attributes(call: CallContext) -> dict[str, Any]:
+    """The request-side attributes of a call (beyond those set at span creation)."""
+    body: Mapping[str, Any] = call.request
+    attrs: dict[str, Any] = {sc.LLMGUARD_CALL_ID: call.call_id}
+    for key, name in _NUMBERS:
+        value = body.get(key)
+        if _number(value):
+            attrs[name] = value
+    stop = body.get("stop_sequences") if call.api == "messages" else body.get("stop")
+    if isinstance(stop, str):
+        attrs[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = (stop,)
+    elif isinstance(stop, list | tuple) and all(isinstance(s, str) for s in stop):
+        attrs[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(stop)
+    count = body.get("n")
+    if _number(count) and count != 1:
+        attrs[sc.GEN_AI_REQUEST_CHOICE_COUNT] = count
+    if call.stream:
+        attrs[sc.GEN_AI_REQUEST_STREAM] = True
+    if call.info.server_address:
+        attrs[sc.SERVER_ADDRESS] = call.info.server_address
+    if call.info.server_port:
+        attrs[sc.SERVER_PORT] = call.info.server_port
+    _guard_attributes(call, attrs)
+    return attrs
+
+
+def _guard_attributes(call: CallContext, attrs: dict[str, Any]) -> None:
+    if call.kind != "app":
+        attrs[sc.LLMGUARD_CALL_KIND] = call.kind
+    if call.pin is not None:
+        attrs[sc.LLMGUARD_PIN_ACTION] = call.pin.action
+    if call.requested_model and call.requested_model != call.request_model:
+        attrs[sc.LLMGUARD_MODEL_REQUESTED] = call.requested_model
+    if call.locked_model:
+        attrs[sc.LLMGUARD_MODEL_LOCKED] = call.locked_model
+    prompt = call.prompt
+    if prompt is not None:
+        attrs[sc.GEN_AI_PROMPT_NAME] = prompt.name
+        attrs[sc.LLMGUARD_PROMPT_VERSION] = prompt.version
+        if prompt.label:
+            attrs[sc.LLMGUARD_PROMPT_LABEL] = prompt.label
+        if prompt.content_hash:
+            attrs[sc.LLMGUARD_PROMPT_HASH] = prompt.content_hash
+
+
+def end_attributes(
+    record: CallRecord, *, omit_usage: bool = False, legacy_cache: bool = False
+) -> dict[str, Any]:
+    """The outcome attributes of a finished call: response, usage, cost, llmguard facts."""
+    attrs: dict[str, Any] = {}
+    if record.response_id:
+        attrs[sc.GEN_AI_RESPONSE_ID] = record.response_id
+    if record.response_model:
+        attrs[sc.GEN_AI_RESPONSE_MODEL] = record.response_model
+    if record.finish_reasons:
+        attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = record.finish_reasons
+    if record.time_to_first_chunk_s is not None:
+        attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = record.time_to_first_chunk_s
+    if record.stream_completed is not None:
+        attrs[sc.LLMGUARD_STREAM_COMPLETED] = record.stream_completed
+    if record.retries:
+        attrs[sc.LLMGUARD_RETRIES] = record.retries
+    if record.drift:
+        attrs[sc.LLMGUARD_MODEL_DRIFT] = True
+    if record.error_type is not None:
+        attrs[sc.ERROR_TYPE] = record.error_type
+    if omit_usage:
+        attrs[sc.LLMGUARD_USAGE_OMITTED] = True
+    else:
+        _usage_attributes(record, attrs, legacy_cache)
+        _cost_attributes(record, attrs)
+    return attrs
+
+
+def _usage_attributes(record: CallRecord, attrs: dict[str, Any], legacy_cache: bool) -> None:
+    usage = record.usage
+    if usage.input_tokens is not None:
+        attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
+    if usage.output_tokens is not None:
+        attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
+    if usage.cache_read_tokens is not None:
+        attrs[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_tokens
+    if usage.cache_write_tokens is not None:
+        attrs[sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = usage.cache_write_tokens
+        if legacy_cache:
+            attrs[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_write_tokens
+    if usage.reasoning_tokens is not None:
+        attrs[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
+
+
+def _cost_attributes(record: CallRecord, attrs: dict[str, Any]) -> None:
+    cost = record.cost
+    if cost is None:
+        if record.error_type is None and record.usage.output_tokens is not None:
+            attrs[sc.LLMGUARD_COST_PRICED] = False
+        return
+    attrs[sc.GEN_AI_USAGE_COST] = float(cost.total)
+    attrs[sc.LLMGUARD_COST_PRICED] = True
+    attrs[sc.LLMGUARD_COST_INPUT] = float(cost.input)
+    attrs[sc.LLMGUARD_COST_OUTPUT] = float(cost.output)
+    attrs[sc.LLMGUARD_COST_CACHE_READ] = float(cost.cache_read)
+    attrs[sc.LLMGUARD_COST_CACHE_WRITE] = float(cost.cache_write)
+    attrs[sc.LLMGUARD_COST_SOURCE] = cost.source
+    if cost.data_version:
+        attrs[sc.LLMGUARD_COST_DATA_VERSION] = cost.data_version
+
+
+class TelemetryObserver:
+    """The :class:`~llmguard.CallObserver` that emits spans and metrics.
+
+    Args:
+        tracer: Where spans go.
+        metrics: The instruments, or ``None`` to record no metrics.
+        options: Telemetry options.
+        capture_content: Record message content on spans.
+    """
+
+    __slots__ = ("capture_content", "metrics", "options", "tracer")
+
+    def __init__(
+        self,
+        tracer: trace.Tracer,
+        metrics: Metrics | None,
+        options: TelemetryOptions,
+        *,
+        capture_content: bool,
+    ) -> None:
+        self.tracer = tracer
+        self.metrics = metrics
+        self.options = options
+        self.capture_content = capture_content
+
+    def on_start(self, call: CallContext) -> None:
+        """Open the call's span and give the call its trace and span ids."""
+        model = call.request_model
+        attrs: dict[str, Any] = {
+            sc.GEN_AI_OPERATION_NAME: call.operation,
+            sc.GEN_AI_PROVIDER_NAME: call.info.provider,
+        }
+        if model:
+            attrs[sc.GEN_AI_REQUEST_MODEL] = model
+        name = f"{call.operation} {model}" if model else call.operation
+        span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs, start_time=call.start_ns)
+        call.span = span
+        context = span.get_span_context()
+        if context.is_valid:
+            call.trace_id = format(context.trace_id, "032x")
+            call.span_id = format(context.span_id, "016x")
+        if span.is_recording():
+            span.set_attributes(request_attributes(call))
+            if self.capture_content:
+                call.want_output = True
+                self._input_content(call, span)
+
+    def _input_content(self, call: CallContext, span: trace.Span) -> None:
+        budget = Budget(self.options.content_max_bytes, self.options.redact)
+        attrs: dict[str, Any] = {
+            sc.GEN_AI_INPUT_MESSAGES: dumps(input_messages(call.api, call.request, budget))
+        }
+        system = system_instructions(call.api, call.request, budget)
+        if system:
+            attrs[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = dumps(system)
+        if budget.truncated:
+            attrs[sc.LLMGUARD_CONTENT_TRUNCATED] = True
+        span.set_attributes(attrs)
+
+    def on_end(self, call: CallContext, record: CallRecord) -> None:
+        """Set the outcome on the span, end it once, and record the metrics."""
+        span = call.span
+        if span is not None:
+            if span.is_recording():
+                self._finish_span(call, span, record)
+            span.end(end_time=record.start_time_ns + int(record.duration_s * 1e9))
+        if self.metrics is not None:
+            self.metrics.record(record)
+
+    def _finish_span(self, call: CallContext, span: trace.Span, record: CallRecord) -> None:
+        attrs = end_attributes(
+            record, omit_usage=call.info.sdk_traces, legacy_cache=self.options.legacy_cache_creation
+        )
+        if self.capture_content and record.output_text is not None:
+            budget = Budget(self.options.content_max_bytes, self.options.redact)
+            attrs[sc.GEN_AI_OUTPUT_MESSAGES] = dumps(output_messages(record, budget))
+            if budget.truncated:
+                attrs[sc.LLMGUARD_CONTENT_TRUNCATED] = True
+        span.set_attributes(attrs)
+        if record.error_type is not None:
+            span.set_status(Status(StatusCode.ERROR, record.error_type))
+
+
+def build(guard: Guard) -> TelemetryObserver | None:
+    """The guard's telemetry observer (``None`` when ``TelemetryOptions(enabled=False)``)."""
+    options = TelemetryOptions.resolve(
+        getattr(guard, "telemetry", None), guard.settings.file_settings.get("telemetry")
+    )
+    if not options.enabled:
+        return None
+    tracer = trace.get_tracer(
+        "llmguard", __version__, tracer_provider=guard.tracer_provider, schema_url=sc.SCHEMA_URL
+    )
+    instruments = None
+    if options.metrics:
+        meter = metrics.get_meter(
+            "llmguard", __version__, meter_provider=guard.meter_provider, schema_url=sc.SCHEMA_URL
+        )
+        instruments = Metrics(meter)
+    return TelemetryObserver(tracer, instruments, options, capture_content=guard.settings.capture_content)

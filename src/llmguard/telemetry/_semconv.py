@@ -1,0 +1,194 @@
+"""Every attribute, metric and value name llmguard's telemetry emits, in one versioned module.
+
+The GenAI names follow the OpenTelemetry GenAI semantic conventions as published in
+``opentelemetry-semantic-conventions`` 0.66b2 (``gen_ai_attributes``), which track the
+``semantic-conventions-genai`` registry (still *Development* status). Two deliberate departures:
+
+- :data:`GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS` is the registry's newer name
+  (``cache_creation`` was renamed to ``cache_write``); the old name is emitted too only when
+  asked (:data:`GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS`), because backends lag the rename.
+- Cost has no standard attribute yet: :data:`GEN_AI_USAGE_COST` is the de facto name Langfuse and
+  OpenLIT read; the breakdown and llmguard's own facts live under ``llmguard.*``.
+
+A test asserts these strings equal the package's constants.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "BUCKETS_DURATION",
+    "BUCKETS_TOKENS",
+    "ERROR_TYPE",
+    "GEN_AI_CLIENT_OPERATION_DURATION",
+    "GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK",
+    "GEN_AI_CLIENT_TOKEN_USAGE",
+    "GEN_AI_INPUT_MESSAGES",
+    "GEN_AI_OPERATION_NAME",
+    "GEN_AI_OUTPUT_MESSAGES",
+    "GEN_AI_PROMPT_NAME",
+    "GEN_AI_PROVIDER_NAME",
+    "GEN_AI_REQUEST_CHOICE_COUNT",
+    "GEN_AI_REQUEST_FREQUENCY_PENALTY",
+    "GEN_AI_REQUEST_MAX_TOKENS",
+    "GEN_AI_REQUEST_MODEL",
+    "GEN_AI_REQUEST_PRESENCE_PENALTY",
+    "GEN_AI_REQUEST_SEED",
+    "GEN_AI_REQUEST_STOP_SEQUENCES",
+    "GEN_AI_REQUEST_STREAM",
+    "GEN_AI_REQUEST_TEMPERATURE",
+    "GEN_AI_REQUEST_TOP_K",
+    "GEN_AI_REQUEST_TOP_P",
+    "GEN_AI_RESPONSE_FINISH_REASONS",
+    "GEN_AI_RESPONSE_ID",
+    "GEN_AI_RESPONSE_MODEL",
+    "GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK",
+    "GEN_AI_SYSTEM_INSTRUCTIONS",
+    "GEN_AI_TOKEN_TYPE",
+    "GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS",
+    "GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS",
+    "GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS",
+    "GEN_AI_USAGE_COST",
+    "GEN_AI_USAGE_INPUT_TOKENS",
+    "GEN_AI_USAGE_OUTPUT_TOKENS",
+    "GEN_AI_USAGE_REASONING_OUTPUT_TOKENS",
+    "LLMGUARD_CALL_ID",
+    "LLMGUARD_CALL_KIND",
+    "LLMGUARD_CLIENT_COST",
+    "LLMGUARD_CONTENT_TRUNCATED",
+    "LLMGUARD_COST_CACHE_READ",
+    "LLMGUARD_COST_CACHE_WRITE",
+    "LLMGUARD_COST_DATA_VERSION",
+    "LLMGUARD_COST_INPUT",
+    "LLMGUARD_COST_OUTPUT",
+    "LLMGUARD_COST_PRICED",
+    "LLMGUARD_COST_SOURCE",
+    "LLMGUARD_MODEL_DRIFT",
+    "LLMGUARD_MODEL_LOCKED",
+    "LLMGUARD_MODEL_REQUESTED",
+    "LLMGUARD_MODEL_SERVED",
+    "LLMGUARD_PIN_ACTION",
+    "LLMGUARD_PROMPT_HASH",
+    "LLMGUARD_PROMPT_LABEL",
+    "LLMGUARD_PROMPT_VERSION",
+    "LLMGUARD_RETRIES",
+    "LLMGUARD_STREAM_COMPLETED",
+    "LLMGUARD_USAGE_OMITTED",
+    "SCHEMA_URL",
+    "SEMCONV_VERSION",
+    "SERVER_ADDRESS",
+    "SERVER_PORT",
+]
+
+SEMCONV_VERSION: Final = "1.43.0"
+"""The semantic-conventions schema these names were checked against (``opentelemetry-semantic-conventions`` 0.66b2)."""
+
+SCHEMA_URL: Final = f"https://opentelemetry.io/schemas/{SEMCONV_VERSION}"
+"""Schema URL given to the tracer and meter."""
+
+# -- span attributes: GenAI semantic conventions --------------------------------------------------
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
+GEN_AI_REQUEST_TOP_P: Final = "gen_ai.request.top_p"
+GEN_AI_REQUEST_TOP_K: Final = "gen_ai.request.top_k"
+GEN_AI_REQUEST_FREQUENCY_PENALTY: Final = "gen_ai.request.frequency_penalty"
+GEN_AI_REQUEST_PRESENCE_PENALTY: Final = "gen_ai.request.presence_penalty"
+GEN_AI_REQUEST_STOP_SEQUENCES: Final = "gen_ai.request.stop_sequences"
+GEN_AI_REQUEST_SEED: Final = "gen_ai.request.seed"
+GEN_AI_REQUEST_STREAM: Final = "gen_ai.request.stream"
+GEN_AI_REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.response.time_to_first_chunk"
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+"""Includes cached tokens (reads and writes), for every provider."""
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: Final = "gen_ai.usage.cache_write.input_tokens"
+"""The registry's current name (semantic-conventions-genai#440); not yet in the Python package."""
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = "gen_ai.usage.cache_creation.input_tokens"
+"""The older name, emitted only with ``TelemetryOptions(legacy_cache_creation=True)``."""
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
+GEN_AI_PROMPT_NAME: Final = "gen_ai.prompt.name"
+GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
+GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+ERROR_TYPE: Final = "error.type"
+
+GEN_AI_USAGE_COST: Final = "gen_ai.usage.cost"
+"""Total cost in USD (no standard attribute yet; the name Langfuse and OpenLIT read)."""
+
+# -- span attributes: llmguard's own ----------------------------------------------------------------
+LLMGUARD_CALL_ID: Final = "llmguard.call.id"
+LLMGUARD_CALL_KIND: Final = "llmguard.call.kind"
+LLMGUARD_PIN_ACTION: Final = "llmguard.pin.action"
+LLMGUARD_MODEL_REQUESTED: Final = "llmguard.model.requested"
+LLMGUARD_MODEL_LOCKED: Final = "llmguard.model.locked"
+LLMGUARD_MODEL_SERVED: Final = "llmguard.model.served"
+LLMGUARD_MODEL_DRIFT: Final = "llmguard.model.drift"
+LLMGUARD_PROMPT_VERSION: Final = "llmguard.prompt.version"
+LLMGUARD_PROMPT_LABEL: Final = "llmguard.prompt.label"
+LLMGUARD_PROMPT_HASH: Final = "llmguard.prompt.hash"
+LLMGUARD_STREAM_COMPLETED: Final = "llmguard.stream.completed"
+LLMGUARD_RETRIES: Final = "llmguard.retries"
+LLMGUARD_USAGE_OMITTED: Final = "llmguard.usage.omitted"
+"""Set when the Anthropic SDK's own span carries usage (so llmguard's omits usage and cost)."""
+LLMGUARD_CONTENT_TRUNCATED: Final = "llmguard.content.truncated"
+LLMGUARD_COST_PRICED: Final = "llmguard.cost.priced"
+LLMGUARD_COST_INPUT: Final = "llmguard.cost.input"
+LLMGUARD_COST_OUTPUT: Final = "llmguard.cost.output"
+LLMGUARD_COST_CACHE_READ: Final = "llmguard.cost.cache_read"
+LLMGUARD_COST_CACHE_WRITE: Final = "llmguard.cost.cache_write"
+LLMGUARD_COST_SOURCE: Final = "llmguard.cost.source"
+LLMGUARD_COST_DATA_VERSION: Final = "llmguard.cost.data_version"
+
+# -- metrics ----------------------------------------------------------------------------------------
+GEN_AI_CLIENT_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
+GEN_AI_CLIENT_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
+GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.operation.time_to_first_chunk"
+LLMGUARD_CLIENT_COST: Final = "llmguard.client.cost"
+"""Counter of spend in USD by provider, model and prompt."""
+
+BUCKETS_DURATION: Final = (
+    0.01,
+    0.02,
+    0.04,
+    0.08,
+    0.16,
+    0.32,
+    0.64,
+    1.28,
+    2.56,
+    5.12,
+    10.24,
+    20.48,
+    40.96,
+    81.92,
+)
+"""The spec's recommended boundaries for ``operation.duration`` and ``time_to_first_chunk`` (s)."""
+
+BUCKETS_TOKENS: Final = (
+    1,
+    4,
+    16,
+    64,
+    256,
+    1024,
+    4096,
+    16384,
+    65536,
+    262144,
+    1048576,
+    4194304,
+    16777216,
+    67108864,
+)
+"""The spec's recommended boundaries for ``gen_ai.client.token.usage``."""
