@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import timeit
+from collections.abc import Callable
 
 from llmguard.prompts import MemoryStore, PromptRegistry, PromptVersion
 
@@ -14,12 +15,15 @@ N = 200_000
 
 
 def main() -> int:
-    versions = [PromptVersion(name="bot", version=f"2.{i}.0", model="gpt-4o-2024-08-06", system_prompt="hi") for i in range(20)]
+    versions = [
+        PromptVersion(name="bot", version=f"2.{i}.0", model="gpt-4o-2024-08-06", system_prompt="hi")
+        for i in range(20)
+    ]
     registry = PromptRegistry(MemoryStore(versions), ttl=60)
     registry.promote("bot", "2.3.0", label="production")
     registry.promote("bot", {"2.3.0": 90, "2.4.0": 10}, label="canary")
     table = {"bot": versions[3]}
-    cases = {
+    cases: dict[str, Callable[[], object]] = {
         "dict lookup (baseline)": lambda: table["bot"],
         "get(name) -> production label": lambda: registry.get("bot"),
         "get(name, '^2.1') range": lambda: registry.get("bot", "^2.1"),

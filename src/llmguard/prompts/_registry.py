@@ -1,0 +1,313 @@
+"""The registry: resolution, caching, promotion, rollback and call linking over any store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmguard._context import use_prompt
+from llmguard._record import PromptRef
+from llmguard.exceptions import ConfigurationError, PromptError
+
+from ._cache import TTLCache
+from ._file_store import FileStore
+from ._labels import (
+    ANY,
+    LabelMove,
+    LabelTarget,
+    current_user,
+    format_target,
+    label_stack,
+    now,
+    parse_target,
+    rollback_target,
+)
+from ._model import ArtifactKind, PromptVersion, check_name
+from ._sqlite_store import SQLiteStore
+from ._store import PromptEntry, PromptStore, Split
+
+if TYPE_CHECKING:
+    from llmguard._guard import Guard
+
+__all__ = ["PromotionGate", "PromotionRequest", "PromptRegistry"]
+
+DEFAULT_DIRS: dict[str, str] = {"prompt": "prompts", "config": "configs"}
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionRequest:
+    """What a promotion gate is asked to approve.
+
+    Attributes:
+        name: The prompt.
+        label: The label to move.
+        target: The version (or canary split) it would point at.
+        versions: The versions the target serves.
+        who: Who asks.
+        reason: Why.
+        evidence: Evidence the caller supplied (eval scores, run ids...).
+    """
+
+    name: str
+    label: str
+    target: LabelTarget
+    versions: tuple[PromptVersion, ...]
+    who: str
+    reason: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+PromotionGate = Callable[[PromotionRequest], Mapping[str, Any] | None]
+"""Approves a promotion to a protected label: raise to refuse, return evidence to record."""
+
+
+class PromptRegistry:
+    """Versioned prompts (or config artifacts) over a :class:`PromptStore`.
+
+    Args:
+        store: Where versions and labels live.
+        ttl: Seconds a loaded name is served from memory (file stores: 1 s, then changed files are re-read).
+        max_stale: Seconds past the TTL a cached copy is served when the store fails.
+        default_label: Served by ``get(name)`` when it exists; otherwise ``latest``.
+        protected_labels: Labels whose promotions need evidence or a passing ``gate``.
+        gate: Called for promotions to protected labels (e.g. the eval gate).
+    """
+
+    def __init__(
+        self,
+        store: PromptStore,
+        *,
+        ttl: float | None = None,
+        max_stale: float = 3600.0,
+        default_label: str | None = "production",
+        protected_labels: Sequence[str] = (),
+        gate: PromotionGate | None = None,
+    ) -> None:
+        self.store = store
+        self.kind: ArtifactKind = store.kind
+        default_ttl = 1.0 if isinstance(store, FileStore) else 60.0
+        self._cache: TTLCache[PromptEntry] = TTLCache(default_ttl if ttl is None else ttl, max_stale)
+        self.default_label = default_label
+        self.protected_labels = frozenset(protected_labels)
+        self.gate = gate
+        self._clock = time.monotonic
+        self._fast: dict[tuple[str, str | None, str | None], tuple[float, PromptVersion | Split]] = {}
+
+    def __repr__(self) -> str:
+        return f"PromptRegistry({self.store!r})"
+
+    @classmethod
+    def for_guard(cls, guard: Guard, store: Any, *, kind: ArtifactKind = "prompt") -> PromptRegistry:
+        """The registry a :class:`~llmguard.Guard` uses for ``Guard(prompts=...)`` / ``Guard(configs=...)``.
+
+        ``None`` means a file store over ``./prompts`` (or ``./configs``; ``[tool.llmguard]
+        prompts_dir`` / ``configs_dir`` relative to the config file), a path means a file store
+        there, ``sqlite:///path.db`` a SQLite store, or pass any :class:`PromptStore` or registry.
+        """
+        table = guard.settings.file_settings
+        protected = table.get("protected_labels", ())
+        if isinstance(store, PromptRegistry):
+            registry = store
+        else:
+            registry = cls(_store_for(guard, store, kind), protected_labels=_labels_list(protected))
+        if registry.kind != kind:
+            raise ConfigurationError(f"Guard({kind}s=...): got a store of {registry.kind} artifacts")
+        return registry
+
+    # -- reading ------------------------------------------------------------------------------
+    def entry(self, name: str) -> PromptEntry:
+        """The (cached) versions and labels of ``name``."""
+        return self._cache.get(name, lambda: self.store.load(check_name(name)))
+
+    def get(
+        self, name: str, version: str | None = None, *, label: str | None = None, key: str | None = None
+    ) -> PromptVersion:
+        """Resolve a version.
+
+        Args:
+            name: The prompt (or config) name.
+            version: An exact version, a range (``^2.1``, ``~2.1.0``, ``>=2,<3``, ``2.x``) or ``latest``.
+            label: A label (``production``, ``staging``, any name); not with ``version``.
+            key: Stable key (e.g. a user id) that picks a canary split's version deterministically.
+
+        Raises:
+            PromptNotFoundError: No such name, version or label.
+            PromptFormatError: A file or record is malformed (and no cached copy can be served).
+        """
+        hit = self._fast.get((name, version, label))
+        found = hit[1] if hit is not None and self._clock() < hit[0] else self._resolve(name, version, label)
+        return found if isinstance(found, PromptVersion) else found.pick(key)
+
+    def _resolve(self, name: str, version: str | None, label: str | None) -> PromptVersion | Split:
+        if version is not None and label is not None:
+            raise ConfigurationError("get(): pass version= or label=, not both")
+        entry = self.entry(name)
+        used = (
+            self.default_label
+            if version is None and label is None and self.default_label in entry.labels
+            else label
+        )
+        found = entry.resolve(version, used)
+        if self._cache.ttl > 0:
+            self._fast[(name, version, label)] = (self._cache.expires(name), found)
+        return found
+
+    async def aget(
+        self, name: str, version: str | None = None, *, label: str | None = None, key: str | None = None
+    ) -> PromptVersion:
+        """Async :meth:`get`: a cache hit returns at once; a load runs in a worker thread."""
+        if self._cache.fresh(name) is not None:
+            return self.get(name, version, label=label, key=key)
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(lambda: self.get(name, version, label=label, key=key))
+
+    def names(self) -> list[str]:
+        """Every name in the store."""
+        return self.store.names()
+
+    def versions(self, name: str) -> list[PromptVersion]:
+        """Every version of ``name``, oldest first."""
+        return sorted(self.entry(name).versions.values(), key=lambda v: v.semver)
+
+    def labels(self, name: str) -> dict[str, LabelTarget]:
+        """The current labels of ``name``."""
+        return dict(self.entry(name).labels)
+
+    def history(self, name: str, label: str | None = None) -> list[LabelMove]:
+        """Recorded label moves of ``name`` (of one label when given), oldest first."""
+        moves = self.store.history(check_name(name))
+        return [m for m in moves if label is None or m.label == label]
+
+    def invalidate(self, name: str | None = None) -> None:
+        """Forget the cached copy of ``name`` (exact key), or of everything."""
+        self._cache.invalidate(name)
+        for key in [k for k in self._fast if name is None or k[0] == name]:
+            self._fast.pop(key, None)
+
+    @contextmanager
+    def use(self, prompt: PromptVersion | PromptRef) -> Iterator[PromptRef]:
+        """Link LLM calls made inside the block to ``prompt`` (for hand-built messages)."""
+        ref = prompt.ref if isinstance(prompt, PromptVersion) else prompt
+        with use_prompt(ref) as linked:
+            yield linked
+
+    # -- moving labels ------------------------------------------------------------------------
+    def promote(
+        self,
+        name: str,
+        target: LabelTarget,
+        *,
+        label: str,
+        expect: object = ANY,
+        reason: str = "",
+        who: str | None = None,
+        evidence: Mapping[str, Any] | None = None,
+    ) -> LabelMove:
+        """Point ``label`` at a version or a canary split, if it still points at ``expect``.
+
+        Args:
+            name: The prompt.
+            target: ``"2.1.0"`` or ``{"2.0.0": 90, "2.1.0": 10}``.
+            label: The label to move.
+            expect: The target the label must point at now (``None``: unset); ``ANY`` skips the check.
+            reason: Why (recorded).
+            who: Who (default: the OS user).
+            evidence: Eval evidence to record; protected labels need it or a passing gate.
+
+        Raises:
+            LabelConflictError: The label moved since the caller read it.
+            PromptNotFoundError: A version of the target does not exist.
+            PromptError: A protected label without evidence or gate approval.
+        """
+        parsed = parse_target(target, f"{name} {label}")
+        actor = who or current_user()
+        recorded = dict(evidence or {})
+        if label in self.protected_labels:
+            recorded.update(self._approve(name, label, parsed, actor, reason, recorded))
+        current = self._current(name, label)
+        move = LabelMove(
+            name, label, current, format_target(parsed) or "", actor, now(), reason, "promote", recorded
+        )
+        recorded_move = self.store.move_label(move, parsed, expect)
+        self.invalidate(name)
+        return recorded_move
+
+    def rollback(
+        self,
+        name: str,
+        *,
+        label: str,
+        to: str | None = None,
+        expect: object = ANY,
+        reason: str = "",
+        who: str | None = None,
+    ) -> LabelMove:
+        """Move ``label`` back one step in its history (or back to the version ``to``).
+
+        Raises:
+            PromptNotFoundError: Nothing earlier to roll back to, or ``to`` was never promoted.
+            LabelConflictError: The label moved since the history was read.
+        """
+        current = self._current(name, label)
+        stack = label_stack(self.store.history(check_name(name)), label, current)
+        destination = rollback_target(stack, to, name, label)
+        move = LabelMove(name, label, current, destination, who or current_user(), now(), reason, "rollback")
+        guard_expect = current if expect is ANY else expect
+        recorded_move = self.store.move_label(
+            move, parse_target(destination, f"{name} {label}"), guard_expect
+        )
+        self.invalidate(name)
+        return recorded_move
+
+    def _current(self, name: str, label: str) -> str | None:
+        self.invalidate(name)
+        return format_target(self.entry(name).labels.get(label))
+
+    def _approve(
+        self, name: str, label: str, target: LabelTarget, who: str, reason: str, evidence: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        if self.gate is None:
+            if not evidence:
+                raise PromptError(
+                    f"{name}: label {label!r} is protected: promote with eval evidence (evidence=...) "
+                    "or configure a promotion gate"
+                )
+            return {}
+        entry = self.entry(name)
+        served = tuple(
+            entry.versions[v]
+            for v in ([target] if isinstance(target, str) else target)
+            if v in entry.versions
+        )
+        request = PromotionRequest(name, label, target, served, who, reason, evidence)
+        return self.gate(request) or {}
+
+
+def _labels_list(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    raise ConfigurationError(f"[tool.llmguard] protected_labels: expected a list of labels, got {value!r}")
+
+
+def _store_for(guard: Guard, store: Any, kind: ArtifactKind) -> PromptStore:
+    if store is None:
+        settings = guard.settings
+        configured = settings.file_settings.get(f"{kind}s_dir", DEFAULT_DIRS[kind])
+        base = settings.config_file.parent if settings.config_file else Path.cwd()
+        return FileStore(base / str(configured), kind=kind)
+    if isinstance(store, str) and store.startswith("sqlite:///"):
+        return SQLiteStore(store.removeprefix("sqlite:///"), kind=kind)
+    if isinstance(store, str | Path):
+        return FileStore(store, kind=kind)
+    if isinstance(store, PromptStore):
+        return store
+    raise ConfigurationError(
+        f"Guard({kind}s=...): expected a folder path, 'sqlite:///file.db' or a PromptStore, got {type(store).__name__}"
+    )
