@@ -1,0 +1,120 @@
+"""The judging feature's call observer: sample on start, queue on end, never block.
+
+``on_start`` decides (a hash and a compare) and asks the core to keep the output of sampled
+calls; ``on_end`` hands sampled records to the bounded queue. A judge's own calls
+(``kind == "judge"``) and embeddings calls are never sampled. Input and output stay in memory,
+in the queued record, only until judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._queue import JudgingQueue, JudgingStats
+from ._registry import resolve_judges
+from ._sampler import Sampling
+from ._sinks import JudgmentSink, as_sink
+from ._telemetry import JudgingTelemetry
+from ._types import Judge
+
+if TYPE_CHECKING:
+    from llmguard._core import CallContext
+    from llmguard._guard import Guard
+    from llmguard._record import CallRecord
+
+__all__ = ["SAMPLED_KEY", "JudgingObserver", "build"]
+
+SAMPLED_KEY = "llmguard.judging.sampled"
+"""``call.extras`` key set on sampled calls."""
+
+_JUDGED_OPERATIONS = frozenset({"chat", "text_completion"})
+
+
+class JudgingObserver:
+    """Samples calls and queues the sampled ones for background judging.
+
+    Args:
+        judges: The judges to run.
+        sampling: Which calls, and the queue's capacity.
+        sinks: Where judgments go.
+        telemetry: Events and metrics.
+    """
+
+    def __init__(
+        self,
+        judges: Sequence[Judge],
+        sampling: Sampling,
+        sinks: Sequence[JudgmentSink],
+        telemetry: JudgingTelemetry | None = None,
+    ) -> None:
+        self.sampling = sampling
+        self.queue = JudgingQueue(
+            judges,
+            sinks=sinks,
+            telemetry=telemetry,
+            max_queue=sampling.max_queue,
+            workers=sampling.workers,
+            judge_timeout=sampling.judge_timeout,
+            on_drop=sampling.on_drop,
+        )
+        if telemetry is not None:
+            telemetry.set_depth(lambda: self.queue.depth)
+
+    @property
+    def judges(self) -> tuple[Judge, ...]:
+        """The judges run on sampled calls."""
+        return self.queue.judges
+
+    def on_start(self, call: CallContext) -> None:
+        """Decide whether the call is sampled; keep its output if so."""
+        if call.kind == "judge" or call.operation not in _JUDGED_OPERATIONS:
+            return
+        prompt = call.prompt.name if call.prompt is not None else None
+        tags: Iterable[str] = call.extras.get("tags", ())
+        if self.sampling.decide(call.trace_id or call.call_id, prompt, tags):
+            call.want_output = True
+            call.extras[SAMPLED_KEY] = True
+
+    def on_end(self, call: CallContext, record: CallRecord) -> None:
+        """Queue a sampled call (or, with ``errors=True``, a failed one) without blocking."""
+        if record.kind == "judge":
+            return
+        failed = record.error_type is not None
+        if (failed and self._errors(call)) or (not failed and call.extras.get(SAMPLED_KEY)):
+            self.queue.offer(record)
+
+    def _errors(self, call: CallContext) -> bool:
+        return self.sampling.errors and call.operation in _JUDGED_OPERATIONS
+
+    def stats(self) -> JudgingStats:
+        """The queue's counters (judged + errored + dropped + pending == sampled)."""
+        return self.queue.stats()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait up to ``timeout`` seconds for pending judgments; True when all are done."""
+        return self.queue.flush(timeout)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Judge what is pending (bounded by ``timeout``) and stop the workers."""
+        self.queue.shutdown(timeout)
+
+
+def _file_value(guard: Guard, key: str) -> Any:
+    return guard.settings.file_settings.get(key)
+
+
+def build(guard: Guard) -> JudgingObserver | None:
+    """The judging observer of ``guard``, or ``None`` when it has no judges."""
+    specs = guard.judges if guard.judges is not None else _file_value(guard, "judges")
+    judges = resolve_judges(specs, guard=guard)
+    if not judges:
+        return None
+    sampling_spec = guard.sampling if guard.sampling is not None else _file_value(guard, "sampling")
+    telemetry = JudgingTelemetry(
+        logger_provider=guard.logger_provider,
+        meter_provider=guard.meter_provider,
+        capture_content=guard.settings.capture_content,
+    )
+    sink = as_sink(guard.judgment_sink, guard.settings.db_path)
+    return JudgingObserver(judges, Sampling.coerce(sampling_spec), [sink], telemetry)

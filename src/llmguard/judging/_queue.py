@@ -1,0 +1,345 @@
+"""The bounded judging queue and its background workers.
+
+The caller's thread only ever runs :meth:`JudgingQueue.offer`: a counter check under a lock and a
+``put`` on an unbounded C queue, so it never blocks on judges. The bound is enforced by counting:
+past ``max_queue`` waiting calls a new sample is dropped, counted by reason and reported to
+``on_drop``. Worker threads (daemons) take calls and run each judge on a helper thread; a judge
+that overruns ``judge_timeout`` is abandoned (its judgment is recorded as ``timeout``, its helper
+thread is left to finish alone) so later calls are still judged.
+
+Accounting is in judgments, i.e. (call, judge) pairs, and is exact at every moment:
+``judged + errored + dropped + pending == sampled`` (all updated under one lock).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmguard._internal import advise_once, handle_internal_errors
+from llmguard._record import CallRecord
+
+from ._sinks import JudgmentSink
+from ._telemetry import JudgingTelemetry
+from ._types import Judge, JudgeInput, Judgment, JudgmentStatus
+
+__all__ = ["ATEXIT_TIMEOUT", "JudgingQueue", "JudgingStats", "judge_input"]
+
+ATEXIT_TIMEOUT = 2.0
+"""Seconds the interpreter waits at exit for pending judgments (all queues together)."""
+
+_STOP = object()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JudgingStats:
+    """A consistent snapshot of a queue's counters (judgments = (call, judge) pairs).
+
+    Attributes:
+        sampled: Judgments requested (sampled calls x judges).
+        judged: Judgments completed with a result.
+        errored: Judgments whose judge raised or timed out.
+        dropped: Judgments dropped before running (queue full, closed, shutdown).
+        pending: Judgments waiting or running.
+        dropped_by_reason: ``dropped`` split by reason.
+        queued: Calls waiting in the queue.
+        abandoned: Helper threads still running a timed-out judge.
+    """
+
+    sampled: int
+    judged: int
+    errored: int
+    dropped: int
+    pending: int
+    dropped_by_reason: dict[str, int] = field(default_factory=dict)
+    queued: int = 0
+    abandoned: int = 0
+
+
+def judge_input(record: CallRecord) -> JudgeInput:
+    """The judge input of a recorded call: its request body and output text."""
+    prompt = record.prompt
+    meta = {"prompt_name": prompt.name, "prompt_version": prompt.version} if prompt else {}
+    return JudgeInput(
+        output=record.output_text or "", input=record.request, call_id=record.call_id, metadata=meta
+    )
+
+
+class _Box:
+    __slots__ = ("done", "error", "value")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+class _Runner:
+    """A helper thread running one judge call at a time, abandonable when a call overruns."""
+
+    def __init__(self) -> None:
+        self._inbox: queue.SimpleQueue[tuple[Callable[[], Any], _Box] | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._loop, name="llmguard-judge", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while (job := self._inbox.get()) is not None:
+            fn, box = job
+            try:
+                box.value = fn()
+            except BaseException as exc:  # a judge's failure is a judgment, whatever it raised
+                box.error = exc
+            finally:
+                box.done.set()
+
+    def run(self, fn: Callable[[], Any], timeout: float) -> _Box | None:
+        box = _Box()
+        self._inbox.put((fn, box))
+        return box if box.done.wait(timeout) else None
+
+    def stop(self) -> None:
+        self._inbox.put(None)
+
+
+class JudgingQueue:
+    """Bounded, never-blocking background judging of sampled call records.
+
+    Args:
+        judges: The judges run on every queued call.
+        sinks: Where judgments are written (on the worker threads).
+        telemetry: Events and metrics (``None``: none).
+        max_queue: Calls that may wait; beyond it new samples are dropped (reason ``queue_full``).
+        workers: Worker threads (started on the first offer).
+        judge_timeout: Seconds before a judge is abandoned.
+        on_drop: ``on_drop(reason, call_id)``, called on the offering thread.
+    """
+
+    def __init__(
+        self,
+        judges: Sequence[Judge],
+        *,
+        sinks: Sequence[JudgmentSink] = (),
+        telemetry: JudgingTelemetry | None = None,
+        max_queue: int = 1000,
+        workers: int = 2,
+        judge_timeout: float = 60.0,
+        on_drop: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.judges = tuple(judges)
+        self.sinks = tuple(sinks)
+        self.telemetry = telemetry
+        self.max_queue = max_queue
+        self.workers = workers
+        self.judge_timeout = judge_timeout
+        self.on_drop = on_drop
+        self._closed = False
+        self._reset()
+        _live.add(self)
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._abandoned: list[threading.Thread] = []
+        self._queued = self._sampled = self._judged = self._errored = self._pending = 0
+        self._dropped: dict[str, int] = {}
+
+    # -- the caller's side ------------------------------------------------------------------------
+    def offer(self, record: CallRecord) -> bool:
+        """Queue ``record`` for judging without blocking; False when it was dropped (and counted)."""
+        n = len(self.judges)
+        with self._lock:
+            self._sampled += n
+            if self._closed or self._queued >= self.max_queue:
+                reason = "closed" if self._closed else "queue_full"
+                self._dropped[reason] = self._dropped.get(reason, 0) + n
+            else:
+                reason = ""
+                if not self._threads:
+                    self._start()
+                self._queued += 1
+                self._pending += n
+                self._queue.put(record)
+        if reason:
+            self._report_drop(reason, record.call_id, n)
+        return not reason
+
+    def _report_drop(self, reason: str, call_id: str, n: int) -> None:
+        if self.telemetry is not None:
+            self.telemetry.dropped(reason, n)
+        if self.on_drop is not None:
+            with handle_internal_errors("judging on_drop"):
+                self.on_drop(reason, call_id)
+
+    def _start(self) -> None:
+        for index in range(self.workers):
+            thread = threading.Thread(target=self._work, name=f"llmguard-judging-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    # -- the workers' side ------------------------------------------------------------------------
+    def _work(self) -> None:
+        runner: _Runner | None = None
+        while (record := self._queue.get()) is not _STOP:
+            with self._lock:
+                self._queued -= 1
+            item = judge_input(record)
+            for judge in self.judges:
+                runner = runner or _Runner()
+                judgment, runner = self._run(judge, record, item, runner)
+                self._deliver(judgment)
+        if runner is not None:
+            runner.stop()
+
+    def _run(
+        self, judge: Judge, record: CallRecord, item: JudgeInput, runner: _Runner
+    ) -> tuple[Judgment, Any]:
+        start = time.perf_counter()
+        kept: _Runner | None = runner
+        box = runner.run(lambda: judge.evaluate(item), self.judge_timeout)
+        status: JudgmentStatus = "ok"
+        result = error_type = None
+        if box is None:
+            status, error_type = "timeout", "TimeoutError"
+            self._abandon(runner, judge.name)
+            kept = None
+        elif box.error is not None:
+            status, error_type = "error", type(box.error).__qualname__
+        else:
+            result = box.value
+        prompt = record.prompt
+        judgment = Judgment(
+            call_id=record.call_id,
+            judge=judge.name,
+            status=status,
+            result=result,
+            error_type=error_type,
+            trace_id=record.trace_id,
+            span_id=record.span_id,
+            response_id=record.response_id,
+            prompt_name=prompt.name if prompt else None,
+            prompt_version=prompt.version if prompt else None,
+            latency_s=time.perf_counter() - start,
+            created_ns=time.time_ns(),
+        )
+        return judgment, kept
+
+    def _abandon(self, runner: _Runner, name: str) -> None:
+        runner.stop()
+        with self._lock:
+            self._abandoned = [t for t in self._abandoned if t.is_alive()] + [runner.thread]
+        advise_once(
+            "judge-timeout", name, f"llmguard: judge {name!r} overran {self.judge_timeout}s and was abandoned"
+        )
+
+    def _deliver(self, judgment: Judgment) -> None:
+        try:
+            for sink in self.sinks:
+                with handle_internal_errors("judgment sink"):
+                    sink.write([judgment])
+            if self.telemetry is not None:
+                with handle_internal_errors("judging telemetry"):
+                    self.telemetry.judged(judgment)
+        finally:
+            with self._lock:
+                self._pending -= 1
+                if judgment.status == "ok":
+                    self._judged += 1
+                else:
+                    self._errored += 1
+                if self._pending == 0:
+                    self._idle.notify_all()
+
+    # -- control ----------------------------------------------------------------------------------
+    def stats(self) -> JudgingStats:
+        """A consistent snapshot of the counters."""
+        with self._lock:
+            return JudgingStats(
+                sampled=self._sampled,
+                judged=self._judged,
+                errored=self._errored,
+                dropped=sum(self._dropped.values()),
+                pending=self._pending,
+                dropped_by_reason=dict(self._dropped),
+                queued=self._queued,
+                abandoned=sum(t.is_alive() for t in self._abandoned),
+            )
+
+    @property
+    def depth(self) -> int:
+        """Calls waiting in the queue."""
+        return self._queued
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait up to ``timeout`` seconds until nothing is pending; True when everything was judged."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._pending > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop accepting work, judge what is pending for up to ``timeout`` seconds, drop the rest, stop."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.flush(timeout)
+        self._drain()
+        for _ in self._threads:
+            self._queue.put(_STOP)
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for sink in self.sinks:
+            close = getattr(sink, "close", None)
+            if callable(close):
+                with handle_internal_errors("judgment sink close"):
+                    close()
+
+    def _drain(self) -> None:
+        n = len(self.judges)
+        while True:
+            try:
+                record = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            with self._lock:
+                self._queued -= 1
+                self._pending -= n
+                self._dropped["shutdown"] = self._dropped.get("shutdown", 0) + n
+                if self._pending == 0:
+                    self._idle.notify_all()
+            self._report_drop("shutdown", record.call_id, n)
+
+    def _after_fork(self) -> None:
+        self._reset()  # the parent's threads, locks and waiting calls do not exist here
+
+
+_live: weakref.WeakSet[JudgingQueue] = weakref.WeakSet()
+
+
+def _at_exit() -> None:
+    deadline = time.monotonic() + ATEXIT_TIMEOUT
+    for judging in list(_live):
+        judging.shutdown(max(0.0, deadline - time.monotonic()))
+
+
+def _after_fork_in_child() -> None:
+    for judging in list(_live):
+        judging._after_fork()
+
+
+atexit.register(_at_exit)
+os.register_at_fork(after_in_child=_after_fork_in_child)

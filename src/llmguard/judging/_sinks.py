@@ -1,0 +1,201 @@
+"""Where judgments go: the ``JudgmentSink`` Protocol, and SQLite, callback and in-memory sinks."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from llmguard._db import connect, migrate
+
+from ._types import Judgment
+
+__all__ = ["COLUMNS", "CallbackSink", "InMemorySink", "JudgmentSink", "SQLiteSink", "as_sink", "judgment_row"]
+
+_MIGRATIONS = (
+    """
+    CREATE TABLE IF NOT EXISTS llmguard_judgments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_ns INTEGER NOT NULL,
+        call_id TEXT NOT NULL,
+        trace_id TEXT,
+        span_id TEXT,
+        response_id TEXT,
+        prompt_name TEXT,
+        prompt_version TEXT,
+        judge TEXT NOT NULL,
+        status TEXT NOT NULL,
+        score REAL,
+        normalized REAL,
+        label TEXT,
+        passed INTEGER,
+        reason TEXT,
+        fingerprint TEXT,
+        error_type TEXT,
+        latency_s REAL
+    );
+    CREATE INDEX IF NOT EXISTS llmguard_judgments_call ON llmguard_judgments (call_id);
+    CREATE INDEX IF NOT EXISTS llmguard_judgments_created ON llmguard_judgments (created_ns)
+    """,
+)
+
+COLUMNS: tuple[str, ...] = (
+    "created_ns",
+    "call_id",
+    "trace_id",
+    "span_id",
+    "response_id",
+    "prompt_name",
+    "prompt_version",
+    "judge",
+    "status",
+    "score",
+    "normalized",
+    "label",
+    "passed",
+    "reason",
+    "fingerprint",
+    "error_type",
+    "latency_s",
+)
+"""The stored columns of a judgment, in table order (after the autoincrement ``id``)."""
+
+
+@runtime_checkable
+class JudgmentSink(Protocol):
+    """Receives judgments on the judging worker thread (never on the caller's)."""
+
+    def write(self, judgments: Iterable[Judgment]) -> None:
+        """Store a batch of judgments."""
+
+
+def judgment_row(j: Judgment) -> dict[str, Any]:
+    """A judgment flattened to the stored columns."""
+    r = j.result
+    return {
+        "created_ns": j.created_ns,
+        "call_id": j.call_id,
+        "trace_id": j.trace_id,
+        "span_id": j.span_id,
+        "response_id": j.response_id,
+        "prompt_name": j.prompt_name,
+        "prompt_version": j.prompt_version,
+        "judge": j.judge,
+        "status": j.status,
+        "score": r.score if r else None,
+        "normalized": r.normalized if r else None,
+        "label": r.label if r else None,
+        "passed": None if r is None or r.passed is None else int(r.passed),
+        "reason": r.reason if r else None,
+        "fingerprint": r.fingerprint if r else None,
+        "error_type": j.error_type,
+        "latency_s": j.latency_s,
+    }
+
+
+class SQLiteSink:
+    """Judgments in the shared local SQLite database (table ``llmguard_judgments``).
+
+    The connection opens on first write and reopens after ``fork`` (a child never reuses its
+    parent's connection).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None or self._pid != os.getpid():
+            self._conn = connect(self.path)
+            self._pid = os.getpid()
+            migrate(self._conn, "judging", _MIGRATIONS)
+        return self._conn
+
+    def write(self, judgments: Iterable[Judgment]) -> None:
+        """Insert the batch in one transaction."""
+        rows = [tuple(judgment_row(j).values()) for j in judgments]
+        if not rows:
+            return
+        sql = (
+            f"INSERT INTO llmguard_judgments ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+        )
+        with self._lock:
+            conn = self._connection()
+            with conn:
+                conn.execute("BEGIN")
+                conn.executemany(sql, rows)
+
+    def rows(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The most recent judgments, newest first."""
+        with self._lock:
+            cursor = self._connection().execute(
+                f"SELECT {', '.join(COLUMNS)} FROM llmguard_judgments ORDER BY id DESC LIMIT ?", (limit,)
+            )
+            return [dict(zip(COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+
+    def close(self) -> None:
+        """Close the connection (reopened on the next write)."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+
+class CallbackSink:
+    """Calls ``fn(judgment)`` for every judgment."""
+
+    def __init__(self, fn: Callable[[Judgment], Any]) -> None:
+        self.fn = fn
+
+    def write(self, judgments: Iterable[Judgment]) -> None:
+        """Call the function once per judgment."""
+        for judgment in judgments:
+            self.fn(judgment)
+
+
+class InMemorySink:
+    """Keeps judgments in a list (for tests and notebooks)."""
+
+    def __init__(self) -> None:
+        self._items: list[Judgment] = []
+        self._lock = threading.Lock()
+
+    def write(self, judgments: Iterable[Judgment]) -> None:
+        """Append the batch."""
+        with self._lock:
+            self._items.extend(judgments)
+
+    @property
+    def judgments(self) -> list[Judgment]:
+        """A copy of everything written so far."""
+        with self._lock:
+            return list(self._items)
+
+    def by_judge(self) -> Mapping[str, list[Judgment]]:
+        """Judgments grouped by judge name."""
+        groups: dict[str, list[Judgment]] = {}
+        for judgment in self.judgments:
+            groups.setdefault(judgment.judge, []).append(judgment)
+        return groups
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._items.clear()
+
+
+def as_sink(value: Any, db_path: str | Path) -> JudgmentSink:
+    """The guard's ``judgment_sink`` slot as a sink: ``None`` -> SQLite at ``db_path``, a callable -> callback."""
+    if value is None:
+        return SQLiteSink(db_path)
+    if hasattr(value, "write"):
+        sink: JudgmentSink = value
+        return sink
+    if callable(value):
+        return CallbackSink(value)
+    raise TypeError(f"judgment_sink: expected a JudgmentSink or a callable, got {value!r}")

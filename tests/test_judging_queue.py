@@ -1,0 +1,261 @@
+"""The background queue: never blocks, survives raising and hanging judges, exact accounting."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from llmguard import CallRecord, PromptRef, Usage
+from llmguard.judging import InMemorySink, JudgeInput, JudgingQueue, JudgingStats, resolve_judge
+from llmguard.judging import _queue as queue_module
+
+
+def record(n: int = 0, output: str = "an answer", **kwargs: Any) -> CallRecord:
+    return CallRecord(
+        call_id=f"call-{n}",
+        kind="app",
+        service_name="svc",
+        environment="test",
+        provider="openai",
+        operation="chat",
+        api="chat.completions",
+        requested_model="m",
+        request_model="m",
+        locked_model=None,
+        response_model="m",
+        pin_action="allow",
+        drift=False,
+        stream=False,
+        stream_completed=None,
+        response_id=f"resp-{n}",
+        finish_reasons=("stop",),
+        usage=Usage(),
+        start_time_ns=0,
+        duration_s=0.0,
+        time_to_first_chunk_s=None,
+        retries=0,
+        error_type=None,
+        request={"messages": [{"role": "user", "content": "q"}]},
+        output_text=output,
+        **kwargs,
+    )
+
+
+def balanced(stats: JudgingStats) -> bool:
+    return stats.judged + stats.errored + stats.dropped + stats.pending == stats.sampled
+
+
+class Gate:
+    """A judge that blocks on an event until released."""
+
+    name = "gate"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.entered = threading.Event()
+
+    def __call__(self, item: JudgeInput) -> float:
+        self.entered.set()
+        self.release.wait(10)
+        return 1.0
+
+
+@pytest.fixture
+def queues() -> Iterator[list[JudgingQueue]]:
+    made: list[JudgingQueue] = []
+    yield made
+    for q in made:
+        q.shutdown(5)
+
+
+def make(queues: list[JudgingQueue], judges: list[Any], **kwargs: Any) -> tuple[JudgingQueue, InMemorySink]:
+    sink = InMemorySink()
+    q = JudgingQueue([resolve_judge(j) for j in judges], sinks=[sink], **kwargs)
+    queues.append(q)
+    return q, sink
+
+
+def test_offer_never_waits_for_a_blocked_judge(queues: list[JudgingQueue]) -> None:
+    gate = Gate()
+    q, sink = make(queues, [gate], workers=1)
+    assert q.offer(record(1))
+    assert gate.entered.wait(5)
+    assert q.offer(record(2))  # returns while the judge is still blocked
+    assert not sink.judgments
+    assert q.stats().pending == 2
+    gate.release.set()
+    assert q.flush(5)
+    assert [j.call_id for j in sink.judgments] == ["call-1", "call-2"]
+
+
+def test_full_queue_drops_and_counts(queues: list[JudgingQueue]) -> None:
+    gate = Gate()
+    drops: list[tuple[str, str]] = []
+    q, sink = make(
+        queues, [gate, "no_refusal"], workers=1, max_queue=2, on_drop=lambda r, c: drops.append((r, c))
+    )
+    q.offer(record(0))
+    assert gate.entered.wait(5)  # call 0 is running, the queue is empty again
+    results = [q.offer(record(i)) for i in range(1, 6)]
+    assert results == [True, True, False, False, False]
+    stats = q.stats()
+    assert stats.dropped == 6
+    assert stats.dropped_by_reason == {"queue_full": 6}
+    assert drops == [("queue_full", "call-3"), ("queue_full", "call-4"), ("queue_full", "call-5")]
+    assert stats.queued == 2
+    assert balanced(stats)
+    gate.release.set()
+    assert q.flush(5)
+    assert len(sink.judgments) == 6
+    assert balanced(q.stats())
+
+
+def test_raising_judge_is_an_errored_judgment(queues: list[JudgingQueue]) -> None:
+    def boom(item: JudgeInput) -> float:
+        raise RuntimeError("judge bug")
+
+    q, sink = make(queues, [boom, "min_length"])
+    q.offer(record(1))
+    assert q.flush(5)
+    by_judge = {j.judge: j for j in sink.judgments}
+    assert by_judge["boom"].status == "error"
+    assert by_judge["boom"].error_type == "RuntimeError"
+    assert by_judge["boom"].result is None
+    assert by_judge["min_length"].status == "ok"
+    stats = q.stats()
+    assert (stats.judged, stats.errored, stats.pending) == (1, 1, 0)
+
+
+def test_hanging_judge_times_out_and_later_calls_are_judged(queues: list[JudgingQueue]) -> None:
+    hang = threading.Event()
+
+    def sometimes_hangs(item: JudgeInput) -> float:
+        if item.call_id == "call-1":
+            hang.wait(10)
+        return 1.0
+
+    q, sink = make(queues, [sometimes_hangs], workers=1, judge_timeout=0.5)
+    for i in range(1, 4):
+        q.offer(record(i))
+    assert q.flush(5)
+    statuses = {j.call_id: j.status for j in sink.judgments}
+    assert statuses == {"call-1": "timeout", "call-2": "ok", "call-3": "ok"}
+    stats = q.stats()
+    assert (stats.judged, stats.errored, stats.abandoned) == (2, 1, 1)
+    hang.set()
+
+
+def test_accounting_is_exact_at_every_moment(queues: list[JudgingQueue]) -> None:
+    def slowish(item: JudgeInput) -> float:
+        time.sleep(0.0005)
+        if int(str(item.call_id).rsplit("-", 1)[1]) % 3 == 0:
+            raise ValueError("bad")
+        return 0.5
+
+    q, _ = make(queues, [slowish, "no_refusal"], workers=2, max_queue=20)
+    stop = threading.Event()
+    snapshots: list[JudgingStats] = []
+
+    def watch() -> None:
+        while not stop.is_set():
+            snapshots.append(q.stats())
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    producers = [
+        threading.Thread(target=lambda k=k: [q.offer(record(k * 1000 + i)) for i in range(200)])
+        for k in range(4)
+    ]
+    for p in producers:
+        p.start()
+    for p in producers:
+        p.join()
+    assert q.flush(10)
+    stop.set()
+    watcher.join()
+    final = q.stats()
+    assert final.sampled == 1600
+    assert final.pending == 0
+    assert final.errored > 0
+    assert final.dropped > 0
+    assert final.judged > 0
+    assert len(snapshots) > 10
+    assert all(balanced(s) for s in [*snapshots, final])
+
+
+def test_shutdown_is_bounded_and_drops_the_rest(queues: list[JudgingQueue]) -> None:
+    gate = Gate()
+    q, sink = make(queues, [gate], workers=1, judge_timeout=5)
+    for i in range(4):
+        q.offer(record(i))
+    assert gate.entered.wait(5)
+    start = time.monotonic()
+    q.shutdown(0.2)
+    assert time.monotonic() - start < 2
+    stats = q.stats()
+    assert stats.dropped_by_reason == {"shutdown": 3}
+    assert balanced(stats)
+    assert not q.offer(record(9))
+    assert q.stats().dropped_by_reason == {"shutdown": 3, "closed": 1}
+    gate.release.set()
+    assert q.flush(5)
+    assert [j.call_id for j in sink.judgments] == ["call-0"]
+    q.shutdown(1)  # idempotent
+
+
+def test_atexit_flush_is_bounded(queues: list[JudgingQueue], monkeypatch: pytest.MonkeyPatch) -> None:
+    gate = Gate()
+    q, _ = make(queues, [gate], workers=1)
+    q.offer(record(1))
+    monkeypatch.setattr(queue_module, "ATEXIT_TIMEOUT", 0.2)
+    start = time.monotonic()
+    queue_module._at_exit()
+    assert time.monotonic() - start < 2
+    gate.release.set()
+
+
+def test_no_threads_until_the_first_offer(queues: list[JudgingQueue]) -> None:
+    before = threading.active_count()
+    make(queues, ["no_refusal"])
+    assert threading.active_count() == before
+
+
+def test_prompt_and_ids_reach_the_judgment(queues: list[JudgingQueue]) -> None:
+    q, sink = make(queues, ["no_refusal"])
+    prompt = PromptRef(name="support", version="3")
+    q.offer(record(1, prompt=prompt, trace_id="ab" * 16, span_id="cd" * 8))
+    assert q.flush(5)
+    (judgment,) = sink.judgments
+    assert (judgment.prompt_name, judgment.prompt_version) == ("support", "3")
+    assert (judgment.trace_id, judgment.span_id, judgment.response_id) == ("ab" * 16, "cd" * 8, "resp-1")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_safe_after_fork(queues: list[JudgingQueue], tmp_path: Any) -> None:
+    q, _ = make(queues, ["no_refusal"])
+    q.offer(record(1))
+    assert q.flush(5)
+    marker = tmp_path / "child.txt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            fresh = q.stats()
+            ok = q.offer(record(2)) and q.flush(5) and q.stats().judged == 1 and fresh.sampled == 0
+            marker.write_text("ok" if ok else f"bad {q.stats()}")
+            q.shutdown(1)
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert marker.read_text() == "ok"
+    assert q.stats().sampled == 1
