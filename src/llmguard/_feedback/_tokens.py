@@ -1,0 +1,155 @@
+"""Signed, expiring feedback tokens: browser feedback without API keys.
+
+A token is ``lgf1.<payload>.<signature>``: the payload is the call's :class:`CallRef` and an
+expiry as compact JSON, the signature an HMAC-SHA256 over the version and payload, both
+urlsafe base64 without padding. Tokens are signed with the first configured secret and
+accepted under any of them, so secrets rotate by prepending the new one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import math
+import re
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from llmguard.exceptions import ConfigurationError, FeedbackTokenError
+
+from ._ref import CallRef, call_ref
+
+if TYPE_CHECKING:
+    from llmguard._guard import Guard
+
+__all__ = ["MAX_TOKEN", "make_token", "read_token", "secrets_of", "sign", "verify"]
+
+PREFIX = "lgf1"
+MAX_TOKEN = 2048
+"""Tokens longer than this (characters) are rejected before any decoding."""
+_B64 = re.compile(r"^[A-Za-z0-9_-]+$")
+_FIELDS = {"c": "call_id", "t": "trace_id", "s": "span_id", "r": "response_id", "pn": "prompt_name",
+           "pv": "prompt_version", "m": "model"}  # fmt: skip
+
+
+def secrets_of(guard: Guard) -> list[bytes]:
+    """The guard's feedback secrets (signing one first); raise when none is configured."""
+    secret: str | Sequence[str] | None = guard.feedback_secret
+    values = [secret] if isinstance(secret, str) else list(secret or ())
+    keys = [value.encode() for value in values if isinstance(value, str) and value]
+    if not keys or len(keys) != len(values):
+        raise ConfigurationError(
+            "feedback tokens need a secret: Guard(feedback_secret='...') (a non-empty string, or a list of "
+            "strings to rotate keys: sign with the first, accept any)"
+        )
+    return keys
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    if not _B64.match(text):
+        raise FeedbackTokenError("feedback token is malformed (invalid base64)")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise FeedbackTokenError("feedback token is malformed (invalid base64)") from exc
+
+
+def _mac(key: bytes, body: str) -> bytes:
+    return hmac.new(key, body.encode("ascii"), hashlib.sha256).digest()
+
+
+def sign(ref: CallRef, keys: Sequence[bytes], *, expires: float) -> str:
+    """Encode ``ref`` and the expiry (epoch seconds) and sign with the first key."""
+    data: dict[str, Any] = {short: getattr(ref, name) for short, name in _FIELDS.items()}
+    data = {key: value for key, value in data.items() if value is not None}
+    data["e"] = math.ceil(expires)
+    body = f"{PREFIX}.{_b64encode(json.dumps(data, separators=(',', ':')).encode())}"
+    token = f"{body}.{_b64encode(_mac(keys[0], body))}"
+    if len(token) > MAX_TOKEN:
+        raise ConfigurationError(
+            f"feedback token would exceed {MAX_TOKEN} characters (call ids are too long)"
+        )
+    return token
+
+
+def verify(token: object, keys: Sequence[bytes], *, now: float | None = None) -> CallRef:
+    """Check a token's size, shape, signature (under any key) and expiry; return its call reference."""
+    if not isinstance(token, str) or not token:
+        raise FeedbackTokenError("feedback token must be a non-empty string")
+    if len(token) > MAX_TOKEN:
+        raise FeedbackTokenError(f"feedback token is too large ({len(token)} > {MAX_TOKEN} characters)")
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != PREFIX:
+        raise FeedbackTokenError("feedback token is malformed (expected lgf1.<payload>.<signature>)")
+    payload, signature = _b64decode(parts[1]), _b64decode(parts[2])
+    body = f"{parts[0]}.{parts[1]}"
+    if not any(hmac.compare_digest(_mac(key, body), signature) for key in keys):
+        raise FeedbackTokenError(
+            "feedback token signature is invalid (forged, tampered or signed by an unknown key)"
+        )
+    data = _payload(payload)
+    if (time.time() if now is None else now) >= data["e"]:
+        raise FeedbackTokenError("feedback token has expired: issue a new one with guard.feedback_token(...)")
+    fields: dict[str, Any] = {name: data.get(short) for short, name in _FIELDS.items()}
+    return CallRef(**fields)
+
+
+def _payload(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise FeedbackTokenError("feedback token payload is malformed") from exc
+    valid = (
+        isinstance(data, dict)
+        and isinstance(data.get("c"), str)
+        and isinstance(data.get("e"), int)
+        and all(isinstance(data.get(short), str | None) for short in _FIELDS)
+    )
+    if not valid:
+        raise FeedbackTokenError("feedback token payload is malformed")
+    checked: dict[str, Any] = data
+    return checked
+
+
+def make_token(guard: Guard, target: Any, *, ttl: float = 86_400.0) -> str:
+    """A signed token naming the call behind ``target``, valid for ``ttl`` seconds.
+
+    Args:
+        guard: The guard whose ``feedback_secret`` signs the token.
+        target: A guarded client's response (or stream, raw response...) or a :class:`CallRef`.
+        ttl: Lifetime in seconds (positive).
+
+    Returns:
+        An opaque urlsafe string (at most :data:`MAX_TOKEN` characters).
+
+    Raises:
+        ConfigurationError: No feedback secret is configured.
+        FeedbackError: ``target`` is not linked to a call, or ``ttl`` is not positive.
+    """
+    from llmguard.exceptions import FeedbackError
+
+    if not isinstance(ttl, int | float) or not math.isfinite(ttl) or ttl <= 0:
+        raise FeedbackError(f"token ttl must be a positive number of seconds, got {ttl!r}")
+    return sign(call_ref(target), secrets_of(guard), expires=time.time() + ttl)
+
+
+def read_token(guard: Guard, token: object) -> CallRef:
+    """Verify ``token`` with the guard's secrets and return the call it names.
+
+    Raises:
+        FeedbackTokenError: The token is forged, tampered, expired, signed by an unknown key,
+            malformed or oversized.
+    """
+    try:
+        keys = secrets_of(guard)
+    except ConfigurationError as exc:
+        raise FeedbackTokenError(f"cannot verify feedback tokens: {exc}") from exc
+    return verify(token, keys)
