@@ -1,0 +1,96 @@
+"""Cost and quality as metrics: a local call ledger, budgets and anomaly alerts.
+
+Enable the ledger (it stores, so it is off by default) and add budgets and rules::
+
+    guard = llmguard.Guard(
+        ledger=True,  # rows go to the shared SQLite database (guard.db_path)
+        budgets=CostPolicy(
+            budgets=[Budget(prompt="support-bot", period="month", soft_usd=500, hard_usd=800)],
+            rules=[BaselineRule(series="cost", multiplier=3.0, days=7, min_value=10)],
+            callbacks=[page_someone],
+        ),
+    )
+
+Rules run in the background every ``check_interval_s`` and on demand with :func:`check_alerts`;
+``llmguard cost report`` and ``llmguard cost check`` read the same ledger.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from llmguard.exceptions import BudgetExceededError
+
+from ._alerts import ALERT_EVENT, AlertCallback, AlertDispatcher, evaluate_alerts
+from ._budget import Budget
+from ._config import CostPolicy
+from ._ledger import COLUMNS, NANOS, Ledger, LedgerRow, SQLiteLedger
+from ._rules import Alert, BaselineRule, ProjectionRule, Rule, Series, ZScoreRule
+from ._series import SERIES, load_series
+from ._writer import WriterStats
+
+if TYPE_CHECKING:
+    from llmguard._guard import Guard
+
+__all__ = [
+    "ALERT_EVENT",
+    "COLUMNS",
+    "NANOS",
+    "SERIES",
+    "Alert",
+    "AlertCallback",
+    "AlertDispatcher",
+    "BaselineRule",
+    "Budget",
+    "BudgetExceededError",
+    "CostPolicy",
+    "Ledger",
+    "LedgerRow",
+    "ProjectionRule",
+    "Rule",
+    "SQLiteLedger",
+    "Series",
+    "WriterStats",
+    "ZScoreRule",
+    "budget_spent",
+    "check_alerts",
+    "evaluate_alerts",
+    "ledger_stats",
+    "load_series",
+]
+
+
+def check_alerts(guard: Guard, *, now: datetime | None = None) -> list[Alert]:
+    """Evaluate ``guard``'s rules and budgets now; deliver and return the alerts not delivered before.
+
+    Queued ledger rows are flushed first, so the evaluation sees every finished call.
+    """
+    from ._state import state_for
+
+    state = state_for(guard)
+    if state is None:
+        return []
+    if state.writer is not None:
+        state.writer.flush()
+        while state.pending:
+            state.dispatcher.deliver([state.pending.popleft()])
+    return state.check(now)
+
+
+def ledger_stats(guard: Guard) -> WriterStats | None:
+    """The ledger writer's counters (written, dropped, failed, pending), or None when off."""
+    from ._state import state_for
+
+    state = state_for(guard)
+    return None if state is None or state.writer is None else state.writer.stats()
+
+
+def budget_spent(guard: Guard, budget: Budget) -> float:
+    """USD counted against ``budget`` (one of ``guard``'s) in its current window, from the in-memory totals."""
+    from ._state import state_for
+
+    state = state_for(guard)
+    if state is None or state.tracker is None:
+        raise KeyError(budget.id)
+    return state.tracker.spent(budget)

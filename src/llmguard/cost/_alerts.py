@@ -1,0 +1,182 @@
+"""Evaluating rules and budgets against the ledger, and delivering deduplicated alerts.
+
+:func:`evaluate_alerts` is a read-only query: every alert whose condition holds now. An
+:class:`AlertDispatcher` delivers each (rule, window) at most once, across processes too (the
+``cost_alerts`` table of the ledger's database), to callbacks, the ``llmguard`` logger and an
+OpenTelemetry log event named ``llmguard.cost.alert``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from opentelemetry._logs import SeverityNumber, get_logger
+
+from llmguard._internal import handle_internal_errors
+
+from ._budget import Budget, budget_sum_sql
+from ._ledger import NANOS, Ledger
+from ._rules import Alert, ProjectionRule, Rule, Severity
+from ._series import load_series
+
+__all__ = ["ALERT_EVENT", "AlertCallback", "AlertDispatcher", "evaluate_alerts", "implied_rules"]
+
+ALERT_EVENT = "llmguard.cost.alert"
+"""The OpenTelemetry event name of an alert log record."""
+
+AlertCallback = Callable[[Alert], None]
+"""Receives each new alert (on a background thread)."""
+
+_logger = logging.getLogger("llmguard")
+
+
+def implied_rules(budgets: Iterable[Budget]) -> list[Rule]:
+    """The month-end projection rules of monthly budgets that ask for them."""
+    rules: list[Rule] = []
+    for budget in budgets:
+        limit = budget.soft_usd if budget.soft_usd is not None else budget.hard_usd
+        if budget.period == "month" and budget.project and limit is not None:
+            rules.append(ProjectionRule(budget=limit, where=budget.where, name=f"{budget.id}:projection"))
+    return rules
+
+
+def evaluate_alerts(
+    ledger: Ledger,
+    rules: Sequence[Rule] = (),
+    budgets: Sequence[Budget] = (),
+    *,
+    now: datetime | None = None,
+) -> list[Alert]:
+    """Every alert whose condition holds at ``now`` (default: the current time), without dedupe.
+
+    Args:
+        ledger: Where the series come from.
+        rules: Anomaly rules.
+        budgets: Budgets: soft and hard limits over the current window, and month-end projections.
+        now: The evaluation time (UTC); "today" is its UTC date.
+
+    Returns:
+        The firing alerts, in rule order then budget order.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    today = now.date()
+    alerts: list[Alert] = []
+    for rule in [*rules, *implied_rules(budgets)]:
+        since = today - timedelta(days=rule.lookback_days + 1)
+        series = load_series(ledger, rule.series, since, rule.where)
+        alert = rule.evaluate(series, today, now)
+        if alert is not None:
+            alerts.append(alert)
+    for budget in budgets:
+        alerts.extend(_budget_alerts(ledger, budget, today))
+    return alerts
+
+
+def _budget_alerts(ledger: Ledger, budget: Budget, today: date) -> list[Alert]:
+    window = today.isoformat() if budget.period == "day" else today.isoformat()[:7]
+    sql, params = budget_sum_sql(budget, window)
+    spent = (ledger.query(sql, params)[0][0] or 0) / NANOS
+    out: list[Alert] = []
+    for what, limit in (("soft", budget.soft_usd), ("hard", budget.hard_usd)):
+        if limit is not None and spent >= limit:
+            message = f"{budget.id}: spend ${spent:,.2f} this {budget.period} ({window}) reached the {what} budget ${limit:,.2f}"
+            severity: Severity = "critical" if what == "hard" else "warning"
+            out.append(
+                Alert(
+                    f"{budget.id}:{what}",
+                    "budget",
+                    "cost",
+                    window,
+                    spent,
+                    limit,
+                    message,
+                    severity,
+                    budget.where,
+                )
+            )
+    return out
+
+
+class AlertDispatcher:
+    """Deliver each (rule, window) once: to callbacks, the ``llmguard`` logger and an OTel log event.
+
+    Args:
+        ledger: Its database records delivered alerts (dedupe across processes); None keeps it in memory.
+        callbacks: Called with each new alert.
+        logger_provider: OpenTelemetry logger provider (None: the global one).
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger | None = None,
+        callbacks: Sequence[AlertCallback] = (),
+        logger_provider: Any = None,
+    ) -> None:
+        self._ledger = ledger
+        self._callbacks = tuple(callbacks)
+        self._otel = get_logger("llmguard.cost", logger_provider=logger_provider)
+        self._seen: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self.delivered = 0
+
+    def deliver(self, alerts: Iterable[Alert]) -> list[Alert]:
+        """Deliver the alerts not delivered before; return them."""
+        fresh = [alert for alert in alerts if self._claim(alert)]
+        for alert in fresh:
+            self._emit(alert)
+        return fresh
+
+    def _claim(self, alert: Alert) -> bool:
+        key = (alert.rule, alert.window)
+        with self._lock:
+            if key in self._seen:
+                return False
+            self._seen.add(key)
+        if self._ledger is None:
+            return True
+        try:
+            before = self._ledger.query("SELECT 1 FROM cost_alerts WHERE rule = ? AND window = ?", key)
+            if before:
+                return False
+            insert = "INSERT OR IGNORE INTO cost_alerts (rule, window, fired_ns, message) VALUES (?, ?, ?, ?)"
+            execute = getattr(self._ledger, "execute", None)
+            if callable(execute):
+                return bool(execute(insert, (*key, time.time_ns(), alert.message)))
+        except sqlite3.Error:
+            _logger.debug("llmguard: alert dedupe table unavailable; deduplicating in memory", exc_info=True)
+        return True
+
+    def _emit(self, alert: Alert) -> None:
+        self.delivered += 1
+        level = logging.ERROR if alert.severity == "critical" else logging.WARNING
+        _logger.log(level, "llmguard alert: %s", alert.message)
+        with handle_internal_errors("alert OpenTelemetry event"):
+            self._otel.emit(
+                event_name=ALERT_EVENT,
+                severity_number=SeverityNumber.ERROR if alert.severity == "critical" else SeverityNumber.WARN,
+                body=alert.message,
+                attributes=_attributes(alert),
+            )
+        for callback in self._callbacks:
+            with handle_internal_errors("alert callback"):
+                callback(alert)
+
+
+def _attributes(alert: Alert) -> dict[str, str | float]:
+    attrs: dict[str, str | float] = {
+        "llmguard.alert.rule": alert.rule,
+        "llmguard.alert.kind": alert.kind,
+        "llmguard.alert.series": alert.series,
+        "llmguard.alert.window": alert.window,
+        "llmguard.alert.value": alert.value,
+        "llmguard.alert.threshold": alert.threshold,
+        "llmguard.alert.severity": alert.severity,
+    }
+    attrs.update({f"llmguard.alert.scope.{k}": v for k, v in alert.scope.items()})
+    return attrs

@@ -1,0 +1,268 @@
+"""Budgets: USD limits per service, prompt, model, provider or kind, per UTC day or month.
+
+A soft limit alerts when the spend reaches it; an optional hard limit makes the guard refuse new
+calls with :class:`~llmguard.BudgetExceededError` before any I/O (a pre-call policy). The check
+is O(1) on the hot path: it reads in-memory running totals that the ledger observer updates as
+calls finish, seeded from the ledger when the guard starts. Unpriced calls (cost ``None``) are
+never counted as $0 and never block.
+
+Totals are per process (plus what the ledger held at start-up); several processes sharing a
+budget each enforce it on their own view.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from llmguard.exceptions import BudgetExceededError
+
+from ._ledger import NANOS, TABLE, Ledger
+from ._rules import Alert
+
+if TYPE_CHECKING:
+    from llmguard._core import CallContext, PreCallPolicy
+    from llmguard._guard import Guard
+
+__all__ = ["SCOPES", "Budget", "BudgetTracker", "UTCClock", "build_policy"]
+
+Period = Literal["day", "month"]
+SCOPES: tuple[str, ...] = ("service", "prompt", "model", "provider", "kind")
+"""Budget filters; several combine with AND, none means every call."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Budget:
+    """A spending limit in USD over a UTC day or month.
+
+    Attributes:
+        soft_usd: Alert when the spend reaches this.
+        hard_usd: Refuse new calls once the spend reaches this (opt-in).
+        period: ``day`` or ``month`` (UTC calendar windows).
+        service: Only calls of this service.
+        prompt: Only calls built from this registry prompt.
+        model: Only calls to this model (requested or sent).
+        provider: Only calls to this provider (``openai``, ``anthropic``...).
+        kind: ``app`` or ``judge`` calls only.
+        project: For monthly budgets, also alert when the month-end projection exceeds the limit.
+        name: A stable id for alerts and errors.
+    """
+
+    soft_usd: float | None = None
+    hard_usd: float | None = None
+    period: Period = "day"
+    service: str | None = None
+    prompt: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    kind: str | None = None
+    project: bool = True
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.period not in ("day", "month"):
+            raise ValueError(f"Budget period {self.period!r}: use 'day' or 'month'")
+        if self.soft_usd is None and self.hard_usd is None:
+            raise ValueError("Budget needs soft_usd, hard_usd or both")
+
+    @property
+    def where(self) -> dict[str, str]:
+        """The budget's filters as a ledger ``where`` mapping."""
+        return {key: value for key in SCOPES if (value := getattr(self, key)) is not None}
+
+    @property
+    def id(self) -> str:
+        """The id used in alerts and errors."""
+        if self.name:
+            return self.name
+        scope = ",".join(f"{k}={v}" for k, v in self.where.items())
+        return f"budget:{self.period}" + (f"[{scope}]" if scope else "")
+
+    def matches(self, values: Mapping[str, Any]) -> bool:
+        """Whether a call with these scope values counts against this budget."""
+        return _matches(tuple(self.where.items()), values)
+
+
+def _matches(filters: tuple[tuple[str, str], ...], values: Mapping[str, Any]) -> bool:
+    for key, expected in filters:
+        if expected != values.get(key) and (key != "model" or expected != values.get("_model")):
+            return False
+    return True
+
+
+class UTCClock:
+    """UTC day (``2025-03-20``) and month (``2025-03``) keys of epoch-ns timestamps, cached per day."""
+
+    __slots__ = ("_cache",)
+
+    def __init__(self) -> None:
+        self._cache = (0, 0, "", "")
+
+    def keys(self, ts_ns: int) -> tuple[str, str]:
+        """(day, month) of ``ts_ns``."""
+        start, end, day, month = self._cache
+        if not start <= ts_ns < end:
+            midnight = datetime.fromtimestamp(ts_ns / 1e9, UTC).replace(
+                hour=0, minute=0, second=0, microsecond=0
+            )
+            start = int(midnight.timestamp()) * 1_000_000_000
+            day, month = midnight.strftime("%Y-%m-%d"), midnight.strftime("%Y-%m")
+            self._cache = (start, start + 86_400 * 1_000_000_000, day, month)  # one atomic swap
+        return day, month
+
+
+class _State:
+    __slots__ = ("budget", "daily", "filters", "hard", "soft", "spent", "window")
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.filters = tuple(budget.where.items())
+        self.daily = budget.period == "day"
+        self.soft = None if budget.soft_usd is None else round(budget.soft_usd * NANOS)
+        self.hard = None if budget.hard_usd is None else round(budget.hard_usd * NANOS)
+        self.window = ""
+        self.spent = 0
+
+
+class BudgetTracker:
+    """In-memory running totals per budget and window; the hard-budget check reads only these.
+
+    Args:
+        budgets: The budgets to track.
+        on_alert: Called (inline, keep it cheap: queue it) when a soft or hard limit is reached.
+    """
+
+    def __init__(self, budgets: Sequence[Budget], on_alert: Callable[[Alert], None] | None = None) -> None:
+        self._states = [_State(b) for b in budgets]
+        self._hard = [s for s in self._states if s.hard is not None]
+        self._on_alert = on_alert
+        self._clock = UTCClock()
+        self._lock = threading.Lock()
+
+    @property
+    def has_hard_limits(self) -> bool:
+        """Whether any budget has a hard limit."""
+        return bool(self._hard)
+
+    def add(self, values: Mapping[str, Any], ts_ns: int, nanos: int) -> None:
+        """Count ``nanos`` nano-USD spent at ``ts_ns`` by a call with scope ``values``."""
+        day, month = self._clock.keys(ts_ns)
+        fired: list[tuple[_State, int, str]] = []
+        with self._lock:
+            for state in self._states:
+                if state.filters and not _matches(state.filters, values):
+                    continue
+                window = day if state.daily else month
+                if state.window != window:
+                    if window < state.window:
+                        continue  # a late record of a closed window
+                    state.window, state.spent = window, 0
+                before = state.spent
+                state.spent = before + nanos
+                for limit in (state.soft, state.hard):
+                    if limit is not None and before < limit <= state.spent:
+                        fired.append((state, limit, window))
+        for state, limit, window in fired:
+            self._alert(state, limit, window)
+
+    def _alert(self, state: _State, limit: int, window: str) -> None:
+        if self._on_alert is None:
+            return
+        budget = state.budget
+        hard = limit == state.hard
+        what = "hard" if hard else "soft"
+        message = (
+            f"{budget.id}: spend ${state.spent / NANOS:,.2f} this {budget.period} ({window}) reached the "
+            f"{what} budget ${limit / NANOS:,.2f}" + ("; new calls are refused" if hard else "")
+        )
+        severity: Literal["warning", "critical"] = "critical" if hard else "warning"
+        self._on_alert(
+            Alert(
+                f"{budget.id}:{what}",
+                "budget",
+                "cost",
+                window,
+                state.spent / NANOS,
+                limit / NANOS,
+                message,
+                severity,
+                budget.where,
+            )
+        )
+
+    def spent(self, budget: Budget, now_ns: int | None = None) -> float:
+        """USD spent against ``budget`` in the current window."""
+        day, month = self._clock.keys(time.time_ns() if now_ns is None else now_ns)
+        for state in self._states:
+            if state.budget is budget:
+                return (
+                    state.spent / NANOS if state.window == (day if budget.period == "day" else month) else 0.0
+                )
+        raise KeyError(budget.id)
+
+    def check(self, call: CallContext) -> None:
+        """Raise :class:`~llmguard.BudgetExceededError` when a matching hard budget is used up."""
+        day, month = self._clock.keys(time.time_ns())
+        values: dict[str, Any] | None = None
+        for state in self._hard:
+            assert state.hard is not None
+            if state.spent < state.hard or state.window != (day if state.daily else month):
+                continue
+            if values is None:
+                values = call_scope(call)
+            if _matches(state.filters, values):
+                raise BudgetExceededError(
+                    f"hard budget {state.budget.id} is used up: ${state.spent / NANOS:,.2f} spent of "
+                    f"${state.hard / NANOS:,.2f} this {state.budget.period}; the call was refused before any "
+                    "network I/O (raise the limit or wait for the next window)"
+                )
+
+    def seed(self, ledger: Ledger, now_ns: int | None = None) -> None:
+        """Start each budget's current window from what the ledger already holds."""
+        day, month = self._clock.keys(time.time_ns() if now_ns is None else now_ns)
+        for state in self._states:
+            window = day if state.budget.period == "day" else month
+            sql, params = budget_sum_sql(state.budget, window)
+            total = ledger.query(sql, params)[0][0]
+            with self._lock:
+                state.window, state.spent = window, int(total or 0)
+
+
+def budget_sum_sql(budget: Budget, window: str) -> tuple[str, list[Any]]:
+    """SQL (and parameters) summing a budget's spend in nano-USD over ``window`` (a day or a month)."""
+    column = "day" if budget.period == "day" else "substr(day, 1, 7)"
+    clauses, params = [f"{column} = ?"], [window]
+    for key, value in budget.where.items():
+        if key == "model":
+            clauses.append("(model = ? OR requested_model = ?)")
+            params += [value, value]
+        else:
+            clauses.append(f"{'prompt_name' if key == 'prompt' else key} = ?")
+            params.append(value)
+    return f"SELECT SUM(cost_nanos) FROM {TABLE} WHERE {' AND '.join(clauses)}", params
+
+
+def call_scope(call: CallContext) -> dict[str, Any]:
+    """Scope values of an in-flight call (``_model`` holds the requested alias)."""
+    return {
+        "service": call.runtime.settings.service_name,
+        "prompt": call.prompt.name if call.prompt else None,
+        "model": call.request_model,
+        "_model": call.requested_model,
+        "provider": call.info.provider,
+        "kind": call.kind,
+    }
+
+
+def build_policy(guard: Guard) -> PreCallPolicy | None:
+    """The hard-budget pre-call policy of ``guard``, or None when no budget has a hard limit."""
+    from ._state import state_for
+
+    state = state_for(guard)
+    if state is None or state.tracker is None or not state.tracker.has_hard_limits:
+        return None
+    return state.tracker.check

@@ -1,0 +1,157 @@
+"""Cost configuration: the ``budgets`` and ``ledger`` slots of a Guard, from code or config file.
+
+``[tool.llmguard.budgets]`` (or ``llmguard.toml``'s ``[budgets]``)::
+
+    ledger = true                 # or a database path; off unless enabled
+    retention_days = 90
+    check_interval_s = 3600
+    limits = [{ prompt = "support-bot", period = "month", soft_usd = 500, hard_usd = 800 }]
+    rules = [{ type = "baseline", series = "cost", multiplier = 3.0, days = 7, min_value = 10 }]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmguard.exceptions import ConfigurationError
+
+from ._budget import Budget
+from ._ledger import Ledger, SQLiteLedger
+from ._rules import Alert, BaselineRule, ProjectionRule, Rule, ZScoreRule
+
+if TYPE_CHECKING:
+    from llmguard._guard import Guard
+
+__all__ = ["CostPolicy", "resolve_ledger", "resolve_policy"]
+
+_RULE_TYPES: dict[str, type[BaselineRule] | type[ZScoreRule] | type[ProjectionRule]] = {
+    "baseline": BaselineRule,
+    "zscore": ZScoreRule,
+    "projection": ProjectionRule,
+}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CostPolicy:
+    """Budgets, anomaly rules and alert delivery: the value of a Guard's ``budgets`` slot.
+
+    Attributes:
+        budgets: Spending limits (soft alerts, optional hard refusal).
+        rules: Anomaly rules evaluated over the ledger.
+        callbacks: Called with each new alert, on a background thread.
+        check_interval_s: Seconds between background rule evaluations (0 disables them;
+            :func:`llmguard.cost.check_alerts` evaluates on demand).
+        queue_size: Calls held in memory at most while the writer catches up (more are dropped, counted).
+        retention_days: Ledger rows older than this are pruned (used when the ledger is built
+            from ``ledger=True`` or a path).
+    """
+
+    budgets: Sequence[Budget] = ()
+    rules: Sequence[Rule] = ()
+    callbacks: Sequence[Callable[[Alert], None]] = ()
+    check_interval_s: float = 3600.0
+    retention_days: float | None = 90.0
+    queue_size: int = 20_000
+    ledger: Any = field(default=None, repr=False)
+    """The ``ledger`` value from a config file, if any."""
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to track or evaluate."""
+        return not (self.budgets or self.rules)
+
+
+def _build(cls: type[Any], data: Mapping[str, Any], where: str) -> Any:
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigurationError(
+            f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(names))}"
+        )
+    try:
+        return cls(**data)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"{where}: {exc}") from exc
+
+
+def _rule(data: Mapping[str, Any], where: str) -> Rule:
+    spec = dict(data)
+    kind = spec.pop("type", "baseline")
+    if kind not in _RULE_TYPES:
+        raise ConfigurationError(f"{where}: unknown rule type {kind!r}; valid: {', '.join(_RULE_TYPES)}")
+    rule: Rule = _build(_RULE_TYPES[kind], spec, where)
+    return rule
+
+
+def policy_from_table(table: Mapping[str, Any], where: str = "[tool.llmguard.budgets]") -> CostPolicy:
+    """Parse a config-file budgets table."""
+    known = {"ledger", "retention_days", "check_interval_s", "queue_size", "limits", "rules"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigurationError(
+            f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(known))}"
+        )
+    budgets = [_build(Budget, b, f"{where} limits[{i}]") for i, b in enumerate(table.get("limits", []))]
+    rules = [_rule(r, f"{where} rules[{i}]") for i, r in enumerate(table.get("rules", []))]
+    return CostPolicy(
+        budgets=budgets,
+        rules=rules,
+        check_interval_s=float(table.get("check_interval_s", 3600.0)),
+        retention_days=table.get("retention_days", 90.0),
+        queue_size=int(table.get("queue_size", 20_000)),
+        ledger=table.get("ledger"),
+    )
+
+
+def resolve_policy(guard: Guard) -> CostPolicy:
+    """The guard's cost policy: from code (``budgets=``), else the config file, else empty."""
+    value = guard.budgets
+    if value is None:
+        table = guard.settings.file_settings.get("budgets")
+        return policy_from_table(table) if isinstance(table, Mapping) else CostPolicy()
+    if isinstance(value, CostPolicy):
+        return value
+    if isinstance(value, Mapping):
+        return policy_from_table(value, "argument budgets")
+    if isinstance(value, Budget | BaselineRule | ZScoreRule | ProjectionRule):
+        value = [value]
+    if isinstance(value, Sequence):
+        return _from_items(value)
+    raise ConfigurationError(
+        f"argument budgets: expected a CostPolicy, Budget, rule or a list, got {value!r}"
+    )
+
+
+def _from_items(items: Sequence[Any]) -> CostPolicy:
+    budgets = [item for item in items if isinstance(item, Budget)]
+    rules = [item for item in items if isinstance(item, BaselineRule | ZScoreRule | ProjectionRule)]
+    callbacks = [item for item in items if callable(item) and not isinstance(item, Budget | type)]
+    if len(budgets) + len(rules) + len(callbacks) != len(items):
+        raise ConfigurationError("argument budgets: items must be Budget, rules or alert callbacks")
+    return CostPolicy(budgets=budgets, rules=rules, callbacks=callbacks)
+
+
+def resolve_ledger(guard: Guard, policy: CostPolicy) -> Ledger | None:
+    """The guard's ledger, or None when it is off.
+
+    On when ``ledger=`` is True, a path or a :class:`Ledger`; else from the config file
+    (``ledger`` in the budgets table, or a top-level ``ledger`` key); else on only when anomaly
+    rules are configured (they need history). ``ledger=False`` turns it off.
+    """
+    value = guard.ledger
+    if value is None:
+        value = policy.ledger if policy.ledger is not None else guard.settings.file_settings.get("ledger")
+    if value is None:
+        value = bool(policy.rules)
+    if value is False:
+        return None
+    if value is True:
+        return SQLiteLedger(guard.db_path, retention_days=policy.retention_days)
+    if isinstance(value, str | Path):
+        return SQLiteLedger(value, retention_days=policy.retention_days)
+    if isinstance(value, Ledger):
+        return value
+    raise ConfigurationError(f"ledger: expected True, False, a path or a Ledger, got {value!r}")

@@ -1,0 +1,199 @@
+"""The call ledger: one row per call in the shared SQLite database, behind a small Protocol.
+
+A row is a plain tuple in :data:`COLUMNS` order, built on the caller's thread and written in
+batches by a background writer. Cost is stored as integer nano-USD (``cost_nanos``), so sums are
+exact; ``NULL`` means the call was unpriced (never zero). Days are UTC calendar days.
+
+A Postgres ledger is a small addition: implement :class:`Ledger` (``write``, ``query``,
+``prune``, ``close``) with the same columns.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from llmguard._db import connect, migrate
+
+__all__ = ["COLUMNS", "NANOS", "TABLE", "Ledger", "LedgerRow", "SQLiteLedger"]
+
+TABLE = "cost_ledger"
+"""The ledger's table in the shared database."""
+
+NANOS = 1_000_000_000
+"""Nano-USD per USD: ledger costs are stored as integers of this unit."""
+
+COLUMNS: tuple[str, ...] = (
+    "call_id",
+    "ts_ns",
+    "day",
+    "kind",
+    "service",
+    "environment",
+    "provider",
+    "requested_model",
+    "model",
+    "response_model",
+    "prompt_name",
+    "prompt_version",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_nanos",
+    "duration_s",
+    "ttfc_s",
+    "status",
+    "error_type",
+    "refused",
+)
+"""Ledger columns, in row-tuple order. ``model`` is the model sent; ``status`` is ``ok`` or ``error``."""
+
+LedgerRow = tuple[Any, ...]
+"""One ledger row: values in :data:`COLUMNS` order."""
+
+_MIGRATIONS: tuple[str, ...] = (
+    f"""
+    CREATE TABLE IF NOT EXISTS {TABLE} (
+        call_id TEXT PRIMARY KEY,
+        ts_ns INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        service TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        requested_model TEXT,
+        model TEXT,
+        response_model TEXT,
+        prompt_name TEXT,
+        prompt_version TEXT,
+        input_tokens INTEGER,
+        output_tokens INTEGER,
+        cache_read_tokens INTEGER,
+        cache_write_tokens INTEGER,
+        reasoning_tokens INTEGER,
+        cost_nanos INTEGER,
+        duration_s REAL NOT NULL,
+        ttfc_s REAL,
+        status TEXT NOT NULL,
+        error_type TEXT,
+        refused INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS {TABLE}_day ON {TABLE} (day);
+    CREATE TABLE IF NOT EXISTS cost_alerts (
+        rule TEXT NOT NULL,
+        window TEXT NOT NULL,
+        fired_ns INTEGER NOT NULL,
+        message TEXT NOT NULL,
+        PRIMARY KEY (rule, window)
+    )
+    """,
+)
+
+_INSERT = f"INSERT OR IGNORE INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+
+
+@runtime_checkable
+class Ledger(Protocol):
+    """Where ledger rows go. Implementations must be safe to call from a background thread."""
+
+    def write(self, rows: Sequence[LedgerRow]) -> None:
+        """Append ``rows`` (one transaction); raise on failure (the writer logs and counts it)."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query over the ledger's tables and return all rows."""
+
+    def prune(self, before_ns: int) -> int:
+        """Delete rows older than ``before_ns`` (retention); return how many were deleted."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class SQLiteLedger:
+    """The default ledger: a table in the shared local SQLite database (WAL, busy timeout).
+
+    One connection per ledger, guarded by a lock: the background writer and readers (alert
+    evaluation, reports) take turns; a write is one ``executemany`` transaction per batch.
+
+    Args:
+        path: The database file (``":memory:"`` for tests).
+        retention_days: Rows older than this are pruned by the writer (``None`` keeps everything).
+    """
+
+    def __init__(self, path: str | Path, *, retention_days: float | None = 90.0) -> None:
+        self.path = path
+        self.retention_days = retention_days
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SQLiteLedger({str(self.path)!r}, retention_days={self.retention_days!r})"
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = connect(self.path)
+            try:
+                migrate(conn, "cost_ledger", _MIGRATIONS)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    def write(self, rows: Sequence[LedgerRow]) -> None:
+        """Insert ``rows`` in one transaction (a row whose ``call_id`` exists is ignored)."""
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_INSERT, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run ``sql`` and return every row."""
+        with self._lock:
+            return list(self._connection().execute(sql, tuple(params)).fetchall())
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one writing statement; return the number of rows it changed."""
+        with self._lock:
+            return self._connection().execute(sql, tuple(params)).rowcount
+
+    def prune(self, before_ns: int) -> int:
+        """Delete ledger rows that started before ``before_ns``."""
+        day = datetime.fromtimestamp(before_ns / 1e9, UTC).strftime("%Y-%m-%d")
+        return self.execute(f"DELETE FROM {TABLE} WHERE day <= ? AND ts_ns < ?", (day, before_ns))
+
+    def tables(self) -> set[str]:
+        """Names of the tables in the database (to find the judging and feedback stores)."""
+        return {str(row[0]) for row in self.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def columns(self, table: str) -> set[str]:
+        """Column names of ``table`` (empty when it does not exist)."""
+        return {str(row[1]) for row in self.query(f"PRAGMA table_info({_quote(table)})")}
+
+    def close(self) -> None:
+        """Close the connection (a later use reopens it)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def count_rows(ledger: Ledger, where: str = "", params: Iterable[Any] = ()) -> int:
+    """Number of ledger rows matching an optional SQL ``where`` clause."""
+    clause = f" WHERE {where}" if where else ""
+    return int(ledger.query(f"SELECT COUNT(*) FROM {TABLE}{clause}", tuple(params))[0][0])

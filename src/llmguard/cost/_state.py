@@ -1,0 +1,134 @@
+"""Per-guard cost state shared by the ledger observer and the hard-budget policy.
+
+Built once per :class:`~llmguard.Guard` (weakly keyed), when the guard's runtime is compiled:
+the ledger, its background writer, the budget tracker and the alert dispatcher.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ._alerts import AlertDispatcher, evaluate_alerts
+from ._budget import BudgetTracker
+from ._config import CostPolicy, resolve_ledger, resolve_policy
+from ._ledger import Ledger
+from ._rules import Alert
+from ._writer import WRITE_ERRORS, BatchWriter
+
+if TYPE_CHECKING:
+    from llmguard._guard import Guard
+
+__all__ = ["CostState", "state_for"]
+
+PRUNE_EVERY_S = 6 * 3600.0
+
+
+@dataclass(eq=False)
+class CostState:
+    """Everything the cost feature holds for one guard."""
+
+    policy: CostPolicy
+    ledger: Ledger | None
+    dispatcher: AlertDispatcher
+    tracker: BudgetTracker | None = None
+    writer: BatchWriter | None = None
+    pending: deque[Alert] = field(default_factory=deque)
+    next_check: float = 0.0
+    next_prune: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def queue_alert(self, alert: Alert) -> None:
+        """Hand an alert raised on the hot path to the background thread (cheap)."""
+        self.pending.append(alert)
+        if self.writer is not None:
+            self.writer.wake()
+
+    def periodic(self) -> None:
+        """Background duties: deliver queued alerts, prune old rows, evaluate rules when due."""
+        while self.pending:
+            self.dispatcher.deliver([self.pending.popleft()])
+        now = time.monotonic()
+        if self.ledger is not None and now >= self.next_prune:
+            self.next_prune = now + PRUNE_EVERY_S
+            self._prune()
+        interval = self.policy.check_interval_s
+        if self.ledger is not None and interval > 0 and now >= self.next_check:
+            self.next_check = now + interval
+            self.check()
+
+    def _prune(self) -> None:
+        days = getattr(self.ledger, "retention_days", None)
+        if days is not None and self.ledger is not None:
+            self.ledger.prune(time.time_ns() - int(days * 86_400 * 1e9))
+
+    def check(self, now: datetime | None = None) -> list[Alert]:
+        """Evaluate rules and budgets now; deliver and return the alerts not delivered before."""
+        if self.ledger is None:
+            return []
+        with self.lock:
+            alerts = evaluate_alerts(self.ledger, self.policy.rules, self.policy.budgets, now=now)
+            return self.dispatcher.deliver(alerts)
+
+
+_states: weakref.WeakKeyDictionary[Guard, CostState | None] = weakref.WeakKeyDictionary()
+_states_lock = threading.Lock()
+
+
+def state_for(guard: Guard) -> CostState | None:
+    """The guard's cost state, built on first use; None when neither a ledger nor budgets are enabled."""
+    with _states_lock:
+        if guard in _states:
+            return _states[guard]
+        state = _build(guard)
+        _states[guard] = state
+        return state
+
+
+def _build(guard: Guard) -> CostState | None:
+    policy = resolve_policy(guard)
+    ledger = resolve_ledger(guard, policy)
+    if ledger is None and not policy.budgets:
+        return None
+    dispatcher = AlertDispatcher(ledger, policy.callbacks, guard.logger_provider)
+    state = CostState(policy=policy, ledger=ledger, dispatcher=dispatcher)
+    state.next_check = time.monotonic() + policy.check_interval_s
+    if policy.budgets:
+        state.tracker = BudgetTracker(policy.budgets, state.queue_alert)
+        if ledger is not None:
+            _seed(state.tracker, ledger)
+    name = "ledger" if ledger is not None else "budget tracker"
+    sink = row_sink(ledger) if ledger is not None else _no_sink
+    state.writer = BatchWriter(sink, name=name, max_queue=policy.queue_size, periodic=state.periodic)
+    return state
+
+
+def row_sink(ledger: Ledger) -> Callable[[Any], None]:
+    """The observer module's row sink (imported late: the observer imports this module)."""
+    from ._observer import row_sink as make
+
+    return make(ledger)
+
+
+def _seed(tracker: BudgetTracker, ledger: Ledger) -> None:
+    try:
+        tracker.seed(ledger)
+    except WRITE_ERRORS:
+        from llmguard._internal import advise_once
+
+        where = getattr(ledger, "path", "ledger")
+        advise_once(
+            "ledger-seed",
+            str(where),
+            f"llmguard: cannot read budgets' spend so far from {where}; starting at $0",
+        )
+
+
+def _no_sink(rows: object) -> None:
+    """Budgets without a ledger keep no rows."""

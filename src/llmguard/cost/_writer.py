@@ -1,0 +1,181 @@
+"""A background batch writer: bounded memory on the caller's side, batches on a daemon thread.
+
+``submit`` is a deque append (tens of nanoseconds); a full queue drops the row and counts it.
+The thread wakes every ``interval`` seconds, or as soon as a batch is full, and writes batches
+through ``sink``. A sink failure (read-only file, full disk) is logged once and counted; the
+caller never sees it. ``flush``/``shutdown`` drain the queue, and an ``atexit`` hook drains it on
+a clean interpreter exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import sqlite3
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from llmguard._internal import advise_once, handle_internal_errors
+from llmguard.exceptions import LLMGuardError
+
+__all__ = ["BatchWriter", "WriterStats"]
+
+WRITE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, LLMGuardError)
+"""Failures of a store that are logged and counted, never raised."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriterStats:
+    """Counters of a writer.
+
+    Attributes:
+        written: Rows the sink accepted.
+        dropped: Rows refused because the queue was full.
+        failed: Rows lost because the sink raised.
+        pending: Rows waiting in the queue.
+    """
+
+    written: int
+    dropped: int
+    failed: int
+    pending: int
+
+
+class BatchWriter:
+    """Write rows through ``sink`` in batches on a background thread.
+
+    Args:
+        sink: Called with each batch on the writer thread.
+        name: Used in the thread name and in the once-only failure message.
+        batch_size: Rows per sink call.
+        max_queue: Rows held at most; more are dropped and counted.
+        interval: Seconds between wake-ups when batches are not full.
+        periodic: Called on the writer thread after each wake-up (retention, alert evaluation).
+    """
+
+    def __init__(
+        self,
+        sink: Callable[[Sequence[Any]], None],
+        *,
+        name: str = "ledger",
+        batch_size: int = 2000,
+        max_queue: int = 100_000,
+        interval: float = 1.0,
+        periodic: Callable[[], None] | None = None,
+    ) -> None:
+        self._sink = sink
+        self.name = name
+        self.batch_size = batch_size
+        self.max_queue = max_queue
+        self.interval = interval
+        self._periodic = periodic
+        self._queue: deque[Any] = deque()
+        self._wake = threading.Event()
+        self._idle = threading.Condition()
+        self._busy = False
+        self._stopped = False
+        self.written = 0
+        self.dropped = 0
+        self.failed = 0
+        self._thread = threading.Thread(target=self._run, name=f"llmguard-{name}-writer", daemon=True)
+        self._thread.start()
+        _live.add(self)
+
+    # -- caller side ------------------------------------------------------------------------------
+    def submit(self, row: Any) -> bool:
+        """Queue ``row``; returns False (and counts a drop) when the queue is full or stopped."""
+        queue = self._queue
+        if len(queue) >= self.max_queue or self._stopped:
+            self.dropped += 1
+            return False
+        queue.append(row)
+        if len(queue) >= self.batch_size and not self._wake.is_set():
+            self._wake.set()
+        return True
+
+    def wake(self) -> None:
+        """Wake the writer thread now (to write, or to run its periodic task)."""
+        self._wake.set()
+
+    def stats(self) -> WriterStats:
+        """Current counters."""
+        return WriterStats(self.written, self.dropped, self.failed, len(self._queue))
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait up to ``timeout`` seconds until every queued row is written or failed."""
+        deadline = time.monotonic() + timeout
+        self._wake.set()
+        with self._idle:
+            while self._queue or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._thread.is_alive():
+                    return not (self._queue or self._busy)
+                self._wake.set()
+                self._idle.wait(min(left, 0.05))
+        return True
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Drain the queue and stop the thread (idempotent)."""
+        if not self._stopped:
+            self._stopped = True
+            self._wake.set()
+        self._thread.join(timeout)
+
+    # -- writer thread ----------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            stopping = self._stopped
+            self._drain()
+            if self._periodic is not None:
+                self._run_periodic()
+            if stopping and not self._queue:
+                return
+
+    def _drain(self) -> None:
+        queue = self._queue
+        self._busy = True
+        try:
+            while queue:
+                batch = [queue.popleft() for _ in range(min(self.batch_size, len(queue)))]
+                self._write(batch)
+        finally:
+            with self._idle:
+                self._busy = False
+                self._idle.notify_all()
+
+    def _write(self, batch: list[Any]) -> None:
+        try:
+            self._sink(batch)
+        except WRITE_ERRORS as exc:
+            self.failed += len(batch)
+            advise_once(
+                "ledger-write",
+                self.name,
+                f"llmguard: the {self.name} cannot write ({type(exc).__name__}: {exc}); rows are counted "
+                "as failed and dropped, your LLM calls are unaffected",
+            )
+        else:
+            self.written += len(batch)
+
+    def _run_periodic(self) -> None:
+        assert self._periodic is not None
+        with handle_internal_errors(f"{self.name} periodic task"):
+            try:
+                self._periodic()
+            except WRITE_ERRORS as exc:
+                advise_once("ledger-periodic", self.name, f"llmguard: {self.name} maintenance failed: {exc}")
+
+
+_live: weakref.WeakSet[BatchWriter] = weakref.WeakSet()
+
+
+@atexit.register
+def _shutdown_at_exit() -> None:
+    for writer in list(_live):
+        writer.shutdown(timeout=5.0)

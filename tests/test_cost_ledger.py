@@ -1,0 +1,290 @@
+"""The ledger: rows off the hot path, nothing lost on shutdown, failures never reach the caller."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+import llmguard
+from llmguard._core import Runtime
+from llmguard._record import CallRecord, Cost, PromptRef, Usage, new_call_id
+from llmguard.cost import BaselineRule, CostPolicy, SQLiteLedger, check_alerts, ledger_stats, load_series
+from llmguard.cost._ledger import count_rows
+from llmguard.cost._observer import LedgerObserver, build
+from llmguard.cost._writer import BatchWriter
+from llmguard.testing import FakeOpenAI
+
+DAY_NS = 86_400 * 1_000_000_000
+
+
+def make_record(
+    *,
+    ts_ns: int | None = None,
+    usd: str | None = "0.01",
+    prompt: str | None = "bot",
+    error: str | None = None,
+) -> CallRecord:
+    return CallRecord(
+        call_id=new_call_id(),
+        kind="app",
+        service_name="svc",
+        environment="test",
+        provider="openai",
+        operation="chat",
+        api="chat.completions",
+        requested_model="gpt-4o-mini",
+        request_model="gpt-4o-mini-2024-07-18",
+        locked_model=None,
+        response_model="gpt-4o-mini-2024-07-18",
+        pin_action="allow",
+        drift=False,
+        stream=False,
+        stream_completed=None,
+        response_id="r",
+        finish_reasons=("stop",),
+        usage=Usage(input_tokens=10, output_tokens=5),
+        start_time_ns=time.time_ns() if ts_ns is None else ts_ns,
+        duration_s=0.25,
+        time_to_first_chunk_s=None,
+        retries=0,
+        error_type=error,
+        prompt=PromptRef(name=prompt, version="1.0.0") if prompt else None,
+        cost=None if usd is None else Cost(total=Decimal(usd), input=Decimal(usd), output=Decimal(0)),
+    )
+
+
+def fake_pricer(usd: str) -> Callable[[str, str | None, Usage], Cost | None]:
+    def price(provider: str, model: str | None, usage: Usage) -> Cost | None:
+        return Cost(total=Decimal(usd), input=Decimal(usd), output=Decimal(0))
+
+    return price
+
+
+def guarded(guard: llmguard.Guard, usd: str = "0.01") -> Runtime:
+    """Compile the cost feature alone with a fake pricer (the real pricer is another feature)."""
+    from llmguard.cost._budget import build_policy
+
+    observer = build(guard)
+    policy = build_policy(guard)
+    runtime = Runtime(
+        guard.settings,
+        observers=[observer] if observer else [],
+        policies=[policy] if policy else [],
+        pricer=fake_pricer(usd),
+    )
+    guard.__dict__["runtime"] = runtime
+    return runtime
+
+
+@pytest.fixture
+def closing() -> Iterator[list[llmguard.Guard]]:
+    guards: list[llmguard.Guard] = []
+    yield guards
+    for guard in guards:
+        guard.close()
+
+
+def test_ledger_is_off_unless_enabled(tmp_path: Path) -> None:
+    guard = llmguard.Guard(db_path=tmp_path / "x.db")
+    assert build(guard) is None
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_calls_through_a_guarded_client_land_in_the_ledger(
+    tmp_path: Path, closing: list[llmguard.Guard]
+) -> None:
+    guard = llmguard.Guard(ledger=True, db_path=tmp_path / "l.db", service_name="checkout", pin_policy="off")
+    closing.append(guard)
+    guarded(guard, "0.0125")
+    fake = FakeOpenAI(reply="pong")
+    with fake.client(llmguard.OpenAI, guard=guard) as client:
+        for _ in range(3):
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        fake.fail_next(400)
+        with pytest.raises(openai.BadRequestError):
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    assert guard.flush()
+    ledger = SQLiteLedger(tmp_path / "l.db")
+    try:
+        rows = ledger.query(
+            "SELECT service, model, cost_nanos, status, input_tokens FROM cost_ledger ORDER BY ts_ns"
+        )
+        assert [r[3] for r in rows] == ["ok", "ok", "ok", "error"]
+        assert rows[0][0] == "checkout"
+        assert rows[0][1] == "gpt-4o-mini"
+        assert rows[0][2] == 12_500_000  # exact nano-USD
+        assert rows[3][2] is None  # failed calls are unpriced, never $0
+        assert rows[0][4] is not None
+        assert rows[0][4] > 0
+    finally:
+        ledger.close()
+
+
+def test_100k_rows_all_present_after_shutdown(tmp_path: Path) -> None:
+    guard = llmguard.Guard(ledger=tmp_path / "big.db", budgets=CostPolicy(queue_size=100_000))
+    observer = build(guard)
+    assert isinstance(observer, LedgerObserver)
+    base = make_record()
+    call: Any = None
+    for i in range(100_000):
+        observer.on_end(call, replace(base, call_id=f"c{i:06d}"))
+    observer.shutdown(timeout=60)  # speed claims live in benchmarks/, not here
+    stats = observer.stats
+    assert (stats.dropped, stats.failed, stats.pending) == (0, 0, 0)
+    assert stats.written == 100_000
+    ledger = SQLiteLedger(tmp_path / "big.db")
+    try:
+        assert count_rows(ledger) == 100_000
+        assert ledger.query("SELECT SUM(cost_nanos) FROM cost_ledger")[0][0] == 100_000 * 10_000_000
+    finally:
+        ledger.close()
+
+
+def test_bounded_queue_drops_and_counts() -> None:
+    written: list[Any] = []
+    writer = BatchWriter(written.extend, max_queue=10, batch_size=1000, interval=60)
+    try:
+        accepted = [writer.submit(i) for i in range(15)]
+        assert accepted.count(False) == 5
+        assert writer.stats().dropped == 5
+        assert writer.flush(5)
+        assert written == list(range(10))
+    finally:
+        writer.shutdown()
+
+
+class ReadOnly(SQLiteLedger):
+    """A ledger whose database refuses writes (as a read-only file does, even for root)."""
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = super()._connection()
+        conn.execute("PRAGMA query_only = ON")
+        return conn
+
+
+def test_read_only_ledger_never_affects_the_caller(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="llmguard"):
+        _run_unwritable(ReadOnly(tmp_path / "ro.db"))
+    messages = [r.getMessage() for r in caplog.records if "cannot write" in r.getMessage()]
+    assert len(messages) == 1
+    assert "readonly" in messages[0]
+
+
+class DiskFull(SQLiteLedger):
+    """A ledger whose disk is full."""
+
+    def write(self, rows: Any) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+
+def test_disk_full_never_affects_the_caller(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="llmguard"):
+        _run_unwritable(DiskFull(":memory:"))
+    messages = [r.getMessage() for r in caplog.records if "cannot write" in r.getMessage()]
+    assert len(messages) == 1  # logged once
+    assert "disk is full" in messages[0]
+
+
+def _run_unwritable(ledger: SQLiteLedger) -> None:
+    guard = llmguard.Guard(ledger=ledger, pin_policy="off")
+    guarded(guard)
+    fake = FakeOpenAI(reply="still works")
+    with fake.client(llmguard.OpenAI, guard=guard) as client:
+        for _ in range(5):
+            reply = client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
+            )
+            assert reply.choices[0].message.content == "still works"
+            guard.flush()  # one failed batch per call
+    guard.close()
+    stats = ledger_stats(guard)
+    assert stats is not None
+    assert stats.failed == 5
+    assert stats.written == 0
+    ledger.close()
+
+
+def test_retention_prunes_old_rows(tmp_path: Path) -> None:
+    from llmguard.cost._budget import UTCClock
+    from llmguard.cost._observer import ledger_row
+
+    ledger = SQLiteLedger(tmp_path / "r.db", retention_days=30)
+    now = time.time_ns()
+    clock = UTCClock()
+    ledger.write(
+        [ledger_row(make_record(ts_ns=now - 40 * DAY_NS), clock, 1), ledger_row(make_record(), clock, 1)]
+    )
+    guard = llmguard.Guard(ledger=ledger)
+    observer = build(guard)
+    assert observer is not None
+    observer.state.periodic()  # the writer thread runs this; retention is due at start
+    assert count_rows(ledger) == 1
+    assert ledger.prune(now + DAY_NS) == 1
+    guard.close()
+    observer.shutdown()
+
+
+def test_series_and_on_demand_alerts_from_the_ledger(tmp_path: Path) -> None:
+    seen: list[llmguard.cost.Alert] = []
+    rule = BaselineRule(multiplier=2.0, days=7, min_value=1.0, where={"prompt": "bot"})
+    guard = llmguard.Guard(
+        ledger=tmp_path / "a.db",
+        budgets=CostPolicy(rules=[rule], callbacks=[seen.append], check_interval_s=0),
+    )
+    observer = build(guard)
+    assert observer is not None
+    now = datetime.now(UTC).replace(hour=12)
+    today_ns = int(now.timestamp() * 1e9)
+    for day in range(1, 8):
+        for _ in range(10):  # $1.00 a day
+            observer.on_end(None, make_record(ts_ns=today_ns - day * DAY_NS, usd="0.10"))  # type: ignore[arg-type]
+    for _ in range(21):  # $2.10 today
+        observer.on_end(None, make_record(ts_ns=today_ns, usd="0.10"))  # type: ignore[arg-type]
+    observer.on_end(None, make_record(ts_ns=today_ns, usd="50", prompt="other"))  # type: ignore[arg-type]
+    alerts = check_alerts(guard, now=now)
+    assert [a.rule for a in alerts] == ["baseline:cost[prompt=bot]"]
+    assert alerts[0].value == pytest.approx(2.1)
+    assert seen == alerts
+    assert check_alerts(guard, now=now) == []  # one alert per rule per window
+    ledger = SQLiteLedger(tmp_path / "a.db")
+    series = load_series(ledger, "p95_latency", now.date().replace(day=1) if now.day > 8 else now.date())
+    assert all(v == 0.25 for v in series.values.values())
+    ledger.close()
+    observer.shutdown()
+
+
+def test_quality_series_read_the_judging_and_feedback_tables(tmp_path: Path) -> None:
+    from llmguard.cost._budget import UTCClock
+    from llmguard.cost._observer import ledger_row
+
+    ledger = SQLiteLedger(tmp_path / "q.db")
+    records = [make_record() for _ in range(4)]
+    ledger.write([ledger_row(r, UTCClock(), 1) for r in records])
+    today = datetime.now(UTC).date()
+    assert load_series(ledger, "judge_score", today).values == {}  # no judging table yet
+    ledger.execute(
+        "CREATE TABLE llmguard_judgments (call_id TEXT, judge TEXT, normalized REAL, passed INTEGER, status TEXT)"
+    )
+    ledger.execute("CREATE TABLE llmguard_feedback (call_id TEXT, name TEXT, negative INTEGER)")
+    judged = [("no_refusal", None, 1), ("no_refusal", None, 0), ("llm_judge", 0.5, 1), ("llm_judge", 1.0, 1)]
+    for record, (judge, score, passed) in zip(records, judged, strict=True):
+        ledger.execute(
+            "INSERT INTO llmguard_judgments VALUES (?, ?, ?, ?, 'ok')", (record.call_id, judge, score, passed)
+        )
+        ledger.execute(
+            "INSERT INTO llmguard_feedback VALUES (?, 'thumbs', ?)", (record.call_id, int(passed == 0))
+        )
+    assert load_series(ledger, "judge_score", today).values == {today: 0.75}
+    assert load_series(ledger, "judge_refusal_rate", today).values == {today: 0.5}
+    assert load_series(ledger, "thumbs_down_rate", today).values == {today: 0.25}
+    ledger.close()
