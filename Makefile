@@ -26,7 +26,7 @@ lint: install
 	$(VENV)/bin/ruff format --check src tests examples benchmarks compat
 
 typecheck: install
-	$(VENV)/bin/mypy src tests examples
+	$(VENV)/bin/mypy src tests examples benchmarks
 
 pytest: install
 	$(VENV)/bin/pytest -q

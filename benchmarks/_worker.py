@@ -22,7 +22,11 @@ CHAT = json.dumps(
         "created": 1,
         "model": "gpt-4o-mini-2024-07-18",
         "choices": [
-            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Hello there, friend."}}
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "Hello there, friend."},
+            }
         ],
         "usage": {
             "prompt_tokens": 12,
@@ -64,7 +68,9 @@ def handler(request: httpx2.Request) -> httpx2.Response:
         content = STREAM
         if (body.get("stream_options") or {}).get("include_usage"):
             content += USAGE_CHUNK
-        return httpx2.Response(200, content=content + b"data: [DONE]\n\n", headers={"content-type": "text/event-stream"})
+        return httpx2.Response(
+            200, content=content + b"data: [DONE]\n\n", headers={"content-type": "text/event-stream"}
+        )
     return httpx2.Response(200, content=CHAT, headers={"content-type": "application/json"})
 
 
@@ -94,7 +100,9 @@ def call(client: Any, stream: bool) -> Callable[[], object]:
     messages = [{"role": "user", "content": "Say hello."}]
     model = "gpt-4o-mini-2024-07-18"
     if stream:
-        return lambda: sum(1 for _ in client.chat.completions.create(model=model, messages=messages, stream=True))
+        return lambda: sum(
+            1 for _ in client.chat.completions.create(model=model, messages=messages, stream=True)
+        )
     return lambda: client.chat.completions.create(model=model, messages=messages)
 
 

@@ -90,7 +90,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS))
-    parser.add_argument("--callgrind", action="store_true", help="also count instructions per call with valgrind")
+    parser.add_argument(
+        "--callgrind", action="store_true", help="also count instructions per call with valgrind"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
     variants = [v for v in args.variants.split(",") if v]
@@ -110,7 +112,9 @@ def main() -> int:
         print(json.dumps(results, indent=2))
         return 0
     print(f"rounds={args.rounds} calls/round={args.calls} python={sys.version.split()[0]}\n")
-    print("| mode | variant | µs/call (median) | ratio vs raw (median of rounds) | instr/call | instr ratio |")
+    print(
+        "| mode | variant | µs/call (median) | ratio vs raw (median of rounds) | instr/call | instr ratio |"
+    )
     print("|---|---|---|---|---|---|")
     for mode, by_variant in results.items():
         for variant, row in by_variant.items():

@@ -66,7 +66,7 @@ def test_unknown_pin_policy_in_env_names_source_and_choices(monkeypatch: pytest.
 
 def test_unknown_guard_key() -> None:
     with pytest.raises(ConfigurationError, match=r"unknown key 'pin_polcy'.*valid keys: .*pin_policy"):
-        Guard(pin_polcy="enforce")  # type: ignore[call-arg]
+        Guard(pin_polcy="enforce")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="configure"):
         llmguard.configure(tracer="x")
 
@@ -201,7 +201,9 @@ def test_exports_are_sorted_and_complete() -> None:
     for name in llmguard.__all__:
         assert getattr(llmguard, name) is not None
     public = {
-        n for n in dir(llmguard) if not n.startswith("_") and not isinstance(getattr(llmguard, n), type(llmguard))
+        n
+        for n in dir(llmguard)
+        if not n.startswith("_") and not isinstance(getattr(llmguard, n), type(llmguard))
     }
     assert public - set(llmguard.__all__) <= {"annotations", "TYPE_CHECKING", "Any"}
 

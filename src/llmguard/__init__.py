@@ -37,9 +37,26 @@ if TYPE_CHECKING:
     )
     from ._context import judge_calls, use_prompt
     from ._core import CallContext, CallObserver
-    from ._guard import Guard, configure, get_default_guard
+    from ._feedback import (
+        CallbackFeedbackSink,
+        CallRef,
+        FanOutFeedbackSink,
+        FeedbackEntry,
+        FeedbackSink,
+        FeedbackValue,
+        OTelFeedbackSink,
+        SQLiteFeedbackSink,
+        afeedback,
+        call_ref,
+        current_call_ref,
+        feedback,
+        feedback_app,
+    )
+    from ._guard import Guard, configure, get_default_guard, reset_default_guard
+    from ._internal import LLMGuardAdvisory
     from ._observers import CallRecorder
     from ._openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
+    from ._pricing import Price
     from ._record import CallRecord, Cost, PromptRef, Usage
 
 __all__ = [
@@ -57,26 +74,42 @@ __all__ = [
     "CallObserver",
     "CallRecord",
     "CallRecorder",
+    "CallRef",
+    "CallbackFeedbackSink",
     "ConfigurationError",
     "Cost",
     "EvalError",
+    "FanOutFeedbackSink",
+    "FeedbackEntry",
     "FeedbackError",
+    "FeedbackSink",
     "FeedbackTokenError",
+    "FeedbackValue",
     "Guard",
+    "LLMGuardAdvisory",
     "LLMGuardError",
     "LabelConflictError",
+    "OTelFeedbackSink",
     "OpenAI",
+    "Price",
     "PromptError",
     "PromptFormatError",
     "PromptNotFoundError",
     "PromptRef",
     "PromptRenderError",
+    "SQLiteFeedbackSink",
     "UnpinnedModelError",
     "Usage",
     "__version__",
+    "afeedback",
+    "call_ref",
     "configure",
+    "current_call_ref",
+    "feedback",
+    "feedback_app",
     "get_default_guard",
     "judge_calls",
+    "reset_default_guard",
     "use_prompt",
 ]
 
@@ -103,6 +136,22 @@ _LAZY: dict[str, str] = {
     "Usage": "._record",
     "judge_calls": "._context",
     "use_prompt": "._context",
+    "call_ref": "._feedback",
+    "current_call_ref": "._feedback",
+    "CallRef": "._feedback",
+    "feedback": "._feedback",
+    "afeedback": "._feedback",
+    "feedback_app": "._feedback",
+    "FeedbackSink": "._feedback",
+    "FeedbackEntry": "._feedback",
+    "FeedbackValue": "._feedback",
+    "SQLiteFeedbackSink": "._feedback",
+    "OTelFeedbackSink": "._feedback",
+    "CallbackFeedbackSink": "._feedback",
+    "FanOutFeedbackSink": "._feedback",
+    "Price": "._pricing",
+    "LLMGuardAdvisory": "._internal",
+    "reset_default_guard": "._guard",
 }
 
 

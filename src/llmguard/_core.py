@@ -177,7 +177,10 @@ class CallContext:
         if self.first_chunk is None:
             self.first_chunk = time.perf_counter()
         self.acc.item(item)
-        return not (self.hide_usage_chunk and not getattr(item, "choices", True))
+        # Hide only the usage-only chunk llmguard asked for (Azure's empty-choices filter chunk stays).
+        return not (
+            self.hide_usage_chunk and not getattr(item, "choices", True) and getattr(item, "usage", None)
+        )
 
     def succeed(self, response: Any = None) -> None:
         """Finish with a complete response object (or, for streams, what the items carried)."""
@@ -223,6 +226,8 @@ class Runtime:
         self.observers = tuple(observers)
         self.policies = tuple(policies)
         self.pricer = pricer
+        self.guard: Any = None
+        """The :class:`~llmguard.Guard` compiled into this runtime (set by ``Guard.runtime``; feedback routes by it)."""
         self._lock = dict(settings.pins)
         self._decisions: dict[tuple[str, str], PinDecision] = {}
 
@@ -345,7 +350,7 @@ class Runtime:
         )
         served = acc.response_model
         cost = None
-        if self.pricer is not None and error is None and acc.output_tokens is not None:
+        if self.pricer is not None and error is None and acc.input_tokens is not None:
             with handle_internal_errors("cost"):
                 cost = self.pricer(call.info.provider, served or call.request_model, usage)
         record = CallRecord(

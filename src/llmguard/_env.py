@@ -6,12 +6,14 @@ Only :mod:`llmguard._settings` reads them, once, when settings are loaded.
 from __future__ import annotations
 
 __all__ = [
+    "ANTHROPIC_OPEN_TELEMETRY_PREFIX",
     "LLMGUARD_CONFIG",
     "LLMGUARD_DB",
     "LLMGUARD_ENV",
     "LLMGUARD_PIN_POLICY",
     "LLMGUARD_PYTHON_WARNINGS",
     "LLMGUARD_SERVICE_NAME",
+    "LLMGUARD_SWALLOW_INTERNAL_ERRORS",
     "OTEL_CAPTURE_CONTENT",
     "OTEL_SERVICE_NAME",
 ]
@@ -39,3 +41,9 @@ OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME"
 
 OTEL_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 """The GenAI content-capture switch shared with the official instrumentations."""
+
+LLMGUARD_SWALLOW_INTERNAL_ERRORS = "LLMGUARD_SWALLOW_INTERNAL_ERRORS"
+"""``1`` to log (not re-raise) llmguard's internal errors under pytest, to test the safety net itself."""
+
+ANTHROPIC_OPEN_TELEMETRY_PREFIX = "ANTHROPIC_OPEN_TELEMETRY"
+"""The Anthropic SDK's own tracing variables; when any is set, guarded Anthropic clients keep the SDK's spans."""

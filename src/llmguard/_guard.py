@@ -6,14 +6,15 @@ built without ``guard=``. Settings resolve as argument > environment > config fi
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from html import escape
 from pathlib import Path
 from typing import Any, Never
 
 from ._core import CallObserver, PreCallPolicy, Runtime
+from ._display import html_table
 from ._settings import PinMode, Settings, load_settings
 from .exceptions import ConfigurationError
 
@@ -42,6 +43,7 @@ GUARD_KEYS: tuple[str, ...] = (
     "python_warnings",
     "sampling",
     "service_name",
+    "telemetry",
     "tracer_provider",
 )
 """Every keyword :class:`Guard` and :func:`configure` accept."""
@@ -71,6 +73,8 @@ class Guard:
         budgets: Cost budgets.
         prices: Price overrides.
         capture_content: Record message content in telemetry (off by default).
+        telemetry: Telemetry options (:class:`llmguard.telemetry.TelemetryOptions` or a mapping of its
+            fields: the legacy cache-creation attribute, the content size cap and redaction hook...).
         db_path: The local SQLite database of the storing features.
         tracer_provider: OpenTelemetry tracer provider (default: the global one).
         meter_provider: OpenTelemetry meter provider (default: the global one).
@@ -99,6 +103,7 @@ class Guard:
         budgets: Any = None,
         prices: Any = None,
         capture_content: bool | None = None,
+        telemetry: Any = None,
         db_path: str | Path | None = None,
         tracer_provider: Any = None,
         meter_provider: Any = None,
@@ -134,6 +139,7 @@ class Guard:
         self.ledger = ledger
         self.budgets = budgets
         self.prices = prices
+        self.telemetry = telemetry
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
         self.logger_provider = logger_provider
@@ -196,7 +202,9 @@ class Guard:
         """The compiled per-call pipeline (built on first use)."""
         from ._features import build_runtime
 
-        return build_runtime(self)
+        runtime = build_runtime(self)
+        runtime.guard = self
+        return runtime
 
     def _built_observers(self) -> tuple[Any, ...]:
         runtime = self.__dict__.get("runtime")
@@ -217,18 +225,21 @@ class Guard:
             shutdown = getattr(observer, "shutdown", None)
             if callable(shutdown):
                 shutdown(timeout)
+        feedback = sys.modules.get("llmguard._feedback")
+        if feedback is not None:
+            feedback.close_sinks(self)
 
     # -- display ----------------------------------------------------------------------------------
-    def _summary(self) -> dict[str, str]:
+    def _summary(self) -> dict[str, object]:
         s = self.settings
         return {
             "environment": s.environment,
             "service_name": s.service_name,
             "pin_policy": s.pin_policy,
-            "pins": str(len(s.pins)),
-            "capture_content": str(s.capture_content),
-            "config_file": str(s.config_file) if s.config_file else "-",
-            "observers": ", ".join(type(o).__name__ for o in self.observers) or "-",
+            "pins": len(s.pins),
+            "capture_content": s.capture_content,
+            "config_file": str(s.config_file) if s.config_file else None,
+            "observers": [type(o).__name__ for o in self.observers],
         }
 
     def __repr__(self) -> str:
@@ -236,11 +247,7 @@ class Guard:
         return f"Guard({inner})"
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>"
-            for k, v in self._summary().items()
-        )
-        return f"<table><caption>llmguard.Guard</caption>{rows}</table>"
+        return html_table("llmguard.Guard", self._summary())
 
 
 _default: Guard | None = None

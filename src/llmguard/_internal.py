@@ -14,6 +14,8 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ._env import LLMGUARD_SWALLOW_INTERNAL_ERRORS
+
 __all__ = [
     "LLMGuardAdvisory",
     "advise_once",
@@ -36,7 +38,7 @@ _seen_lock = threading.Lock()
 
 def log_internal_error(context: str) -> None:
     """Log the exception being handled; re-raise it under pytest so tests see llmguard's bugs."""
-    if os.environ.get("PYTEST_CURRENT_TEST") and not os.environ.get("LLMGUARD_SWALLOW_INTERNAL_ERRORS"):
+    if os.environ.get("PYTEST_CURRENT_TEST") and not os.environ.get(LLMGUARD_SWALLOW_INTERNAL_ERRORS):
         raise
     logger.exception("llmguard internal error in %s (the LLM call itself is unaffected)", context)
 

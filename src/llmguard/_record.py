@@ -142,6 +142,28 @@ class CallRecord:
     output_text: str | None = field(default=None, repr=False, compare=False)
     """The generated text, kept only when an observer asked for it (e.g. a sampled judge)."""
 
+    def _repr_html_(self) -> str:
+        from ._display import html_table
+
+        return html_table(
+            f"llmguard.CallRecord {self.call_id}",
+            {
+                "kind": self.kind,
+                "provider / operation": f"{self.provider} / {self.operation} ({self.api})",
+                "model requested / sent / served": f"{self.requested_model} / {self.request_model} / "
+                f"{self.response_model}",
+                "pin": f"{self.pin_action}" + (" (drift!)" if self.drift else ""),
+                "tokens in / out / cached": f"{self.usage.input_tokens} / {self.usage.output_tokens} / "
+                f"{self.usage.cache_read_tokens}",
+                "cost (USD)": None if self.cost is None else str(self.cost.total),
+                "duration": f"{self.duration_s * 1000:.1f} ms",
+                "stream": self.stream,
+                "error": self.error_type,
+                "prompt": None if self.prompt is None else f"{self.prompt.name}@{self.prompt.version}",
+                "trace / span": f"{self.trace_id} / {self.span_id}",
+            },
+        )
+
     @property
     def prompt_model_mismatch(self) -> bool:
         """The call used another model than the one its registry prompt was designed for."""

@@ -39,6 +39,9 @@ FILE_KEYS: frozenset[str] = frozenset(
         "judges",
         "feedback",
         "protected_labels",
+        "telemetry",
+        "ledger",
+        "configs_dir",
     }
 )
 """Keys accepted in ``[tool.llmguard]`` / ``llmguard.toml``."""
@@ -179,8 +182,10 @@ def load_settings(
     env_name = _string(*environment) if environment else "development"
     policy = pick("pin_policy", _env.LLMGUARD_PIN_POLICY)
     mode: PinMode = _pin_mode(*policy) if policy else ("enforce" if env_name == "production" else "warn")
-    service = pick("service_name", _env.LLMGUARD_SERVICE_NAME) or pick("service_name", _env.OTEL_SERVICE_NAME)
-    capture = pick("capture_content", None)
+    service = _pick_env_first(
+        pick, overrides, env, "service_name", (_env.LLMGUARD_SERVICE_NAME, _env.OTEL_SERVICE_NAME)
+    )
+    capture = _pick_env_first(pick, overrides, env, "capture_content", (_env.OTEL_CAPTURE_CONTENT,))
     db = pick("db_path", _env.LLMGUARD_DB)
     inject = pick("inject_stream_usage", None)
     pywarn = pick("python_warnings", _env.LLMGUARD_PYTHON_WARNINGS)
@@ -191,7 +196,7 @@ def load_settings(
         service_name=_string(*service) if service else "unknown_service",
         pin_policy=mode,
         pins=_pins(table, config_file, overrides.get("pins")),
-        capture_content=_boolean(*capture) if capture else _capture_from_env(env),
+        capture_content=_capture(*capture) if capture else False,
         db_path=db_path,
         inject_stream_usage=_boolean(*inject) if inject else True,
         python_warnings=_boolean(*pywarn) if pywarn else False,
@@ -200,6 +205,23 @@ def load_settings(
     )
 
 
-def _capture_from_env(env: Mapping[str, str]) -> bool:
-    value = env.get(_env.OTEL_CAPTURE_CONTENT, "").strip().lower()
-    return value in {"true", "1", "span_only", "event_only", "span_and_event"}
+def _pick_env_first(
+    pick: Any, overrides: Mapping[str, Any], env: Mapping[str, str], key: str, env_vars: tuple[str, ...]
+) -> tuple[object, str] | None:
+    """Argument, then the first set environment variable, then the file (precedence arg > env > file)."""
+    if overrides.get(key) is not None:
+        return overrides[key], f"argument {key}"
+    for var in env_vars:
+        if env.get(var):
+            return env[var], f"environment variable {var}"
+    found: tuple[object, str] | None = pick(key, None)
+    return found
+
+
+def _capture(value: object, source: str) -> bool:
+    """Content capture: a boolean, or the OTel GenAI modes (span_only, event_only, span_and_event, no_content)."""
+    if isinstance(value, str) and value.strip().lower() in {"span_only", "event_only", "span_and_event"}:
+        return True
+    if isinstance(value, str) and value.strip().lower() == "no_content":
+        return False
+    return _boolean(value, source)

@@ -24,7 +24,6 @@ __all__ = [
     "OpenAI",
 ]
 
-
 class OpenAI(openai.OpenAI):
     """Drop-in :class:`openai.OpenAI` guarded by llmguard."""
 
@@ -35,7 +34,6 @@ class OpenAI(openai.OpenAI):
 
     @property
     def guard(self) -> Guard: ...
-
 
 class AsyncOpenAI(openai.AsyncOpenAI):
     """Drop-in :class:`openai.AsyncOpenAI` guarded by llmguard."""
@@ -48,7 +46,6 @@ class AsyncOpenAI(openai.AsyncOpenAI):
     @property
     def guard(self) -> Guard: ...
 
-
 class AzureOpenAI(openai.AzureOpenAI):
     """Drop-in :class:`openai.AzureOpenAI` guarded by llmguard."""
 
@@ -59,7 +56,6 @@ class AzureOpenAI(openai.AzureOpenAI):
 
     @property
     def guard(self) -> Guard: ...
-
 
 class AsyncAzureOpenAI(openai.AsyncAzureOpenAI):
     """Drop-in :class:`openai.AsyncAzureOpenAI` guarded by llmguard."""
@@ -72,7 +68,6 @@ class AsyncAzureOpenAI(openai.AsyncAzureOpenAI):
     @property
     def guard(self) -> Guard: ...
 
-
 class Anthropic(anthropic.Anthropic):
     """Drop-in :class:`anthropic.Anthropic` guarded by llmguard."""
 
@@ -83,7 +78,6 @@ class Anthropic(anthropic.Anthropic):
 
     @property
     def guard(self) -> Guard: ...
-
 
 class AsyncAnthropic(anthropic.AsyncAnthropic):
     """Drop-in :class:`anthropic.AsyncAnthropic` guarded by llmguard."""
@@ -96,7 +90,6 @@ class AsyncAnthropic(anthropic.AsyncAnthropic):
     @property
     def guard(self) -> Guard: ...
 
-
 class AnthropicBedrock(anthropic.AnthropicBedrock):
     """Drop-in :class:`anthropic.AnthropicBedrock` guarded by llmguard."""
 
@@ -107,7 +100,6 @@ class AnthropicBedrock(anthropic.AnthropicBedrock):
 
     @property
     def guard(self) -> Guard: ...
-
 
 class AsyncAnthropicBedrock(anthropic.AsyncAnthropicBedrock):
     """Drop-in :class:`anthropic.AsyncAnthropicBedrock` guarded by llmguard."""
@@ -120,7 +112,6 @@ class AsyncAnthropicBedrock(anthropic.AsyncAnthropicBedrock):
     @property
     def guard(self) -> Guard: ...
 
-
 class AnthropicVertex(anthropic.AnthropicVertex):
     """Drop-in :class:`anthropic.AnthropicVertex` guarded by llmguard."""
 
@@ -131,7 +122,6 @@ class AnthropicVertex(anthropic.AnthropicVertex):
 
     @property
     def guard(self) -> Guard: ...
-
 
 class AsyncAnthropicVertex(anthropic.AsyncAnthropicVertex):
     """Drop-in :class:`anthropic.AsyncAnthropicVertex` guarded by llmguard."""

@@ -14,7 +14,9 @@ def construct(guard: Guard) -> list[Any]:
     return [
         OpenAI(api_key="k", timeout=5.0, max_retries=1, guard=guard),
         AsyncOpenAI(api_key="k"),
-        llmguard.AzureOpenAI(api_key="k", api_version="2024-10-21", azure_endpoint="https://x.openai.azure.com"),
+        llmguard.AzureOpenAI(
+            api_key="k", api_version="2024-10-21", azure_endpoint="https://x.openai.azure.com"
+        ),
         llmguard.Anthropic(api_key="k", guard=guard),
         AsyncAnthropic(api_key="k"),
     ]
@@ -23,7 +25,9 @@ def construct(guard: Guard) -> list[Any]:
 def chat(client: OpenAI) -> str:
     copy: OpenAI = client.with_options(timeout=3).copy(guard=client.guard)
     stock: openai.OpenAI = copy  # a guarded client is an openai.OpenAI
-    completion = stock.chat.completions.create(model="gpt-4o-2024-08-06", messages=[{"role": "user", "content": "hi"}])
+    completion = stock.chat.completions.create(
+        model="gpt-4o-2024-08-06", messages=[{"role": "user", "content": "hi"}]
+    )
     for chunk in client.chat.completions.create(
         model="gpt-4o-2024-08-06", messages=[{"role": "user", "content": "hi"}], stream=True
     ):
