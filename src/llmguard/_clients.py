@@ -48,7 +48,7 @@ def guarded_client_class(base: type, shell: type, *, sdk_traces: bool) -> type:
         "__init__": _with_guard(__init__, base.__init__),  # type: ignore[misc]
         "copy": _with_guard(copy, base.copy),  # type: ignore[attr-defined]
         "__module__": "llmguard",
-        "__doc__": f"Drop-in :class:`{base.__module__.split('.')[0]}.{base.__name__}` guarded by llmguard.\n\n"
+        "__doc__": f"Drop-in `{base.__module__.split('.')[0]}.{base.__name__}` guarded by llmguard.\n\n"
         "Constructed exactly like the SDK class, plus the optional keyword ``guard=``.",
     }
     namespace["with_options"] = namespace["copy"]

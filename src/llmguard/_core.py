@@ -1,7 +1,7 @@
 """The sans-I/O interception core: one logical call from request options to an immutable record.
 
-The client shells (:mod:`llmguard._intercept`) call :meth:`Runtime.begin` with the SDK's request
-options before any I/O, then finish the returned :class:`CallContext` exactly once: with the
+The client shells (`llmguard._intercept`) call `Runtime.begin` with the SDK's request
+options before any I/O, then finish the returned `CallContext` exactly once: with the
 response object, with stream items as they pass, or with the error. Sync and async differ only in
 the shells.
 
@@ -54,7 +54,7 @@ RAW_HEADER = "X-Stainless-Raw-Response"
 
 
 def encode_prompt_header(prompt: PromptRef) -> str:
-    """Encode a prompt reference for :data:`PROMPT_HEADER`."""
+    """Encode a prompt reference for `PROMPT_HEADER`."""
     return json.dumps(
         {
             "name": prompt.name,
@@ -100,7 +100,7 @@ class CallObserver(Protocol):
 
 
 PreCallPolicy = Callable[["CallContext"], None]
-"""Runs before any I/O; may rewrite ``call.request_model`` or raise an :class:`~llmguard.LLMGuardError`."""
+"""Runs before any I/O; may rewrite ``call.request_model`` or raise an `llmguard.LLMGuardError`."""
 
 Pricer = Callable[[str, str | None, Usage], Cost | None]
 """(provider, served model, usage) -> cost, or ``None`` when the model has no known price."""
@@ -227,7 +227,7 @@ class Runtime:
         self.policies = tuple(policies)
         self.pricer = pricer
         self.guard: Any = None
-        """The :class:`~llmguard.Guard` compiled into this runtime (set by ``Guard.runtime``; feedback routes by it)."""
+        """The `llmguard.Guard` compiled into this runtime (set by ``Guard.runtime``; feedback routes by it)."""
         self._lock = dict(settings.pins)
         self._decisions: dict[tuple[str, str], PinDecision] = {}
 
@@ -236,7 +236,7 @@ class Runtime:
         """Run pre-call policies and ``on_start`` observers; return the context and options to send.
 
         Returns ``None`` for endpoints llmguard does not record (they pass through untouched).
-        Raises :class:`~llmguard.UnpinnedModelError` (or another opted-in policy error) before any I/O.
+        Raises `llmguard.UnpinnedModelError` (or another opted-in policy error) before any I/O.
         """
         route = ENDPOINTS.get(options.url.split("?", 1)[0])
         body = options.json_data

@@ -1,6 +1,6 @@
 """Every environment variable llmguard reads, declared in one place.
 
-Only :mod:`llmguard._settings` reads them, once, when settings are loaded.
+Only `llmguard._settings` reads them, once, when settings are loaded.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The Guard: one object holding every llmguard concern, one keyword slot per concern.
 
-``Guard(...)`` is the instance API; :func:`configure` sets the process default used by clients
+``Guard(...)`` is the instance API; `configure` sets the process default used by clients
 built without ``guard=``. Settings resolve as argument > environment > config file > default.
 """
 
@@ -46,7 +46,7 @@ GUARD_KEYS: tuple[str, ...] = (
     "telemetry",
     "tracer_provider",
 )
-"""Every keyword :class:`Guard` and :func:`configure` accept."""
+"""Every keyword `Guard` and `configure` accept."""
 
 
 class Guard:
@@ -73,13 +73,13 @@ class Guard:
         budgets: Cost budgets.
         prices: Price overrides.
         capture_content: Record message content in telemetry (off by default).
-        telemetry: Telemetry options (:class:`llmguard.telemetry.TelemetryOptions` or a mapping of its
+        telemetry: Telemetry options (`llmguard.telemetry.TelemetryOptions` or a mapping of its
             fields: the legacy cache-creation attribute, the content size cap and redaction hook...).
         db_path: The local SQLite database of the storing features.
         tracer_provider: OpenTelemetry tracer provider (default: the global one).
         meter_provider: OpenTelemetry meter provider (default: the global one).
         logger_provider: OpenTelemetry logger provider (default: the global one).
-        observers: Extra :class:`CallObserver` objects called on every call.
+        observers: Extra `CallObserver` objects called on every call.
         policies: Extra pre-call policies (callables run before any I/O; may raise).
         inject_stream_usage: Ask OpenAI streams for usage when you did not set ``stream_options``.
         python_warnings: Also emit advisories as Python warnings.
@@ -255,9 +255,9 @@ _default_lock = threading.Lock()
 
 
 def configure(**kwargs: Any) -> Guard:
-    """Set the process-default :class:`Guard`, used by clients built without ``guard=``.
+    """Set the process-default `Guard`, used by clients built without ``guard=``.
 
-    Takes the same keywords as :class:`Guard`; an unknown key raises :class:`~llmguard.ConfigurationError`.
+    Takes the same keywords as `Guard`; an unknown key raises `llmguard.ConfigurationError`.
     Returns the new default guard.
     """
     global _default

@@ -48,7 +48,7 @@ class _Shell:
 
     @property
     def guard(self) -> Guard:
-        """The active :class:`~llmguard.Guard`: the one given as ``guard=``, else the process default."""
+        """The active `llmguard.Guard`: the one given as ``guard=``, else the process default."""
         if self._llmguard_guard is not None:
             return self._llmguard_guard
         from ._guard import get_default_guard

@@ -1,7 +1,7 @@
 """Internal error handling and once-only advisories.
 
 Telemetry, cost, judging and feedback must never raise into the host application. Every hook
-boundary runs under :func:`handle_internal_errors`, which logs to the ``llmguard`` logger. Under
+boundary runs under `handle_internal_errors`, which logs to the ``llmguard`` logger. Under
 pytest (``PYTEST_CURRENT_TEST`` set) it re-raises, so bugs are not hidden by the safety net.
 """
 

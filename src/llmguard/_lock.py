@@ -7,8 +7,8 @@ tested, ``gpt-4o-2024-08-06``. The file is TOML::
     "gpt-4o" = "gpt-4o-2024-08-06"
     "claude-sonnet-4-5" = "claude-sonnet-4-5-20250929"
 
-Every target must itself be pinned (see :func:`llmguard._pins.classify`); a lock that points at
-another alias would pin nothing, so it is rejected with a :class:`ConfigurationError`.
+Every target must itself be pinned (see `llmguard._pins.classify`); a lock that points at
+another alias would pin nothing, so it is rejected with a `ConfigurationError`.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ rules plus reviewed data, because "no date means alias" is wrong for both provid
 * Bedrock and Vertex wrap the Anthropic ids; Azure deployment names and OpenAI-compatible served
   names cannot be judged by name and need a declared mapping.
 
-The data lives in ``llmguard/data/model_pins.yaml``. :func:`classify` is cached because it runs on
-every LLM call; :func:`decide` applies a pin policy, a lock file and declared pins on top of it.
+The data lives in ``llmguard/data/model_pins.yaml``. `classify` is cached because it runs on
+every LLM call; `decide` applies a pin policy, a lock file and declared pins on top of it.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """Token cost in USD: user overrides first, then the offline ``genai-prices`` table.
 
 The core calls the pricer once per call, in its finish step, with the provider, the **served**
-model and the call's :class:`~llmguard.Usage`; spans, metrics and the ledger all read that one
+model and the call's `llmguard.Usage`; spans, metrics and the ledger all read that one
 figure from the record.
 
 Speed: ``genai_prices.calc_price`` matches the model and walks its unit registry on every call
 (~150-200 µs). Here the price entry is resolved once per (provider, model) and turned into plain
-:class:`~decimal.Decimal` rates; the per-call work is a handful of Decimal multiplications
+`decimal.Decimal` rates; the per-call work is a handful of Decimal multiplications
 (~3 µs). Tiered prices (a cliff on the total input tokens) and dated prices are handled by the
 same arithmetic; prices with a per-request fee fall back to genai-prices' own calculation.
 
@@ -124,7 +124,7 @@ class Price:
 
     @classmethod
     def of(cls, value: Price | Mapping[str, Any], where: str = "prices") -> Price:
-        """Build a price from a :class:`Price` or a mapping such as ``{"input": 1.0, "output": 2.0}``."""
+        """Build a price from a `Price` or a mapping such as ``{"input": 1.0, "output": 2.0}``."""
         if isinstance(value, Price):
             return value
         if not isinstance(value, Mapping):
@@ -319,7 +319,7 @@ class PriceTable:
     """The pricer a guard uses: ``table(provider, served_model, usage) -> Cost | None``.
 
     Args:
-        overrides: Model -> :class:`Price` (or a mapping of its fields); an exact model name wins, then the longest override ``name``
+        overrides: Model -> `Price` (or a mapping of its fields); an exact model name wins, then the longest override ``name``
             such that the model is ``name-<suffix>`` (a dated snapshot of it).
         bundled: Consult the genai-prices table for models without an override.
     """

@@ -4,7 +4,7 @@ The rule (documented in the telemetry guide):
 
 1. The client class decides first: Azure clients are ``azure.ai.openai``, Bedrock clients
    ``aws.bedrock``, Vertex clients ``gcp.vertex_ai``, Anthropic clients ``anthropic``.
-2. An OpenAI client's ``base_url`` host is matched against :data:`COMPATIBLE_HOSTS` (suffix
+2. An OpenAI client's ``base_url`` host is matched against `COMPATIBLE_HOSTS` (suffix
    match), giving e.g. ``groq`` or ``deepseek``; those use OpenAI-compatible pin rules, where a
    name is pinned only when declared (or ``repo@<40-hex revision>``).
 3. Any other host is ``openai`` (the OpenAI API itself, or a proxy in front of it such as a

@@ -49,7 +49,7 @@ FILE_KEYS: frozenset[str] = frozenset(
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Settings:
-    """Resolved scalar settings of a :class:`~llmguard.Guard`."""
+    """Resolved scalar settings of a `llmguard.Guard`."""
 
     environment: str = "development"
     """Deployment environment; ``production`` makes the default pin policy ``enforce``."""

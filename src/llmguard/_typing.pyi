@@ -1,7 +1,7 @@
 """Static types of the drop-in clients (read by type checkers only, never imported at run time).
 
 Each class is its SDK class plus ``guard=`` on the constructor and ``copy()``, and the ``guard``
-property. The run-time classes are built in :mod:`llmguard._openai` and :mod:`llmguard._anthropic`.
+property. The run-time classes are built in `llmguard._openai` and `llmguard._anthropic`.
 """
 
 from typing import Any, Self
@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 class OpenAI(openai.OpenAI):
-    """Drop-in :class:`openai.OpenAI` guarded by llmguard."""
+    """Drop-in `openai.OpenAI` guarded by llmguard."""
 
     def __init__(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> None: ...
     def copy(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> Self: ...
@@ -36,7 +36,7 @@ class OpenAI(openai.OpenAI):
     def guard(self) -> Guard: ...
 
 class AsyncOpenAI(openai.AsyncOpenAI):
-    """Drop-in :class:`openai.AsyncOpenAI` guarded by llmguard."""
+    """Drop-in `openai.AsyncOpenAI` guarded by llmguard."""
 
     def __init__(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> None: ...
     def copy(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> Self: ...
@@ -47,7 +47,7 @@ class AsyncOpenAI(openai.AsyncOpenAI):
     def guard(self) -> Guard: ...
 
 class AzureOpenAI(openai.AzureOpenAI):
-    """Drop-in :class:`openai.AzureOpenAI` guarded by llmguard."""
+    """Drop-in `openai.AzureOpenAI` guarded by llmguard."""
 
     def __init__(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> None: ...
     def copy(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> Self: ...
@@ -58,7 +58,7 @@ class AzureOpenAI(openai.AzureOpenAI):
     def guard(self) -> Guard: ...
 
 class AsyncAzureOpenAI(openai.AsyncAzureOpenAI):
-    """Drop-in :class:`openai.AsyncAzureOpenAI` guarded by llmguard."""
+    """Drop-in `openai.AsyncAzureOpenAI` guarded by llmguard."""
 
     def __init__(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> None: ...
     def copy(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> Self: ...
@@ -69,7 +69,7 @@ class AsyncAzureOpenAI(openai.AsyncAzureOpenAI):
     def guard(self) -> Guard: ...
 
 class Anthropic(anthropic.Anthropic):
-    """Drop-in :class:`anthropic.Anthropic` guarded by llmguard."""
+    """Drop-in `anthropic.Anthropic` guarded by llmguard."""
 
     def __init__(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> None: ...
     def copy(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> Self: ...
@@ -80,7 +80,7 @@ class Anthropic(anthropic.Anthropic):
     def guard(self) -> Guard: ...
 
 class AsyncAnthropic(anthropic.AsyncAnthropic):
-    """Drop-in :class:`anthropic.AsyncAnthropic` guarded by llmguard."""
+    """Drop-in `anthropic.AsyncAnthropic` guarded by llmguard."""
 
     def __init__(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> None: ...
     def copy(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> Self: ...
@@ -91,7 +91,7 @@ class AsyncAnthropic(anthropic.AsyncAnthropic):
     def guard(self) -> Guard: ...
 
 class AnthropicBedrock(anthropic.AnthropicBedrock):
-    """Drop-in :class:`anthropic.AnthropicBedrock` guarded by llmguard."""
+    """Drop-in `anthropic.AnthropicBedrock` guarded by llmguard."""
 
     def __init__(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> None: ...
     def copy(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> Self: ...
@@ -102,7 +102,7 @@ class AnthropicBedrock(anthropic.AnthropicBedrock):
     def guard(self) -> Guard: ...
 
 class AsyncAnthropicBedrock(anthropic.AsyncAnthropicBedrock):
-    """Drop-in :class:`anthropic.AsyncAnthropicBedrock` guarded by llmguard."""
+    """Drop-in `anthropic.AsyncAnthropicBedrock` guarded by llmguard."""
 
     def __init__(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> None: ...
     def copy(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> Self: ...
@@ -113,7 +113,7 @@ class AsyncAnthropicBedrock(anthropic.AsyncAnthropicBedrock):
     def guard(self) -> Guard: ...
 
 class AnthropicVertex(anthropic.AnthropicVertex):
-    """Drop-in :class:`anthropic.AnthropicVertex` guarded by llmguard."""
+    """Drop-in `anthropic.AnthropicVertex` guarded by llmguard."""
 
     def __init__(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> None: ...
     def copy(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> Self: ...
@@ -124,7 +124,7 @@ class AnthropicVertex(anthropic.AnthropicVertex):
     def guard(self) -> Guard: ...
 
 class AsyncAnthropicVertex(anthropic.AsyncAnthropicVertex):
-    """Drop-in :class:`anthropic.AsyncAnthropicVertex` guarded by llmguard."""
+    """Drop-in `anthropic.AsyncAnthropicVertex` guarded by llmguard."""
 
     def __init__(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> None: ...
     def copy(self, *args: Any, guard: Guard | None = None, **kwargs: Any) -> Self: ...

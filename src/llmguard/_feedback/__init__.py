@@ -1,7 +1,7 @@
 """User feedback linked to the exact call: call references, ``feedback()``, tokens, sinks, ASGI app.
 
 This package is private (``llmguard.feedback`` is the public *function*); everything public is
-re-exported from :mod:`llmguard`.
+re-exported from `llmguard`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Recording feedback: resolve the target to a call and a guard, validate, write to the guard's sink.
 
-Only invalid input raises (:class:`~llmguard.FeedbackTokenError` for a bad token,
-:class:`~llmguard.FeedbackError` for a bad target, name or value). Sink failures are logged and
-counted (:func:`sink_errors`), never raised.
+Only invalid input raises (`llmguard.FeedbackTokenError` for a bad token,
+`llmguard.FeedbackError` for a bad target, name or value). Sink failures are logged and
+counted (`sink_errors`), never raised.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def feedback(
 
     Args:
         target: A guarded client's response (or stream, raw response, stream helper), a
-            :class:`CallRef`, or a token from ``guard.feedback_token(...)``.
+            `CallRef`, or a token from ``guard.feedback_token(...)``.
         name: What is rated, e.g. ``thumbs``, ``rating``, ``category`` (letters, digits, ``_.:-``).
         value: A number (rating), a bool (thumbs) or a string (category).
         comment: Free text from the user.
@@ -156,7 +156,7 @@ async def afeedback(
     metadata: Mapping[str, Any] | None = None,
     guard: Guard | None = None,
 ) -> FeedbackEntry:
-    """Async :func:`feedback`: validates inline, writes in a worker thread (the event loop never waits on a sink)."""
+    """Async `feedback`: validates inline, writes in a worker thread (the event loop never waits on a sink)."""
     import anyio.to_thread
 
     ref, owner, call, source = resolve(target, guard)

@@ -45,7 +45,7 @@ class _HTTPError(Exception):
 
 
 class FeedbackApp:
-    """The ASGI application built by :func:`feedback_app`."""
+    """The ASGI application built by `feedback_app`."""
 
     def __init__(self, guard: Guard | None, *, allow_origins: Sequence[str], max_body: int) -> None:
         self.guard = guard

@@ -1,8 +1,8 @@
 """Negative feedback -> judging of that call, only while its content is still held in memory.
 
 Content is held by the opt-in retention buffer (``retain_unsampled``, see
-:mod:`llmguard._feedback._observer`) or by a live call whose record kept its output. The call
-is handed to the judging queue through a hook: the one set with :func:`set_judging_hook`, else
+`llmguard._feedback._observer`) or by a live call whose record kept its output. The call
+is handed to the judging queue through a hook: the one set with `set_judging_hook`, else
 an observer of the guard's runtime exposing ``submit(record) -> bool`` (the judging queue).
 """
 

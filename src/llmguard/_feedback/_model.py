@@ -62,7 +62,7 @@ class FeedbackEntry:
         created_at: When it was recorded (UTC).
         source: ``api`` (backend) or ``token`` (browser, through a signed token).
         negative: Whether it counts as negative feedback.
-        judging: What happened about judging the call (set by :func:`~llmguard.feedback`).
+        judging: What happened about judging the call (set by `llmguard.feedback`).
         content: The call's input and output, when negative and still retained in memory.
     """
 
@@ -92,7 +92,7 @@ def check_name(name: object) -> str:
 
 
 def check_value(value: object) -> tuple[ValueType, float | None, str | None]:
-    """Classify a value: (value type, score, label); raise :class:`FeedbackError` when invalid."""
+    """Classify a value: (value type, score, label); raise `FeedbackError` when invalid."""
     if isinstance(value, bool):
         return "boolean", 1.0 if value else 0.0, "true" if value else "false"
     if isinstance(value, int | float):
@@ -153,7 +153,7 @@ def make_entry(
     metadata: object = None,
     source: str = "api",
 ) -> FeedbackEntry:
-    """Validate user input and build the entry; raise :class:`FeedbackError` when invalid."""
+    """Validate user input and build the entry; raise `FeedbackError` when invalid."""
     value_type, score, label = check_value(value)
     checked: FeedbackValue = value  # type: ignore[assignment]  # check_value accepted it
     return FeedbackEntry(

@@ -1,6 +1,6 @@
 """Call references: which call produced an object, as a small immutable value.
 
-:func:`call_ref` works on anything a guarded client returned (parsed responses, streams, raw
+`call_ref` works on anything a guarded client returned (parsed responses, streams, raw
 responses and their ``.parse()`` results), on the SDKs' stream helpers (through their inner raw
 stream) and on objects rebuilt from a response (through the provider response id index).
 """
@@ -96,10 +96,10 @@ def call_ref(obj: Any) -> CallRef:
     """The reference of the call that produced ``obj``.
 
     Args:
-        obj: Anything a guarded client returned, an SDK stream helper, or a :class:`CallRef`.
+        obj: Anything a guarded client returned, an SDK stream helper, or a `CallRef`.
 
     Returns:
-        The call's :class:`CallRef`.
+        The call's `CallRef`.
 
     Raises:
         FeedbackError: ``obj`` did not come from a guarded client (or its call is forgotten).

@@ -1,6 +1,6 @@
 """Feedback sinks: the Protocol, and the callback, fan-out and OpenTelemetry sinks.
 
-A sink is anything with ``write(entry)``. Sinks may raise: :func:`~llmguard.feedback` logs and
+A sink is anything with ``write(entry)``. Sinks may raise: `llmguard.feedback` logs and
 counts the failure and never lets it reach the caller. A fan-out isolates its sinks, so one
 failing sink does not stop the others. A Postgres sink is one class with ``write`` doing an
 ``INSERT ... ON CONFLICT (call_id, name, user_id) DO UPDATE``, like the SQLite one.
@@ -23,7 +23,7 @@ EVENT_NAME = "gen_ai.evaluation.result"
 
 @runtime_checkable
 class FeedbackSink(Protocol):
-    """Where feedback goes: one method, called once per :func:`~llmguard.feedback` call.
+    """Where feedback goes: one method, called once per `llmguard.feedback` call.
 
     Writes must be idempotent per ``(entry.ref.call_id, entry.name, entry.user_id)``: a second
     write with the same key replaces the first.
@@ -59,7 +59,7 @@ class SinkErrors:
 
 
 ERRORS = SinkErrors()
-"""Process-wide count of feedback sink failures (see :func:`~llmguard._feedback.sink_errors`)."""
+"""Process-wide count of feedback sink failures (see `llmguard._feedback.sink_errors`)."""
 
 
 def safe_write(sink: FeedbackSink, entry: FeedbackEntry) -> bool:
@@ -81,7 +81,7 @@ class CallbackFeedbackSink:
     """Hands every entry to a callable (e.g. to forward it to your own store or queue).
 
     Args:
-        callback: Called with each :class:`FeedbackEntry`.
+        callback: Called with each `FeedbackEntry`.
     """
 
     def __init__(self, callback: Callable[[FeedbackEntry], Any]) -> None:
@@ -96,7 +96,7 @@ class FanOutFeedbackSink:
     """Writes every entry to several sinks; a failing sink is logged and counted, the others still run.
 
     Args:
-        sinks: The sinks (or bare callables, wrapped in :class:`CallbackFeedbackSink`).
+        sinks: The sinks (or bare callables, wrapped in `CallbackFeedbackSink`).
     """
 
     def __init__(self, *sinks: FeedbackSink | Callable[[FeedbackEntry], Any]) -> None:

@@ -2,7 +2,7 @@
 
 Writes are UPSERTs on ``(call_id, name, user_id)``, so re-sending updates the row and never
 duplicates it. Concurrent writers are batched by group commit: the first writer to take the lock
-commits every entry queued meanwhile in one transaction, and each :meth:`write` returns only once
+commits every entry queued meanwhile in one transaction, and each `write` returns only once
 its own entry is committed (durable semantics per call, one transaction per batch). Several
 processes share the file through WAL mode and the busy timeout.
 """
@@ -74,7 +74,7 @@ UPSERT = (
 
 
 def entry_row(entry: FeedbackEntry) -> tuple[Any, ...]:
-    """The column values of ``entry``, in :data:`COLUMNS` order (timestamps ISO 8601 UTC)."""
+    """The column values of ``entry``, in `COLUMNS` order (timestamps ISO 8601 UTC)."""
     ref = entry.ref
     stamp = entry.created_at.isoformat(timespec="microseconds")
     return (

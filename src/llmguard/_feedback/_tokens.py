@@ -1,6 +1,6 @@
 """Signed, expiring feedback tokens: browser feedback without API keys.
 
-A token is ``lgf1.<payload>.<signature>``: the payload is the call's :class:`CallRef` and an
+A token is ``lgf1.<payload>.<signature>``: the payload is the call's `CallRef` and an
 expiry as compact JSON, the signature an HMAC-SHA256 over the version and payload, both
 urlsafe base64 without padding. Tokens are signed with the first configured secret and
 accepted under any of them, so secrets rotate by prepending the new one.
@@ -124,11 +124,11 @@ def make_token(guard: Guard, target: Any, *, ttl: float = 86_400.0) -> str:
 
     Args:
         guard: The guard whose ``feedback_secret`` signs the token.
-        target: A guarded client's response (or stream, raw response...) or a :class:`CallRef`.
+        target: A guarded client's response (or stream, raw response...) or a `CallRef`.
         ttl: Lifetime in seconds (positive).
 
     Returns:
-        An opaque urlsafe string (at most :data:`MAX_TOKEN` characters).
+        An opaque urlsafe string (at most `MAX_TOKEN` characters).
 
     Raises:
         ConfigurationError: No feedback secret is configured.

@@ -1,9 +1,9 @@
 """``llmguard pins check``: find model names in a project and report the ones that float.
 
-It reads Python (with :mod:`ast`: ``model=`` keywords, ``{"model": ...}`` dicts and assignments
+It reads Python (with `ast`: ``model=`` keywords, ``{"model": ...}`` dicts and assignments
 to names containing ``model``), YAML, TOML and JSON config files (keys ``model`` and
 ``*_model``, which covers ``prompts/**/*.yaml``), classifies each name with
-:func:`llmguard._pins.classify` and honours the project's ``llmguard.lock`` and
+`llmguard._pins.classify` and honours the project's ``llmguard.lock`` and
 ``[tool.llmguard.pins]``: a locked alias is rewritten at call time, so it counts as pinned.
 
 Exit codes: 0 when every name is pinned or locked, 1 when any name floats, 2 on a usage or

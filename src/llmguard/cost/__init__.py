@@ -11,7 +11,7 @@ Enable the ledger (it stores, so it is off by default) and add budgets and rules
         ),
     )
 
-Rules run in the background every ``check_interval_s`` and on demand with :func:`check_alerts`;
+Rules run in the background every ``check_interval_s`` and on demand with `check_alerts`;
 ``llmguard cost report`` and ``llmguard cost check`` read the same ledger.
 """
 

@@ -1,7 +1,7 @@
 """Evaluating rules and budgets against the ledger, and delivering deduplicated alerts.
 
-:func:`evaluate_alerts` is a read-only query: every alert whose condition holds now. An
-:class:`AlertDispatcher` delivers each (rule, window) at most once, across processes too (the
+`evaluate_alerts` is a read-only query: every alert whose condition holds now. An
+`AlertDispatcher` delivers each (rule, window) at most once, across processes too (the
 ``cost_alerts`` table of the ledger's database), to callbacks, the ``llmguard`` logger and an
 OpenTelemetry log event named ``llmguard.cost.alert``.
 """

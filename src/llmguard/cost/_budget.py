@@ -1,7 +1,7 @@
 """Budgets: USD limits per service, prompt, model, provider or kind, per UTC day or month.
 
 A soft limit alerts when the spend reaches it; an optional hard limit makes the guard refuse new
-calls with :class:`~llmguard.BudgetExceededError` before any I/O (a pre-call policy). The check
+calls with `llmguard.BudgetExceededError` before any I/O (a pre-call policy). The check
 is O(1) on the hot path: it reads in-memory running totals that the ledger observer updates as
 calls finish, seeded from the ledger when the guard starts. Unpriced calls (cost ``None``) are
 never counted as $0 and never block.
@@ -205,7 +205,7 @@ class BudgetTracker:
         raise KeyError(budget.id)
 
     def check(self, call: CallContext) -> None:
-        """Raise :class:`~llmguard.BudgetExceededError` when a matching hard budget is used up."""
+        """Raise `llmguard.BudgetExceededError` when a matching hard budget is used up."""
         day, month = self._clock.keys(time.time_ns())
         values: dict[str, Any] | None = None
         for state in self._hard:

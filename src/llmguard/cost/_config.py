@@ -43,7 +43,7 @@ class CostPolicy:
         rules: Anomaly rules evaluated over the ledger.
         callbacks: Called with each new alert, on a background thread.
         check_interval_s: Seconds between background rule evaluations (0 disables them;
-            :func:`llmguard.cost.check_alerts` evaluates on demand).
+            `llmguard.cost.check_alerts` evaluates on demand).
         queue_size: Calls held in memory at most while the writer catches up (more are dropped, counted).
         retention_days: Ledger rows older than this are pruned (used when the ledger is built
             from ``ledger=True`` or a path).
@@ -137,7 +137,7 @@ def _from_items(items: Sequence[Any]) -> CostPolicy:
 def resolve_ledger(guard: Guard, policy: CostPolicy) -> Ledger | None:
     """The guard's ledger, or None when it is off.
 
-    On when ``ledger=`` is True, a path or a :class:`Ledger`; else from the config file
+    On when ``ledger=`` is True, a path or a `Ledger`; else from the config file
     (``ledger`` in the budgets table, or a top-level ``ledger`` key); else on only when anomaly
     rules are configured (they need history). ``ledger=False`` turns it off.
     """

@@ -1,10 +1,10 @@
 """The call ledger: one row per call in the shared SQLite database, behind a small Protocol.
 
-A row is a plain tuple in :data:`COLUMNS` order, built on the caller's thread and written in
+A row is a plain tuple in `COLUMNS` order, built on the caller's thread and written in
 batches by a background writer. Cost is stored as integer nano-USD (``cost_nanos``), so sums are
 exact; ``NULL`` means the call was unpriced (never zero). Days are UTC calendar days.
 
-A Postgres ledger is a small addition: implement :class:`Ledger` (``write``, ``query``,
+A Postgres ledger is a small addition: implement `Ledger` (``write``, ``query``,
 ``prune``, ``close``) with the same columns.
 """
 
@@ -55,7 +55,7 @@ COLUMNS: tuple[str, ...] = (
 """Ledger columns, in row-tuple order. ``model`` is the model sent; ``status`` is ``ok`` or ``error``."""
 
 LedgerRow = tuple[Any, ...]
-"""One ledger row: values in :data:`COLUMNS` order."""
+"""One ledger row: values in `COLUMNS` order."""
 
 _MIGRATIONS: tuple[str, ...] = (
     f"""

@@ -28,7 +28,7 @@ REFUSAL_REASONS = frozenset({"content_filter", "refusal"})
 
 
 def ledger_row(record: CallRecord, clock: UTCClock, nanos: int | None) -> LedgerRow:
-    """The ledger row of ``record`` (see :data:`~llmguard.cost._ledger.COLUMNS`)."""
+    """The ledger row of ``record`` (see `llmguard.cost._ledger.COLUMNS`)."""
     usage = record.usage
     prompt = record.prompt
     finish = record.finish_reasons
@@ -74,7 +74,7 @@ def record_scope(record: CallRecord) -> dict[str, Any]:
 class LedgerObserver:
     """Queue one ledger row per call and keep budget totals current.
 
-    Use :attr:`stats` for the writer's counters (written, dropped, failed, pending).
+    Use `stats` for the writer's counters (written, dropped, failed, pending).
     """
 
     def __init__(self, state: CostState) -> None:

@@ -1,6 +1,6 @@
 """Per-guard cost state shared by the ledger observer and the hard-budget policy.
 
-Built once per :class:`~llmguard.Guard` (weakly keyed), when the guard's runtime is compiled:
+Built once per `llmguard.Guard` (weakly keyed), when the guard's runtime is compiled:
 the ledger, its background writer, the budget tracker and the alert dispatcher.
 """
 

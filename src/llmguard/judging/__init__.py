@@ -1,6 +1,6 @@
 """Sampled asynchronous judging: rule checks and LLM-as-judge in the background.
 
-Configure judges on a :class:`~llmguard.Guard`; sampled calls are judged on background threads
+Configure judges on a `llmguard.Guard`; sampled calls are judged on background threads
 and never block (or fail) the caller::
 
     guard = llmguard.Guard(
@@ -9,7 +9,7 @@ and never block (or fail) the caller::
     )
 
 The judges are also a library: ``judge.evaluate(JudgeInput(output=..., input=...))`` (or
-``await judge.aevaluate(...)``) returns a :class:`JudgeResult` with no queue involved.
+``await judge.aevaluate(...)``) returns a `JudgeResult` with no queue involved.
 """
 
 from ._embedding import EmbeddingSimilarity, cosine

@@ -30,7 +30,7 @@ class EmbeddingSimilarity:
 
     Outputs are non-deterministic, so exact matching is too strict: this passes when the two
     texts mean nearly the same. The embeddings call runs through a guarded client inside
-    :func:`llmguard.judge_calls` (recorded as the judge's own call).
+    `llmguard.judge_calls` (recorded as the judge's own call).
 
     Args:
         reference: The reference answer used when the input carries none.

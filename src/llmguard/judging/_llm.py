@@ -1,7 +1,7 @@
 """The LLM judge: a rubric, a pinned judge model, and output forced to ``{"score", "reason"}``.
 
 The judge calls its model through a guarded client (``llmguard.OpenAI``/``Anthropic`` built with
-the same guard, or one you pass) inside :func:`llmguard.judge_calls`, so the pin policy applies to
+the same guard, or one you pass) inside `llmguard.judge_calls`, so the pin policy applies to
 the judge model and its calls are recorded as ``kind="judge"``: never judged, never app spend.
 OpenAI output is forced with structured output (``response_format`` JSON schema), Anthropic output
 with a forced tool call. Transient provider errors (connection, timeout, 408/409/429/5xx) are

@@ -1,6 +1,6 @@
 """The bounded judging queue and its background workers.
 
-The caller's thread only ever runs :meth:`JudgingQueue.offer`: a counter check under a lock and a
+The caller's thread only ever runs `JudgingQueue.offer`: a counter check under a lock and a
 ``put`` on an unbounded C queue, so it never blocks on judges. The bound is enforced by counting:
 past ``max_queue`` waiting calls a new sample is dropped, counted by reason and reported to
 ``on_drop``. Worker threads (daemons) take calls and run each judge on a helper thread; a judge

@@ -74,7 +74,7 @@ def _build(factory: Callable[..., Any], params: Mapping[str, Any], guard: Guard 
 
 
 def resolve_judge(spec: Any, *, guard: Guard | None = None, **params: Any) -> Judge:
-    """Turn a judge spec (see the module docs) into an object implementing :class:`Judge`.
+    """Turn a judge spec (see the module docs) into an object implementing `Judge`.
 
     Raises:
         ConfigurationError: An unknown name, an unimportable ``module:attr`` or bad parameters.

@@ -173,7 +173,7 @@ class FunctionJudge:
     """A plain callable as a judge: ``fn(JudgeInput)`` returning a result, a float or a bool.
 
     A float is a score on ``scale``; a bool is 1.0/0.0. Coroutine functions work with ``aevaluate``
-    (and, in the background queue, ``evaluate`` runs them with :func:`asyncio.run`).
+    (and, in the background queue, ``evaluate`` runs them with `asyncio.run`).
     """
 
     fn: Callable[[JudgeInput], Any]
@@ -223,7 +223,7 @@ async def _awaited(value: Any) -> Any:
 
 
 def as_judge(value: Any, *, name: str | None = None) -> Any:
-    """Adapt a plain callable to the :class:`~llmguard.judging.Judge` protocol (judges pass through)."""
+    """Adapt a plain callable to the `llmguard.judging.Judge` protocol (judges pass through)."""
     if hasattr(value, "evaluate") and hasattr(value, "aevaluate"):
         return value
     if callable(value):

@@ -101,7 +101,7 @@ class Sampling:
 
     @classmethod
     def coerce(cls, value: Any) -> Sampling:
-        """Build from a rate, a mapping (config-file table) or a :class:`Sampling`; ``None`` -> rate 1.0."""
+        """Build from a rate, a mapping (config-file table) or a `Sampling`; ``None`` -> rate 1.0."""
         if value is None:
             return cls()
         if isinstance(value, Sampling):

@@ -1,8 +1,8 @@
 """The judging data model: what a judge reads, what it returns, and what gets stored.
 
-A :class:`Judge` reads a :class:`JudgeInput` (the call's input and output, plus an optional
-reference answer) and returns a :class:`JudgeResult`. The background queue wraps each result
-(or failure) in a :class:`Judgment` tied to the judged call, which sinks store and telemetry emits.
+A `Judge` reads a `JudgeInput` (the call's input and output, plus an optional
+reference answer) and returns a `JudgeResult`. The background queue wraps each result
+(or failure) in a `Judgment` tied to the judged call, which sinks store and telemetry emits.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ class Judge(Protocol):
     """Scores one output. Implement ``evaluate`` and ``aevaluate``, or pass a plain callable.
 
     A plain callable ``fn(JudgeInput) -> JudgeResult | float | bool`` is adapted by
-    :func:`~llmguard.judging.as_judge`.
+    `llmguard.judging.as_judge`.
     """
 
     name: str

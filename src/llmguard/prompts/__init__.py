@@ -3,10 +3,10 @@
 Versions are reviewed YAML files (``prompts/<name>/v<semver>.yaml``) or records in a store;
 labels (``production``, ``staging``...) point at a version or a weighted canary split and move
 by compare-and-set with an append-only history. ``guard.prompts.get(name, label="production")``
-returns a :class:`PromptVersion`; ``.render(**variables)`` builds messages as data in the shape
+returns a `PromptVersion`; ``.render(**variables)`` builds messages as data in the shape
 of the OpenAI chat, OpenAI Responses or Anthropic messages API, linked to the call's record.
 
-Extend with your own :class:`PromptStore` (four small methods).
+Extend with your own `PromptStore` (four small methods).
 """
 
 from __future__ import annotations

@@ -146,7 +146,7 @@ def referenced_names(template: jinja2.Template | str) -> set[str]:
 
 
 def render_template(template: jinja2.Template, values: Mapping[str, Any], where: str) -> str:
-    """Render with the output cap; errors become :class:`~llmguard.PromptRenderError`."""
+    """Render with the output cap; errors become `llmguard.PromptRenderError`."""
     size = 0
     parts: list[str] = []
     try:

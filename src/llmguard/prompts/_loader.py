@@ -1,4 +1,4 @@
-"""Reading version files: YAML in, a validated :class:`PromptVersion` out, errors naming file and field."""
+"""Reading version files: YAML in, a validated `PromptVersion` out, errors naming file and field."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def version_from_filename(path: Path) -> str | None:
 
 
 def load_text(text: str, source: str) -> Any:
-    """Parse YAML safely; a syntax error becomes a :class:`PromptFormatError` with its line."""
+    """Parse YAML safely; a syntax error becomes a `PromptFormatError` with its line."""
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -108,7 +108,7 @@ class Message(_Frozen):
 class PromptVersion(_Frozen):
     """One immutable version of a prompt or config artifact, as reviewed in git.
 
-    Identity is :attr:`content_hash`, over the template parts, variables, model and parameters
+    Identity is `content_hash`, over the template parts, variables, model and parameters
     only: editing metadata (eval score, author, dates, description, tags) never changes it.
     """
 
@@ -125,7 +125,7 @@ class PromptVersion(_Frozen):
     variables: dict[str, VariableSpec] = Field(default_factory=dict)
     parameters: dict[str, Any] = Field(default_factory=dict)
     config_schema: dict[str, VariableSpec] = Field(default_factory=dict, alias="schema")
-    """Config kind: the declared fields of :attr:`values`."""
+    """Config kind: the declared fields of `values`."""
     values: dict[str, Any] = Field(default_factory=dict)
     """Config kind: the settings (chunk size, embedding model, top-k...)."""
     eval_score: float | None = None
@@ -211,13 +211,13 @@ class PromptVersion(_Frozen):
 
     @property
     def settings(self) -> dict[str, Any]:
-        """Config kind: :attr:`values` with the schema's defaults filled in."""
+        """Config kind: `values` with the schema's defaults filled in."""
         merged = {k: s.default for k, s in self.config_schema.items() if s.default is not None}
         merged.update(self.values)
         return merged
 
     def parse(self, schema: type[M]) -> M:
-        """Config kind: validate :attr:`settings` into your own pydantic model (a declared schema in code)."""
+        """Config kind: validate `settings` into your own pydantic model (a declared schema in code)."""
         return schema.model_validate(self.settings)
 
     def with_label(self, label: str | None) -> PromptVersion:

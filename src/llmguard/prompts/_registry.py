@@ -66,7 +66,7 @@ PromotionGate = Callable[[PromotionRequest], Mapping[str, Any] | None]
 
 
 class PromptRegistry:
-    """Versioned prompts (or config artifacts) over a :class:`PromptStore`.
+    """Versioned prompts (or config artifacts) over a `PromptStore`.
 
     Args:
         store: Where versions and labels live.
@@ -102,11 +102,11 @@ class PromptRegistry:
 
     @classmethod
     def for_guard(cls, guard: Guard, store: Any, *, kind: ArtifactKind = "prompt") -> PromptRegistry:
-        """The registry a :class:`~llmguard.Guard` uses for ``Guard(prompts=...)`` / ``Guard(configs=...)``.
+        """The registry a `llmguard.Guard` uses for ``Guard(prompts=...)`` / ``Guard(configs=...)``.
 
         ``None`` means a file store over ``./prompts`` (or ``./configs``; ``[tool.llmguard]
         prompts_dir`` / ``configs_dir`` relative to the config file), a path means a file store
-        there, ``sqlite:///path.db`` a SQLite store, or pass any :class:`PromptStore` or registry.
+        there, ``sqlite:///path.db`` a SQLite store, or pass any `PromptStore` or registry.
         """
         table = guard.settings.file_settings
         protected = table.get("protected_labels", ())
@@ -159,7 +159,7 @@ class PromptRegistry:
     async def aget(
         self, name: str, version: str | None = None, *, label: str | None = None, key: str | None = None
     ) -> PromptVersion:
-        """Async :meth:`get`: a cache hit returns at once; a load runs in a worker thread."""
+        """Async `get`: a cache hit returns at once; a load runs in a worker thread."""
         if self._cache.fresh(name) is not None:
             return self.get(name, version, label=label, key=key)
         import anyio.to_thread

@@ -116,8 +116,8 @@ class Split:
 class PromptStore(Protocol):
     """Where versions and labels live: a folder in git, memory, SQLite, Postgres...
 
-    Implementations must make :meth:`move_label` atomic across processes: check ``expect`` with
-    :func:`check_move` and write the label and its history entry under one lock or transaction.
+    Implementations must make `move_label` atomic across processes: check ``expect`` with
+    `check_move` and write the label and its history entry under one lock or transaction.
     """
 
     kind: ArtifactKind
@@ -127,7 +127,7 @@ class PromptStore(Protocol):
         ...
 
     def load(self, name: str) -> PromptEntry:
-        """One name's versions and labels; raises :class:`~llmguard.PromptNotFoundError` when absent."""
+        """One name's versions and labels; raises `llmguard.PromptNotFoundError` when absent."""
         ...
 
     def move_label(self, move: LabelMove, target: LabelTarget, expect: object) -> LabelMove:
@@ -158,7 +158,7 @@ def check_move(
     target: LabelTarget,
     expect: object,
 ) -> LabelMove:
-    """Shared compare-and-set and existence checks for :meth:`PromptStore.move_label`.
+    """Shared compare-and-set and existence checks for `PromptStore.move_label`.
 
     Returns:
         ``move`` with ``from_`` set to the target read under the store's lock.

@@ -26,7 +26,7 @@ Severity = Literal["error", "warning"]
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One problem found by :func:`validate_store`.
+    """One problem found by `validate_store`.
 
     Attributes:
         where: The file (or ``name@version``) concerned.

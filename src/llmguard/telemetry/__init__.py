@@ -1,9 +1,9 @@
 """OpenTelemetry for llmguard: one GenAI span per call, GenAI metrics, cost, and a setup helper.
 
-Guarded clients emit telemetry through the providers given to the :class:`~llmguard.Guard`
+Guarded clients emit telemetry through the providers given to the `llmguard.Guard`
 (``tracer_provider=``, ``meter_provider=``, ``logger_provider=``) or, when none is given, the
 global OpenTelemetry providers. llmguard never sets the global providers by itself; for an app
-that wants exporting in one call there is :func:`setup`:
+that wants exporting in one call there is `setup`:
 
 ```python
 import llmguard.telemetry
@@ -24,14 +24,14 @@ from ._options import Redactor, TelemetryOptions
 __all__ = ["Exporter", "Redactor", "Telemetry", "TelemetryOptions", "semconv", "setup"]
 
 Exporter = Literal["console", "otlp", "memory"]
-"""Where :func:`setup` sends traces, metrics and logs."""
+"""Where `setup` sends traces, metrics and logs."""
 
 _OTLP_EXTRA = "llmguard[otlp]"
 
 
 @dataclass(kw_only=True)
 class Telemetry:
-    """The providers :func:`setup` built, and (for ``"memory"``) where to read what they recorded."""
+    """The providers `setup` built, and (for ``"memory"``) where to read what they recorded."""
 
     tracer_provider: Any = None
     meter_provider: Any = None
@@ -45,7 +45,7 @@ class Telemetry:
     _providers: list[Any] = field(default_factory=list, repr=False)
 
     def guard_kwargs(self) -> dict[str, Any]:
-        """Keywords for :class:`~llmguard.Guard` / :func:`~llmguard.configure` wiring these providers."""
+        """Keywords for `llmguard.Guard` / `llmguard.configure` wiring these providers."""
         return {
             "tracer_provider": self.tracer_provider,
             "meter_provider": self.meter_provider,
@@ -81,7 +81,7 @@ def setup(
 
     This is an application-level helper: call it once at start-up. With ``set_global=True`` (the
     default) it installs the providers as the OpenTelemetry globals, which guards without explicit
-    providers use; otherwise pass ``**telemetry.guard_kwargs()`` to :class:`~llmguard.Guard`.
+    providers use; otherwise pass ``**telemetry.guard_kwargs()`` to `llmguard.Guard`.
 
     Args:
         exporter: ``"console"`` (stdout), ``"otlp"`` (OTLP over HTTP; needs ``llmguard[otlp]``)

@@ -155,7 +155,7 @@ def _cost_attributes(record: CallRecord, attrs: dict[str, Any]) -> None:
 
 
 class TelemetryObserver:
-    """The :class:`~llmguard.CallObserver` that emits spans and metrics.
+    """The `llmguard.CallObserver` that emits spans and metrics.
 
     Args:
         tracer: Where spans go.

@@ -4,10 +4,10 @@ The GenAI names follow the OpenTelemetry GenAI semantic conventions as published
 ``opentelemetry-semantic-conventions`` 0.66b2 (``gen_ai_attributes``), which track the
 ``semantic-conventions-genai`` registry (still *Development* status). Two deliberate departures:
 
-- :data:`GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS` is the registry's newer name
+- `GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS` is the registry's newer name
   (``cache_creation`` was renamed to ``cache_write``); the old name is emitted too only when
-  asked (:data:`GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS`), because backends lag the rename.
-- Cost has no standard attribute yet: :data:`GEN_AI_USAGE_COST` is the de facto name Langfuse and
+  asked (`GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS`), because backends lag the rename.
+- Cost has no standard attribute yet: `GEN_AI_USAGE_COST` is the de facto name Langfuse and
   OpenLIT read; the breakdown and llmguard's own facts live under ``llmguard.*``.
 
 A test asserts these strings equal the package's constants.
