@@ -118,8 +118,22 @@ def show(
     _out.print(f"[bold]{found.name}[/] [green]{found.version}[/]{via}  {found.content_hash}", soft_wrap=True)
     if found.source:
         _out.print(f"[dim]{found.source}[/]")
+    _print_eval(found.name, found.content_hash)
     body = {k: v for k, v in data.items() if k not in ("name", "version", "content_hash", "label")}
     _out.print(_yaml(body).rstrip(), markup=False)
+
+
+def _print_eval(name: str, content_hash: str, records_dir: Path = Path("evals/records")) -> None:
+    from llmguard.evals import latest_record
+
+    record = latest_record(records_dir, name, content_hash)
+    if record is not None:
+        verdict = "[green]passed[/]" if record.get("passed") else "[red]failed[/]"
+        _out.print(
+            f"eval: score {record.get('eval_score', 0.0):.3f} {verdict} on {record.get('model')} "
+            f"(run {record.get('run_id')})",
+            soft_wrap=True,
+        )
 
 
 class _Dumper(yaml.SafeDumper):
@@ -279,12 +293,27 @@ def promote(
     ] = None,
     canary: Annotated[int | None, typer.Option("--canary", help="Send only this percent to VERSION.")] = None,
     evidence: Annotated[str | None, typer.Option("--evidence", help="Eval evidence as JSON.")] = None,
+    suite: Annotated[
+        list[Path] | None, typer.Option("--suite", help="Eval suite(s) gating protected labels (production).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Skip the eval gate (needs --reason; recorded).")
+    ] = False,
     prompts_dir: DirOption = None,
     kind: KindOption = "prompt",
 ) -> None:
     """Move a label to a version (compare-and-set; --canary splits traffic)."""
     with _errors():
         registry = _registry(prompts_dir, kind)
+        if suite:
+            from llmguard.evals import DEFAULT_PROTECTED, EvalGate
+
+            registry.gate = EvalGate(suite)
+            registry.protected_labels = registry.protected_labels or frozenset(DEFAULT_PROTECTED)
+        if force:
+            if not reason.strip():
+                raise ConfigurationError("--force needs --reason (it is recorded in the label history)")
+            evidence = json.dumps({**(_evidence(evidence) or {}), "forced": True})
         current = format_target(registry.labels(name).get(label))
         expected: object = current if expect is None else expect
         target: Any = version if canary is None else _canary(current, version, canary)

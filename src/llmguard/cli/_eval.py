@@ -1,0 +1,170 @@
+"""``llmguard eval``: run a suite over its golden dataset and gate on it; compare against a baseline.
+
+Exit codes: 0 the gate passed; 1 the gate failed (or a significant regression in ``compare``);
+2 configuration or data error (bad suite or dataset, unknown prompt, refused model alias).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from llmguard.exceptions import LLMGuardError
+
+__all__ = ["eval_app"]
+
+eval_app = typer.Typer(
+    help="Eval suites over golden datasets (exit 0 gate passed, 1 gate failed, 2 configuration or data error).",
+    no_args_is_help=True,
+)
+
+SuiteArg = Annotated[Path, typer.Argument(help="The suite file (YAML).")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Ignore and do not write the replay cache.")]
+Model = Annotated[str | None, typer.Option("--model", help="Evaluate another model (a model bump).")]
+Repeats = Annotated[int | None, typer.Option("--repeats", help="Override the suite's repeats.")]
+Concurrency = Annotated[int | None, typer.Option("--concurrency", help="Override the suite's concurrency.")]
+FakeQuality = Annotated[
+    float | None,
+    typer.Option(
+        "--fake-quality", help="provider: fake only (demos, tests): share of reference words answered."
+    ),
+]
+
+_out = Console(highlight=False)
+_err = Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except LLMGuardError as exc:
+        _err.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _json(ctx: typer.Context) -> bool:
+    return bool((ctx.obj or {}).get("json"))
+
+
+def _write(path: Path | None, text: str) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def _overrides(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+@eval_app.command("run")
+def run_(
+    ctx: typer.Context,
+    suite: SuiteArg,
+    no_cache: NoCache = False,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Write JUnit XML (one test per case).")
+    ] = None,
+    markdown: Annotated[
+        Path | None, typer.Option("--markdown", help="Write a Markdown summary (PR comment).")
+    ] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report.")] = None,
+    json_file: Annotated[
+        Path | None, typer.Option("--json-file", help="Write the JSON report to a file.")
+    ] = None,
+    prompt: Annotated[
+        str | None, typer.Option("--prompt", help="Evaluate name@version instead of the suite's.")
+    ] = None,
+    model: Model = None,
+    repeats: Repeats = None,
+    concurrency: Concurrency = None,
+    fake_quality: FakeQuality = None,
+    record: Annotated[bool, typer.Option("--record/--no-record", help="Write the eval record.")] = True,
+) -> None:
+    """Run SUITE: every case x repeat, judged; print the summary; exit 1 when the gate fails."""
+    from llmguard import evals
+
+    with _errors():
+        options = _overrides(
+            model=model, repeats=repeats, concurrency=concurrency, fake_quality=fake_quality, prompt=prompt
+        )
+        loaded = evals.load_suite(suite, **options)
+        result = evals.run_suite(loaded, cache=not no_cache, write_record=record, progress=not _json(ctx))
+    _write(junit, evals.to_junit(result))
+    _write(markdown, evals.to_markdown(result))
+    _write(html, evals.to_html(result))
+    _write(json_file, json.dumps(evals.to_json(result), indent=2, ensure_ascii=False))
+    if _json(ctx):
+        typer.echo(json.dumps(evals.to_json(result), indent=2, ensure_ascii=False))
+    else:
+        evals.print_summary(result, _out)
+    raise typer.Exit(result.exit_code)
+
+
+@eval_app.command()
+def compare(
+    ctx: typer.Context,
+    suite: SuiteArg,
+    baseline: Annotated[str, typer.Option("--baseline", help="The baseline prompt, name@version.")],
+    no_cache: NoCache = False,
+    model: Model = None,
+    repeats: Repeats = None,
+    fake_quality: FakeQuality = None,
+) -> None:
+    """Run SUITE on its prompt and on --baseline; show per-case regressions and improvements side by side."""
+    from llmguard import evals
+
+    with _errors():
+        loaded = evals.load_suite(
+            suite, **_overrides(model=model, repeats=repeats, fake_quality=fake_quality)
+        )
+        result = asyncio.run(evals.acompare(loaded, baseline, cache=not no_cache))
+    if _json(ctx):
+        rows = [
+            {"id": r.id, "baseline": r.baseline, "candidate": r.candidate, "delta": r.delta}
+            for r in result.cases
+        ]
+        data = {
+            "passed": result.passed,
+            "significant_regression": result.significant_regression,
+            "mean_difference": result.difference.mean,
+            "ci": [result.difference.low, result.difference.high],
+            "regressions": list(result.regressions),
+            "improvements": list(result.improvements),
+            "cases": rows,
+        }
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        evals.print_comparison(result, _out)
+    raise typer.Exit(result.exit_code)
+
+
+@eval_app.command()
+def records(
+    ctx: typer.Context,
+    name: str,
+    records_dir: Annotated[Path, typer.Option("--records-dir", help="The records folder.")] = Path(
+        "evals/records"
+    ),
+) -> None:
+    """List the eval records of a prompt, oldest first."""
+    from llmguard import evals
+
+    found = evals.find_records(records_dir, name)
+    if _json(ctx):
+        typer.echo(json.dumps(found, indent=2))
+        return
+    for r in found:
+        prompt = r.get("prompt") or {}
+        _out.print(
+            f"{r.get('started_at')}  {prompt.get('version')}  {r.get('model')}  {r.get('verdict')}  "
+            f"eval_score {r.get('eval_score'):.3f}  run {r.get('run_id')}",
+            soft_wrap=True,
+        )
