@@ -39,6 +39,17 @@ compat: install
 docs: install
 	$(VENV)/bin/mkdocs build --strict --site-dir site
 
+## The test suite against the oldest supported SDKs (the low end of the declared range).
+MIN_SDKS ?= openai==3.50.0 anthropic==2.10.0
+.venv-min/.installed: pyproject.toml
+	$(PYTHON) -m venv .venv-min
+	.venv-min/bin/python -m pip install -q --upgrade pip
+	.venv-min/bin/python -m pip install -q -e '.[dev]' $(MIN_SDKS)
+	touch $@
+
+test-min: .venv-min/.installed
+	.venv-min/bin/pytest -q -p no:cacheprovider -m "not slow"
+
 ## Per-call overhead against the raw SDK.
 bench: install
 	$(PY) benchmarks/overhead.py

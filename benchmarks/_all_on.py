@@ -1,25 +1,50 @@
-"""The all-on guard of the overhead benchmark: every feature that exists, enabled."""
+"""The all-on guard of the overhead benchmark: every feature enabled at once.
+
+Enforce with a lock rewrite, spans + metrics + cost (batch span processor, no-op exporters), a
+prompt link, 5% judging with a rule judge, the SQLite cost ledger with a budget, and call refs
+(always on).
+"""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import llmguard
 
+ALIAS = "gpt-4o-mini"
+"""The all-on variant calls this alias; the lock rewrites it to the snapshot the others call."""
+
 
 def all_on_guard() -> Any:
-    """Enforce with a lock, spans+metrics+cost (batch processor, no-op exporter), call refs."""
+    """Build the guard (its temporary ledger lives as long as the process)."""
+    from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    from llmguard.cost import Budget
+    from llmguard.judging import InMemorySink, Sampling
 
     class _Drop(SpanExporter):
         def export(self, spans: Any) -> SpanExportResult:
             return SpanExportResult.SUCCESS
 
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(_Drop()))
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(_Drop()))
+    ledger = Path(tempfile.mkdtemp(prefix="llmguard-bench-")) / "ledger.db"
     return llmguard.Guard(
         pin_policy="enforce",
-        pins={"gpt-4o-mini": "gpt-4o-mini-2024-07-18"},
-        tracer_provider=provider,
+        pins={ALIAS: "gpt-4o-mini-2024-07-18"},
+        tracer_provider=tracer_provider,
+        meter_provider=MeterProvider(),
+        judges=["no_refusal"],
+        sampling=Sampling(rate=0.05),
+        judgment_sink=InMemorySink(),
+        ledger=ledger,
+        budgets=[Budget(period="day", soft_usd=1e9, hard_usd=1e9)],
     )
+
+
+PROMPT = llmguard.PromptRef(name="support-bot", version="2.1.0", label="production", content_hash="0" * 64)
+"""The registry prompt the all-on calls are linked to (``llmguard.use_prompt``)."""

@@ -95,15 +95,30 @@ def build(variant: str) -> Any:
     raise SystemExit(f"unknown variant {variant!r}")
 
 
-def call(client: Any, stream: bool) -> Callable[[], object]:
-    """One logical call (a stream is consumed to the end)."""
+def call(client: Any, stream: bool, variant: str) -> Callable[[], object]:
+    """One logical call (a stream is consumed to the end); all-on calls an alias linked to a prompt."""
     messages = [{"role": "user", "content": "Say hello."}]
     model = "gpt-4o-mini-2024-07-18"
-    if stream:
-        return lambda: sum(
-            1 for _ in client.chat.completions.create(model=model, messages=messages, stream=True)
-        )
-    return lambda: client.chat.completions.create(model=model, messages=messages)
+    if variant == "llmguard-all":
+        from benchmarks._all_on import ALIAS
+
+        model = ALIAS  # rewritten by the lock to the snapshot the other variants send
+
+    def once() -> object:
+        if stream:
+            return sum(1 for _ in client.chat.completions.create(model=model, messages=messages, stream=True))
+        return client.chat.completions.create(model=model, messages=messages)
+
+    if variant != "llmguard-all":
+        return once
+    import llmguard
+    from benchmarks._all_on import PROMPT
+
+    def linked() -> object:
+        with llmguard.use_prompt(PROMPT):
+            return once()
+
+    return linked
 
 
 def main() -> None:
@@ -115,7 +130,7 @@ def main() -> None:
     parser.add_argument("--stream", action="store_true")
     args = parser.parse_args()
     client = build(args.variant)
-    once = call(client, args.stream)
+    once = call(client, args.stream, args.variant)
     for _ in range(args.warmup):
         once()
     start = time.perf_counter()

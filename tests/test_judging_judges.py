@@ -260,7 +260,7 @@ def test_llm_judge_rejects_off_scale_scores(guard: llmguard.Guard) -> None:
 def test_llm_judge_anthropic_forced_tool(guard: llmguard.Guard) -> None:
     fake = FakeAnthropic(reply=judge_reply)
     client = fake.client(llmguard.Anthropic, guard=guard)
-    judge = LLMJudge(rubric="r", model="claude-3-5-haiku-20241022", client=client)
+    judge = LLMJudge(rubric="r", model="claude-sonnet-4-6", client=client)
     assert judge.evaluate(item("x")).score == 4
     body = fake.calls[0].body
     assert body["tool_choice"] == {"type": "tool", "name": "record_judgment"}

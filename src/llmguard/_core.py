@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from . import _context
 from ._extract import Accumulator
-from ._internal import advise_once, handle_internal_errors
+from ._internal import advise_once, log_internal_error
 from ._pins import PinDecision, decide, refusal_message
 from ._providers import ClientInfo
 from ._record import CallRecord, Cost, PromptRef, Usage, new_call_id
@@ -207,8 +207,10 @@ class CallContext:
 
     def _finish(self, error: BaseException | None, *, stream_completed: bool | None) -> None:
         self.finished = True
-        with handle_internal_errors("call record"):
+        try:
             self.runtime.end(self, error, stream_completed)
+        except Exception:
+            log_internal_error("call record")
 
 
 class Runtime:
@@ -264,8 +266,10 @@ class Runtime:
             options = options.model_copy(update=changes)
             call.request = options.json_data
         for observer in self.observers:
-            with handle_internal_errors("on_start"):
+            try:
                 observer.on_start(call)
+            except Exception:
+                log_internal_error("on_start")
         call.acc = Accumulator(call.api, call.want_output)
         return call, options
 
@@ -351,8 +355,10 @@ class Runtime:
         served = acc.response_model
         cost = None
         if self.pricer is not None and error is None and acc.input_tokens is not None:
-            with handle_internal_errors("cost"):
+            try:
                 cost = self.pricer(call.info.provider, served or call.request_model, usage)
+            except Exception:
+                log_internal_error("cost")
         record = CallRecord(
             call_id=call.call_id,
             kind=call.kind,  # type: ignore[arg-type]
@@ -391,8 +397,10 @@ class Runtime:
         if acc.response_id:
             remember_response_id(acc.response_id, call)
         for observer in self.observers:
-            with handle_internal_errors("on_end"):
+            try:
                 observer.on_end(call, record)
+            except Exception:
+                log_internal_error("on_end")
         return record
 
     def _drift(self, call: CallContext, served: str | None) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 import time
@@ -15,12 +16,13 @@ __all__ = ["CallKind", "CallRecord", "Cost", "PromptRef", "Usage", "new_call_id"
 CallKind = Literal["app", "judge"]
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD)
 _last = [0, 0]
 _id_lock = threading.Lock()
 
 
 def new_call_id() -> str:
-    """A sortable unique id (ULID layout: 48-bit milliseconds + 80 random bits, Crockford base32).
+    """A sortable unique id: 48-bit milliseconds + 80 random bits, 26 characters of Crockford base32.
 
     Ids made in the same millisecond by one process stay in order (the random part is incremented).
     """
@@ -33,11 +35,8 @@ def new_call_id() -> str:
             rand = int.from_bytes(os.urandom(10), "big")
         _last[0], _last[1] = ms, rand
     value = (ms << 80) | (rand & ((1 << 80) - 1))
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    # 128 bits -> 26 base32 characters (the last carries 2 pad bits); Crockford's alphabet keeps the sort order.
+    return base64.b32encode(value.to_bytes(16, "big"))[:26].decode().translate(_TO_CROCKFORD)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
