@@ -84,6 +84,10 @@ class JudgingObserver:
         if (failed and self._errors(call)) or (not failed and call.extras.get(SAMPLED_KEY)):
             self.queue.offer(record)
 
+    def submit(self, record: CallRecord) -> bool:
+        """Queue ``record`` for judging outside sampling (e.g. after negative feedback); False if dropped."""
+        return bool(self.queue.offer(record))
+
     def _errors(self, call: CallContext) -> bool:
         return self.sampling.errors and call.operation in _JUDGED_OPERATIONS
 

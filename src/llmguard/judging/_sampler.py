@@ -69,6 +69,8 @@ class Sampling:
         judge_timeout: Seconds after which a judge is abandoned and its judgment recorded as ``timeout``.
         on_drop: Called as ``on_drop(reason, call_id)`` when a sampled call is dropped (on the caller's
             thread: keep it cheap).
+        retain_unsampled: Keep the content of the last N unsampled calls in memory, so that negative
+            user feedback can still have them judged (0, the default, keeps nothing).
     """
 
     rate: float = 1.0
@@ -80,6 +82,7 @@ class Sampling:
     workers: int = 2
     judge_timeout: float = 60.0
     on_drop: Callable[[str, str], None] | None = None
+    retain_unsampled: int = 0
 
     def __post_init__(self) -> None:
         _rate(self.rate, "rate")
