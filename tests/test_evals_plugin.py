@@ -42,8 +42,6 @@ def test_pytest_plugin_fails_when_the_gate_fails(tmp_path: Path) -> None:
         sys.executable,
         "-m",
         "pytest",
-        "-p",
-        "llmguard.evals._pytest",
         "-q",
         "-p",
         "no:cacheprovider",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -217,7 +218,10 @@ def test_every_endpoint_is_recorded(guard: Guard, recorder: CallRecorder, call: 
 def test_stream_helpers(guard: Guard, recorder: CallRecorder) -> None:
     with FakeOpenAI(reply="helper text").client(llmguard.OpenAI, guard=guard) as client:
         with client.chat.completions.stream(model=OPENAI_MODEL, messages=MESSAGES) as stream:
-            assert stream.get_final_completion().choices[0].message.content == "helper text"
+            final = stream.get_final_completion()
+            assert final.choices[0].message.content == "helper text"
+            # the SDK helper consumes the usage chunk llmguard asked for: it is not hidden from it
+            assert final.usage is not None
         with client.responses.stream(model=OPENAI_MODEL, input="hi") as rstream:
             assert rstream.get_final_response().output_text == "helper text"
     with FakeAnthropic(reply="anthropic text").client(llmguard.Anthropic, guard=guard) as aclient:
@@ -321,5 +325,34 @@ def test_every_client_class_is_a_drop_in() -> None:
         cls = getattr(llmguard, name)
         assert issubclass(cls, base)
         assert cls.with_options is cls.copy
-        assert "guard" in __import__("inspect").signature(cls.copy).parameters
-        assert "guard" in __import__("inspect").signature(cls.__init__).parameters
+        assert "guard" in inspect.signature(cls.copy).parameters
+        # the constructor's run-time signature is the SDK's own; guard= is accepted and typed
+        assert inspect.signature(cls.__init__) == inspect.signature(base.__init__)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("name", ["Anthropic", "AsyncAnthropic"])
+def test_anthropic_copy_keeps_the_credential_provider_like_the_sdk(name: str) -> None:
+    from anthropic.lib.credentials._providers import StaticToken
+
+    provider = StaticToken("sk-ant-oat-test-token-123456")
+    stock = getattr(anthropic, name)(credentials=provider)
+    guarded = getattr(llmguard, name)(credentials=provider)
+    for client in (stock, guarded):
+        copied = client.with_options(timeout=3)
+        assert copied.credentials is provider
+        assert copied._token_cache is client._token_cache
+    assert type(guarded.copy()) is getattr(llmguard, name)
+
+
+def test_a_chunk_with_more_than_usage_is_never_hidden() -> None:
+    from openai.types.chat import ChatCompletionChunk
+
+    from llmguard._core import _usage_only
+
+    usage: Any = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    base: Any = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": []}
+    assert _usage_only(ChatCompletionChunk.construct(**base, usage=usage))
+    assert not _usage_only(ChatCompletionChunk.construct(**base, usage=usage, moderation={"flagged": True}))
+    assert not _usage_only(
+        ChatCompletionChunk.construct(**base, prompt_filter_results=[])
+    )  # Azure's first chunk

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 import anthropic
 
 from ._clients import guarded_client_class
-from ._intercept import AsyncShell, SyncShell
 
 __all__ = [
     "Anthropic",
@@ -28,9 +27,15 @@ if TYPE_CHECKING:
         AsyncAnthropicVertex,
     )
 else:
-    Anthropic = guarded_client_class(anthropic.Anthropic, SyncShell, sdk_traces=True)
-    AsyncAnthropic = guarded_client_class(anthropic.AsyncAnthropic, AsyncShell, sdk_traces=True)
-    AnthropicBedrock = guarded_client_class(anthropic.AnthropicBedrock, SyncShell, sdk_traces=True)
-    AsyncAnthropicBedrock = guarded_client_class(anthropic.AsyncAnthropicBedrock, AsyncShell, sdk_traces=True)
-    AnthropicVertex = guarded_client_class(anthropic.AnthropicVertex, SyncShell, sdk_traces=True)
-    AsyncAnthropicVertex = guarded_client_class(anthropic.AsyncAnthropicVertex, AsyncShell, sdk_traces=True)
+    Anthropic = guarded_client_class(anthropic.Anthropic, is_async=False, sdk_traces=True, sdk_identity=True)
+    AsyncAnthropic = guarded_client_class(
+        anthropic.AsyncAnthropic, is_async=True, sdk_traces=True, sdk_identity=True
+    )
+    AnthropicBedrock = guarded_client_class(anthropic.AnthropicBedrock, is_async=False, sdk_traces=True)
+    AsyncAnthropicBedrock = guarded_client_class(
+        anthropic.AsyncAnthropicBedrock, is_async=True, sdk_traces=True
+    )
+    AnthropicVertex = guarded_client_class(anthropic.AnthropicVertex, is_async=False, sdk_traces=True)
+    AsyncAnthropicVertex = guarded_client_class(
+        anthropic.AsyncAnthropicVertex, is_async=True, sdk_traces=True
+    )

@@ -51,6 +51,30 @@ PROMPT_HEADER = "x-llmguard-prompt"
 """Header carrying a registry prompt's identity; read and removed before the request is built."""
 
 RAW_HEADER = "X-Stainless-Raw-Response"
+HELPER_HEADER = "X-Stainless-Helper-Method"
+
+USAGE_CHUNK_FIELDS = frozenset(
+    {
+        "id",
+        "object",
+        "created",
+        "model",
+        "choices",
+        "usage",
+        "system_fingerprint",
+        "service_tier",
+        "obfuscation",
+    }
+)
+"""Fields of the usage-only chunk an ``include_usage`` request adds; a chunk with anything else is never hidden."""
+
+
+def _usage_only(item: Any) -> bool:
+    """The chunk is the usage-only chunk: no choices, a usage, and nothing else of substance."""
+    if getattr(item, "choices", True) or getattr(item, "usage", None) is None:
+        return False
+    fields = set(getattr(item, "model_fields_set", ())) | set(getattr(item, "model_extra", None) or ())
+    return fields <= USAGE_CHUNK_FIELDS
 
 
 def encode_prompt_header(prompt: PromptRef) -> str:
@@ -130,6 +154,7 @@ class CallContext:
         "requested_model",
         "retries",
         "runtime",
+        "sdk_helper",
         "span",
         "span_id",
         "start_ns",
@@ -157,6 +182,7 @@ class CallContext:
         self.prompt: PromptRef | None = _context.current_prompt.get()
         self.stream = bool(body.get("stream"))
         self.raw = False
+        self.sdk_helper: str | None = None
         self.hide_usage_chunk = False
         self.want_output = False
         self.trace_id: str | None = None
@@ -177,10 +203,7 @@ class CallContext:
         if self.first_chunk is None:
             self.first_chunk = time.perf_counter()
         self.acc.item(item)
-        # Hide only the usage-only chunk llmguard asked for (Azure's empty-choices filter chunk stays).
-        return not (
-            self.hide_usage_chunk and not getattr(item, "choices", True) and getattr(item, "usage", None)
-        )
+        return not (self.hide_usage_chunk and _usage_only(item))
 
     def succeed(self, response: Any = None) -> None:
         """Finish with a complete response object (or, for streams, what the items carried)."""
@@ -261,7 +284,9 @@ class Runtime:
                 **changes.get("json_data", body),
                 "stream_options": {"include_usage": True},
             }
-            call.hide_usage_chunk = True
+            # The SDK's stream helpers consume the usage chunk themselves (and expose it on the final
+            # completion); plain iteration gets it hidden, so `chunk.choices[0]` keeps working.
+            call.hide_usage_chunk = call.sdk_helper is None
         if changes:
             options = options.model_copy(update=changes)
             call.request = options.json_data
@@ -277,6 +302,9 @@ class Runtime:
         raw = headers.get(RAW_HEADER)
         if raw is not None and not isinstance(raw, bool):
             call.raw = True
+        helper = headers.get(HELPER_HEADER)
+        if isinstance(helper, str):
+            call.sdk_helper = helper
         for key in headers:
             if key.lower() == PROMPT_HEADER:
                 value = headers[key]

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ._core import CallContext, Runtime
     from ._guard import Guard
 
-__all__ = ["AsyncShell", "SyncShell", "anthropic_telemetry_default"]
+__all__ = ["anthropic_telemetry_default", "async_shell", "shell_namespace", "sync_shell"]
 
 
 def anthropic_telemetry_default(kwargs: dict[str, Any]) -> None:
@@ -37,7 +37,12 @@ def anthropic_telemetry_default(kwargs: dict[str, Any]) -> None:
 
 
 class _Shell:
-    """State and helpers shared by the sync and async shells."""
+    """Helpers shared by the sync and async shells.
+
+    Never a base class: its members are copied into each guarded class, which derives from the SDK
+    class alone, so a guarded client has exactly the SDK's object layout (the SDK itself sometimes
+    re-types objects between its own class and ours, which needs identical layouts).
+    """
 
     _llmguard_guard: Guard | None
     _llmguard_info: ClientInfo | None
@@ -160,20 +165,35 @@ def _parse_read_body(call: CallContext, http: Any, cast_to: Any) -> None:
         call.succeed(None)
 
 
-class SyncShell(_Shell):
-    """Interception for synchronous SDK clients."""
+def _hand_over_retries(response: Any, stream: bool, retries_taken: int) -> None:
+    call = active_call.get()
+    if call is not None:
+        call.retries = retries_taken
+    _Shell._llmguard_hand_over(response, stream)
 
-    def request(self, cast_to: Any, options: Any, *, stream: bool = False, stream_cls: Any = None) -> Any:
-        """The SDK's single request entry point, guarded."""
+
+def sync_shell(base: type) -> dict[str, Any]:
+    """The interception methods of a synchronous client class deriving from ``base``.
+
+    They are placed in the guarded class itself (single inheritance keeps the SDK's object layout)
+    and call ``base``'s methods explicitly.
+    """
+    sdk_request = base.request  # type: ignore[attr-defined]
+    sdk_process = base._process_response  # type: ignore[attr-defined]
+    sdk_data = base._process_response_data  # type: ignore[attr-defined]
+
+    def request(
+        self: Any, cast_to: Any, options: Any, *, stream: bool = False, stream_cls: Any = None
+    ) -> Any:
         started = self._llmguard_begin(options)
         if started is None:
-            return super().request(cast_to, options, stream=stream, stream_cls=stream_cls)  # type: ignore[misc]
+            return sdk_request(self, cast_to, options, stream=stream, stream_cls=stream_cls)
         call, options = started
         if stream_cls is not None:
             stream_cls = guarded_stream_cls(stream_cls, is_async=False)
         token = active_call.set(call)
         try:
-            result = super().request(cast_to, options, stream=stream, stream_cls=stream_cls)  # type: ignore[misc]
+            result = sdk_request(self, cast_to, options, stream=stream, stream_cls=stream_cls)
         except BaseException as exc:
             call.fail(exc)
             raise
@@ -182,38 +202,44 @@ class SyncShell(_Shell):
         self._llmguard_returned(call, result, cast_to)
         return result
 
-    def _process_response(self, *, response: Any, stream: bool, retries_taken: int = 0, **kwargs: Any) -> Any:
-        call = active_call.get()
-        if call is not None:
-            call.retries = retries_taken
-        self._llmguard_hand_over(response, stream)
-        return super()._process_response(  # type: ignore[misc]
-            response=response, stream=stream, retries_taken=retries_taken, **kwargs
-        )
+    def _process_response(
+        self: Any, *, response: Any, stream: bool, retries_taken: int = 0, **kwargs: Any
+    ) -> Any:
+        _hand_over_retries(response, stream, retries_taken)
+        return sdk_process(self, response=response, stream=stream, retries_taken=retries_taken, **kwargs)
 
-    def _process_response_data(self, *, data: object, cast_to: Any, response: Any) -> Any:
-        parsed = super()._process_response_data(data=data, cast_to=cast_to, response=response)  # type: ignore[misc]
+    def _process_response_data(self: Any, *, data: object, cast_to: Any, response: Any) -> Any:
+        parsed = sdk_data(self, data=data, cast_to=cast_to, response=response)
         if response.extensions:
             self._llmguard_parsed(response, parsed)
         return parsed
 
+    request.__doc__ = "The SDK's single request entry point, guarded."
+    return {
+        "request": request,
+        "_process_response": _process_response,
+        "_process_response_data": _process_response_data,
+    }
 
-class AsyncShell(_Shell):
-    """Interception for asynchronous SDK clients."""
+
+def async_shell(base: type) -> dict[str, Any]:
+    """The interception methods of an asynchronous client class deriving from ``base``."""
+    sdk_request = base.request  # type: ignore[attr-defined]
+    sdk_process = base._process_response  # type: ignore[attr-defined]
+    sdk_data = base._process_response_data  # type: ignore[attr-defined]
 
     async def request(
-        self, cast_to: Any, options: Any, *, stream: bool = False, stream_cls: Any = None
+        self: Any, cast_to: Any, options: Any, *, stream: bool = False, stream_cls: Any = None
     ) -> Any:
-        """The SDK's single request entry point, guarded."""
         started = self._llmguard_begin(options)
         if started is None:
-            return await super().request(cast_to, options, stream=stream, stream_cls=stream_cls)  # type: ignore[misc]
+            return await sdk_request(self, cast_to, options, stream=stream, stream_cls=stream_cls)
         call, options = started
         if stream_cls is not None:
             stream_cls = guarded_stream_cls(stream_cls, is_async=True)
         token = active_call.set(call)
         try:
-            result = await super().request(cast_to, options, stream=stream, stream_cls=stream_cls)  # type: ignore[misc]
+            result = await sdk_request(self, cast_to, options, stream=stream, stream_cls=stream_cls)
         except BaseException as exc:
             call.fail(exc)
             raise
@@ -223,18 +249,28 @@ class AsyncShell(_Shell):
         return result
 
     async def _process_response(
-        self, *, response: Any, stream: bool, retries_taken: int = 0, **kwargs: Any
+        self: Any, *, response: Any, stream: bool, retries_taken: int = 0, **kwargs: Any
     ) -> Any:
-        call = active_call.get()
-        if call is not None:
-            call.retries = retries_taken
-        self._llmguard_hand_over(response, stream)
-        return await super()._process_response(  # type: ignore[misc]
-            response=response, stream=stream, retries_taken=retries_taken, **kwargs
+        _hand_over_retries(response, stream, retries_taken)
+        return await sdk_process(
+            self, response=response, stream=stream, retries_taken=retries_taken, **kwargs
         )
 
-    def _process_response_data(self, *, data: object, cast_to: Any, response: Any) -> Any:
-        parsed = super()._process_response_data(data=data, cast_to=cast_to, response=response)  # type: ignore[misc]
+    def _process_response_data(self: Any, *, data: object, cast_to: Any, response: Any) -> Any:
+        parsed = sdk_data(self, data=data, cast_to=cast_to, response=response)
         if response.extensions:
             self._llmguard_parsed(response, parsed)
         return parsed
+
+    request.__doc__ = "The SDK's single request entry point, guarded."
+    return {
+        "request": request,
+        "_process_response": _process_response,
+        "_process_response_data": _process_response_data,
+    }
+
+
+def shell_namespace(base: type, *, is_async: bool) -> dict[str, Any]:
+    """Everything a guarded client class adds to ``base``: helpers, the ``guard`` property, hooks."""
+    helpers = {k: v for k, v in vars(_Shell).items() if not k.startswith("__")}
+    return {**helpers, **(async_shell(base) if is_async else sync_shell(base))}
