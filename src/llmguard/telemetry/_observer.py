@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import ProxyTracerProvider, SpanKind, Status, StatusCode
 
 from llmguard._core import CallContext
 from llmguard._record import CallRecord
@@ -164,7 +164,7 @@ class TelemetryObserver:
         capture_content: Record message content on spans.
     """
 
-    __slots__ = ("capture_content", "metrics", "options", "tracer")
+    __slots__ = ("capture_content", "global_meter", "global_tracer", "metrics", "options", "tracer")
 
     def __init__(
         self,
@@ -173,14 +173,22 @@ class TelemetryObserver:
         options: TelemetryOptions,
         *,
         capture_content: bool,
+        global_tracer: bool = False,
+        global_meter: bool = False,
     ) -> None:
         self.tracer = tracer
         self.metrics = metrics
         self.options = options
         self.capture_content = capture_content
+        self.global_tracer = global_tracer
+        """The tracer comes from the global provider: skip spans while no provider is installed."""
+        self.global_meter = global_meter
+        """The meter comes from the global provider: skip metrics while no provider is installed."""
 
     def on_start(self, call: CallContext) -> None:
         """Open the call's span and give the call its trace and span ids."""
+        if self.global_tracer and isinstance(trace.get_tracer_provider(), ProxyTracerProvider):
+            return  # OpenTelemetry is not configured: a span would be a no-op anyway
         model = call.request_model
         attrs: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: call.operation,
@@ -220,7 +228,7 @@ class TelemetryObserver:
             if span.is_recording():
                 self._finish_span(call, span, record)
             span.end(end_time=record.start_time_ns + int(record.duration_s * 1e9))
-        if self.metrics is not None:
+        if self.metrics is not None and not (self.global_meter and _meter_unset()):
             self.metrics.record(record)
 
     def _finish_span(self, call: CallContext, span: trace.Span, record: CallRecord) -> None:
@@ -253,4 +261,30 @@ def build(guard: Guard) -> TelemetryObserver | None:
             "llmguard", __version__, meter_provider=guard.meter_provider, schema_url=sc.SCHEMA_URL
         )
         instruments = Metrics(meter)
-    return TelemetryObserver(tracer, instruments, options, capture_content=guard.settings.capture_content)
+    return TelemetryObserver(
+        tracer,
+        instruments,
+        options,
+        capture_content=guard.settings.capture_content,
+        global_tracer=guard.tracer_provider is None,
+        global_meter=guard.meter_provider is None,
+    )
+
+
+def _meter_unset() -> bool:
+    """No global meter provider is installed yet (the API's proxy answers)."""
+    return _PROXY_METER_PROVIDER is not None and isinstance(
+        metrics.get_meter_provider(), _PROXY_METER_PROVIDER
+    )
+
+
+def _proxy_meter_provider() -> type | None:
+    """The API's proxy meter provider class (not public API; ``None`` means: always record)."""
+    try:
+        from opentelemetry.metrics._internal import _ProxyMeterProvider
+    except ImportError:  # pragma: no cover - depends on the opentelemetry-api version
+        return None
+    return _ProxyMeterProvider
+
+
+_PROXY_METER_PROVIDER = _proxy_meter_provider()
