@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: install demo test lint typecheck pytest compat docs bench test-min clean
+.PHONY: install demo test lint typecheck pytest compat docs bench test-min test-e2e clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,11 @@ demo: install
 test: lint typecheck pytest
 
 lint: install
-	$(VENV)/bin/ruff check src tests examples benchmarks compat
-	$(VENV)/bin/ruff format --check src tests examples benchmarks compat
+	$(VENV)/bin/ruff check src tests examples benchmarks compat e2e
+	$(VENV)/bin/ruff format --check src tests examples benchmarks compat e2e
 
 typecheck: install
-	$(VENV)/bin/mypy src tests examples benchmarks
+	$(VENV)/bin/mypy src tests examples benchmarks e2e
 
 pytest: install
 	$(VENV)/bin/pytest -q
@@ -49,6 +49,10 @@ MIN_SDKS ?= openai==3.50.0 anthropic==2.10.0
 
 test-min: .venv-min/.installed
 	.venv-min/bin/pytest -q -p no:cacheprovider -m "not slow"
+
+## Spans over OTLP/HTTP to a real Arize Phoenix on loopback, read back through its API (~1 min warm, ~3 min cold).
+test-e2e: install
+	$(PY) e2e/run.py
 
 ## Per-call overhead against the raw SDK.
 bench: install
