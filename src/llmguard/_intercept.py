@@ -18,7 +18,7 @@ from ._context import active_call
 from ._internal import log_internal_error
 from ._providers import ClientInfo, client_info
 from ._refs import remember
-from ._streams import CALL_KEY, guarded_stream_cls
+from ._streams import CALL_KEY, GUARDED_STREAM_TYPES, guarded_stream_cls
 from .exceptions import LLMGuardError
 
 if TYPE_CHECKING:
@@ -88,12 +88,10 @@ class _Shell:
     @staticmethod
     def _llmguard_returned(call: CallContext, result: Any, cast_to: Any) -> None:
         remember(result, call)
-        if call.finished:
-            return
-        if hasattr(result, "_llmguard_call"):
+        if call.finished or type(result) in GUARDED_STREAM_TYPES:
             return  # a guarded stream finishes the call itself
-        http = getattr(result, "http_response", None)
-        if http is None or not call.raw:
+        http = getattr(result, "http_response", None) if call.raw else None
+        if http is None:
             call.succeed(result)
             return
         weakref.finalize(http, call.abandon)

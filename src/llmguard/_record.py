@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-import os
+import random
 import threading
 import time
 from collections.abc import Mapping
@@ -32,7 +32,7 @@ def new_call_id() -> str:
             ms = _last[0]
             rand = _last[1] + 1
         else:
-            rand = int.from_bytes(os.urandom(10), "big")
+            rand = random.getrandbits(80)  # the module's generator is reseeded in forked children
         _last[0], _last[1] = ms, rand
     value = (ms << 80) | (rand & ((1 << 80) - 1))
     # 128 bits -> 26 base32 characters (the last carries 2 pad bits); Crockford's alphabet keeps the sort order.

@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._core import CallContext
 
-__all__ = ["CALL_KEY", "guarded_stream_cls"]
+__all__ = ["CALL_KEY", "GUARDED_STREAM_TYPES", "guarded_stream_cls"]
 
 CALL_KEY = "llmguard.call"
 """Key of the call context in ``httpx2.Response.extensions``."""
 
 _cache: dict[Any, type] = {}
+GUARDED_STREAM_TYPES: set[type] = set()
+"""Every guarded stream class built so far (a type check cheaper than probing SDK objects)."""
 
 
 def _attach(stream: Any) -> CallContext | None:
@@ -110,4 +112,5 @@ def guarded_stream_cls(stream_cls: Any, *, is_async: bool) -> Any:
         )
         guarded.__orig_bases__ = (stream_cls,)  # type: ignore[attr-defined]  # the SDK reads the chunk type here
         _cache[stream_cls] = guarded
+        GUARDED_STREAM_TYPES.add(guarded)
     return guarded
