@@ -105,7 +105,13 @@ def _build(guard: Guard) -> CostState | None:
             _seed(state.tracker, ledger)
     name = "ledger" if ledger is not None else "budget tracker"
     sink = row_sink(ledger) if ledger is not None else _no_sink
-    state.writer = BatchWriter(sink, name=name, max_queue=policy.queue_size, periodic=state.periodic)
+    state.writer = BatchWriter(
+        sink,
+        name=name,
+        max_queue=policy.queue_size,
+        periodic=state.periodic,
+        has_pending=lambda: bool(state.pending),
+    )
     return state
 
 

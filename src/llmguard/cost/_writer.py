@@ -55,6 +55,7 @@ class BatchWriter:
         max_queue: Rows held at most; more are dropped and counted.
         interval: Seconds between wake-ups when batches are not full.
         periodic: Called on the writer thread after each wake-up (retention, alert evaluation).
+        has_pending: Whether the periodic task has work queued (``flush`` waits for it too).
     """
 
     def __init__(
@@ -66,8 +67,10 @@ class BatchWriter:
         max_queue: int = 100_000,
         interval: float = 1.0,
         periodic: Callable[[], None] | None = None,
+        has_pending: Callable[[], bool] | None = None,
     ) -> None:
         self._sink = sink
+        self._has_pending = has_pending or (lambda: False)
         self.name = name
         self.batch_size = batch_size
         self.max_queue = max_queue
@@ -110,10 +113,10 @@ class BatchWriter:
         deadline = time.monotonic() + timeout
         self._wake.set()
         with self._idle:
-            while self._queue or self._busy:
+            while self._queue or self._busy or self._has_pending():
                 left = deadline - time.monotonic()
                 if left <= 0 or not self._thread.is_alive():
-                    return not (self._queue or self._busy)
+                    return not (self._queue or self._busy or self._has_pending())
                 self._wake.set()
                 self._idle.wait(min(left, 0.05))
         return True
@@ -131,23 +134,23 @@ class BatchWriter:
             self._wake.wait(self.interval)
             self._wake.clear()
             stopping = self._stopped
-            self._drain()
-            if self._periodic is not None:
-                self._run_periodic()
+            self._busy = True
+            try:
+                self._drain()
+                if self._periodic is not None:
+                    self._run_periodic()  # alerts on what was just written: flush() waits for it too
+            finally:
+                with self._idle:
+                    self._busy = False
+                    self._idle.notify_all()
             if stopping and not self._queue:
                 return
 
     def _drain(self) -> None:
         queue = self._queue
-        self._busy = True
-        try:
-            while queue:
-                batch = [queue.popleft() for _ in range(min(self.batch_size, len(queue)))]
-                self._write(batch)
-        finally:
-            with self._idle:
-                self._busy = False
-                self._idle.notify_all()
+        while queue:
+            batch = [queue.popleft() for _ in range(min(self.batch_size, len(queue)))]
+            self._write(batch)
 
     def _write(self, batch: list[Any]) -> None:
         try:
