@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: install demo test lint typecheck pytest compat docs bench test-min test-e2e clean
+.PHONY: install demo test lint typecheck pytest compat docs bench bench-peers test-min test-e2e clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ test-e2e: install
 ## Per-call overhead against the raw SDK.
 bench: install
 	$(PY) benchmarks/overhead.py
+
+## llmguard against the peers users would pick instead (OTel openai-v2 and genai-openai, OpenLLMetry,
+## Langfuse), installed in separate benchmark venvs (never in the dev extra or CI).
+bench-peers: install
+	$(PY) benchmarks/peers.py
 
 clean:
 	rm -rf $(VENV) .compat site .pytest_cache .mypy_cache .ruff_cache

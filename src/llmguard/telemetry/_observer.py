@@ -196,6 +196,7 @@ class TelemetryObserver:
         }
         if model:
             attrs[sc.GEN_AI_REQUEST_MODEL] = model
+        attrs.update(request_attributes(call))  # all at creation: one attribute pass, visible to samplers
         name = f"{call.operation} {model}" if model else call.operation
         span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs, start_time=call.start_ns)
         call.span = span
@@ -203,11 +204,9 @@ class TelemetryObserver:
         if context.is_valid:
             call.trace_id = format(context.trace_id, "032x")
             call.span_id = format(context.span_id, "016x")
-        if span.is_recording():
-            span.set_attributes(request_attributes(call))
-            if self.capture_content:
-                call.want_output = True
-                self._input_content(call, span)
+        if self.capture_content and span.is_recording():
+            call.want_output = True
+            self._input_content(call, span)
 
     def _input_content(self, call: CallContext, span: trace.Span) -> None:
         budget = Budget(self.options.content_max_bytes, self.options.redact)
