@@ -17,9 +17,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import llmguard
-from llmguard._record import CallRecord, Cost, PromptRef, Usage, new_call_id
+from llmguard._record import CallRecord, Cost, PromptRef, Usage
 from llmguard.cost import Alert, BaselineRule, CostPolicy, Rule, SQLiteLedger, ZScoreRule, check_alerts
 from llmguard.cost._observer import LedgerObserver, build
+from llmguard.testing import make_record
 
 MONTH = datetime(2025, 3, 1, tzinfo=UTC)
 CHANGE_DAY = 20
@@ -34,30 +35,16 @@ def make_call(when: datetime, version: str, rng: random.Random) -> CallRecord:
     output_tokens = int(rng.randint(250, 350) * (2.4 if changed else 1))
     cost_in = INPUT_PER_M * input_tokens / 1_000_000
     cost_out = OUTPUT_PER_M * output_tokens / 1_000_000
-    return CallRecord(
-        call_id=new_call_id(),
-        kind="app",
+    return make_record(
         service_name="support",
         environment="production",
-        provider="openai",
-        operation="chat",
-        api="chat.completions",
         requested_model="gpt-4o-2024-08-06",
         request_model="gpt-4o-2024-08-06",
-        locked_model=None,
         response_model="gpt-4o-2024-08-06",
-        pin_action="allow",
-        drift=False,
-        stream=False,
-        stream_completed=None,
         response_id=None,
-        finish_reasons=("stop",),
         usage=Usage(input_tokens=input_tokens, output_tokens=output_tokens),
         start_time_ns=int(when.timestamp() * 1e9),
         duration_s=rng.uniform(0.4, 1.6),
-        time_to_first_chunk_s=None,
-        retries=0,
-        error_type=None,
         prompt=PromptRef(name="support-bot", version=version),
         cost=Cost(total=cost_in + cost_out, input=cost_in, output=cost_out),
     )

@@ -17,12 +17,13 @@ import pytest
 
 import llmguard
 from llmguard._core import Runtime
-from llmguard._record import CallRecord, Cost, PromptRef, Usage, new_call_id
+from llmguard._record import CallRecord, Cost, PromptRef, Usage
 from llmguard.cost import BaselineRule, CostPolicy, SQLiteLedger, check_alerts, ledger_stats, load_series
 from llmguard.cost._ledger import count_rows
 from llmguard.cost._observer import LedgerObserver, build
 from llmguard.cost._writer import BatchWriter
 from llmguard.testing import FakeOpenAI
+from llmguard.testing import make_record as base_record
 
 DAY_NS = 86_400 * 1_000_000_000
 
@@ -34,29 +35,12 @@ def make_record(
     prompt: str | None = "bot",
     error: str | None = None,
 ) -> CallRecord:
-    return CallRecord(
-        call_id=new_call_id(),
-        kind="app",
+    return base_record(
         service_name="svc",
-        environment="test",
-        provider="openai",
-        operation="chat",
-        api="chat.completions",
         requested_model="gpt-4o-mini",
-        request_model="gpt-4o-mini-2024-07-18",
-        locked_model=None,
-        response_model="gpt-4o-mini-2024-07-18",
-        pin_action="allow",
-        drift=False,
-        stream=False,
-        stream_completed=None,
         response_id="r",
-        finish_reasons=("stop",),
-        usage=Usage(input_tokens=10, output_tokens=5),
         start_time_ns=time.time_ns() if ts_ns is None else ts_ns,
         duration_s=0.25,
-        time_to_first_chunk_s=None,
-        retries=0,
         error_type=error,
         prompt=PromptRef(name=prompt, version="1.0.0") if prompt else None,
         cost=None if usd is None else Cost(total=Decimal(usd), input=Decimal(usd), output=Decimal(0)),

@@ -45,3 +45,13 @@ def test_provider_marker_targets_one_fake_and_closest_wins(
 
 def test_marker_is_registered(pytestconfig: pytest.Config) -> None:
     assert any(line.startswith("llmguard_fake(") for line in pytestconfig.getini("markers"))
+
+
+def test_make_record_builds_a_complete_record_with_overrides() -> None:
+    from llmguard import CallRecord, Usage
+    from llmguard.testing import make_record
+
+    record = make_record(usage=Usage(input_tokens=3, output_tokens=1), service_name="svc")
+    assert isinstance(record, CallRecord)
+    assert (record.service_name, record.usage.input_tokens, record.kind) == ("svc", 3, "app")
+    assert make_record().call_id != make_record().call_id

@@ -14,37 +14,24 @@ import pytest
 from llmguard import CallRecord, PromptRef, Usage
 from llmguard.judging import InMemorySink, JudgeInput, JudgingQueue, JudgingStats, resolve_judge
 from llmguard.judging import _queue as queue_module
+from llmguard.testing import make_record
 
 
 def record(n: int = 0, output: str = "an answer", **kwargs: Any) -> CallRecord:
-    return CallRecord(
-        call_id=f"call-{n}",
-        kind="app",
-        service_name="svc",
-        environment="test",
-        provider="openai",
-        operation="chat",
-        api="chat.completions",
-        requested_model="m",
-        request_model="m",
-        locked_model=None,
-        response_model="m",
-        pin_action="allow",
-        drift=False,
-        stream=False,
-        stream_completed=None,
-        response_id=f"resp-{n}",
-        finish_reasons=("stop",),
-        usage=Usage(),
-        start_time_ns=0,
-        duration_s=0.0,
-        time_to_first_chunk_s=None,
-        retries=0,
-        error_type=None,
-        request={"messages": [{"role": "user", "content": "q"}]},
-        output_text=output,
-        **kwargs,
-    )
+    fields: dict[str, Any] = {
+        "call_id": f"call-{n}",
+        "service_name": "svc",
+        "requested_model": "m",
+        "request_model": "m",
+        "response_model": "m",
+        "response_id": f"resp-{n}",
+        "usage": Usage(),
+        "start_time_ns": 0,
+        "duration_s": 0.0,
+        "request": {"messages": [{"role": "user", "content": "q"}]},
+        "output_text": output,
+    }
+    return make_record(**{**fields, **kwargs})
 
 
 def balanced(stats: JudgingStats) -> bool:

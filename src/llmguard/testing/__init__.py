@@ -22,6 +22,7 @@ from ._fake import DEFAULT_REPLY, FakeProvider
 from ._fake_anthropic import FakeAnthropic
 from ._fake_openai import FakeOpenAI
 from ._models import FailureKind, FakeFailure, FakeRequest, FakeUsage, TokenCounts, estimate_tokens
+from ._records import make_record
 from ._sse import SSEEvent, split_words
 
 __all__ = [
@@ -36,5 +37,6 @@ __all__ = [
     "SSEEvent",
     "TokenCounts",
     "estimate_tokens",
+    "make_record",
     "split_words",
 ]
