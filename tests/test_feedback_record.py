@@ -87,7 +87,7 @@ def test_ref_of_chat_completion_carries_every_id(client: llmguard.OpenAI) -> Non
     assert ref.span_id == "b7ad6b7169203331"
     assert ref.response_id == resp.id
     assert (ref.prompt_name, ref.prompt_version, ref.model) == ("greet", "1.2.0", MODEL)
-    assert len(ref.call_id) == 26
+    assert len(ref.call_id) == 32
     with pytest.raises(AttributeError):
         ref.call_id = "x"  # type: ignore[misc]
     assert hash(ref) == hash(call_ref(resp))

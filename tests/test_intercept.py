@@ -275,7 +275,7 @@ def test_call_ids_are_unique_and_sortable(guard: Guard, recorder: CallRecorder) 
     ids = [r.call_id for r in recorder.records]
     assert len(set(ids)) == 20
     assert ids == sorted(ids)
-    assert all(len(i) == 26 for i in ids)
+    assert all(len(i) == 32 for i in ids)
 
 
 def test_isinstance_copy_and_with_options_keep_the_guard(guard: Guard) -> None:

@@ -114,6 +114,9 @@ class CallObserver(Protocol):
 
     Both run inline on the caller's thread (or, for an abandoned stream, the garbage collector's):
     keep them microsecond-scale and queue anything slower. Exceptions are logged, never raised.
+
+    An observer may also define ``needs_cost() -> bool``: when every observer says ``False`` the
+    call is not priced (``record.cost`` is ``None``); an observer without it always gets the cost.
     """
 
     def on_start(self, call: CallContext) -> None:
@@ -251,6 +254,10 @@ class Runtime:
         self.observers = tuple(observers)
         self.policies = tuple(policies)
         self.pricer = pricer
+        # Cost is priced only when something can read it: observers may say they never do
+        # (`needs_cost() -> False`, e.g. judging) or only sometimes (telemetry without a provider).
+        self._cost_always = any(not hasattr(o, "needs_cost") for o in self.observers)
+        self._cost_checks = tuple(o for o in self.observers if hasattr(o, "needs_cost"))
         self.guard: Any = None
         """The `llmguard.Guard` compiled into this runtime (set by ``Guard.runtime``; feedback routes by it)."""
         self._lock = dict(settings.pins)
@@ -382,7 +389,7 @@ class Runtime:
         )
         served = acc.response_model
         cost = None
-        if self.pricer is not None and error is None and acc.input_tokens is not None:
+        if self.pricer is not None and error is None and acc.input_tokens is not None and self._wants_cost():
             try:
                 cost = self.pricer(call.info.provider, served or call.request_model, usage)
             except Exception:
@@ -430,6 +437,9 @@ class Runtime:
             except Exception:
                 log_internal_error("on_end")
         return record
+
+    def _wants_cost(self) -> bool:
+        return self._cost_always or any(observer.needs_cost() for observer in self._cost_checks)
 
     def _drift(self, call: CallContext, served: str | None) -> bool:
         pin = call.pin

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import random
 import threading
 import time
@@ -15,14 +14,12 @@ __all__ = ["CallKind", "CallRecord", "Cost", "PromptRef", "Usage", "new_call_id"
 
 CallKind = Literal["app", "judge"]
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD)
 _last = [0, 0]
 _id_lock = threading.Lock()
 
 
 def new_call_id() -> str:
-    """A sortable unique id: 48-bit milliseconds + 80 random bits, 26 characters of Crockford base32.
+    """A sortable unique id: 48-bit milliseconds + 80 random bits, as 32 lowercase hex characters.
 
     Ids made in the same millisecond by one process stay in order (the random part is incremented).
     """
@@ -35,8 +32,7 @@ def new_call_id() -> str:
             rand = random.getrandbits(80)  # the module's generator is reseeded in forked children
         _last[0], _last[1] = ms, rand
     value = (ms << 80) | (rand & ((1 << 80) - 1))
-    # 128 bits -> 26 base32 characters (the last carries 2 pad bits); Crockford's alphabet keeps the sort order.
-    return base64.b32encode(value.to_bytes(16, "big"))[:26].decode().translate(_TO_CROCKFORD)
+    return f"{value:032x}"  # fixed width, so string order is time order
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -37,6 +37,10 @@ class RetentionBuffer:
         self._records: OrderedDict[str, CallRecord] = OrderedDict()
         self._lock = threading.Lock()
 
+    def needs_cost(self) -> bool:
+        """Never reads the cost of a call."""
+        return False
+
     def on_start(self, call: CallContext) -> None:
         """Ask the core to keep the output text of app calls."""
         if call.kind == "app":

@@ -66,6 +66,10 @@ class JudgingObserver:
         """The judges run on sampled calls."""
         return self.queue.judges
 
+    def needs_cost(self) -> bool:
+        """Never reads the cost of a call."""
+        return False
+
     def on_start(self, call: CallContext) -> None:
         """Decide whether the call is sampled; keep its output if so."""
         if call.kind == "judge" or call.operation not in _JUDGED_OPERATIONS:

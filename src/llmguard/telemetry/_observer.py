@@ -185,6 +185,11 @@ class TelemetryObserver:
         self.global_meter = global_meter
         """The meter comes from the global provider: skip metrics while no provider is installed."""
 
+    def needs_cost(self) -> bool:
+        """Spans and metrics carry the cost, unless OpenTelemetry is not configured at all."""
+        tracing = not (self.global_tracer and isinstance(trace.get_tracer_provider(), ProxyTracerProvider))
+        return tracing or (self.metrics is not None and not (self.global_meter and _meter_unset()))
+
     def on_start(self, call: CallContext) -> None:
         """Open the call's span and give the call its trace and span ids."""
         if self.global_tracer and isinstance(trace.get_tracer_provider(), ProxyTracerProvider):
