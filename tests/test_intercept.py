@@ -356,3 +356,12 @@ def test_a_chunk_with_more_than_usage_is_never_hidden() -> None:
     assert not _usage_only(
         ChatCompletionChunk.construct(**base, prompt_filter_results=[])
     )  # Azure's first chunk
+
+
+def test_anthropic_raw_response_is_recorded(guard: Guard, recorder: CallRecorder) -> None:
+    with FakeAnthropic(reply="raw anthropic").client(llmguard.Anthropic, guard=guard) as client:
+        raw = client.messages.with_raw_response.create(model=ANTHROPIC_MODEL, max_tokens=8, messages=MESSAGES)
+        record = _only(recorder)
+        assert record.usage.output_tokens is not None
+        assert record.response_id is not None
+        assert raw.parse().content[0].type == "text"

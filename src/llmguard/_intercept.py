@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._context import active_call
+from ._env import ANTHROPIC_OPEN_TELEMETRY_PREFIX
 from ._internal import log_internal_error
 from ._providers import ClientInfo, client_info
 from ._refs import remember
@@ -31,7 +32,7 @@ __all__ = ["anthropic_telemetry_default", "async_shell", "shell_namespace", "syn
 def anthropic_telemetry_default(kwargs: dict[str, Any]) -> None:
     """Turn the Anthropic SDK's own spans off unless the user configured them (one span per call)."""
     if kwargs.get("open_telemetry") is None and not any(
-        k.startswith("ANTHROPIC_OPEN_TELEMETRY") for k in os.environ
+        k.startswith(ANTHROPIC_OPEN_TELEMETRY_PREFIX) for k in os.environ
     ):
         kwargs["open_telemetry"] = False
 
@@ -155,10 +156,11 @@ def _parse_read_body(call: CallContext, http: Any, cast_to: Any) -> None:
         content = http.content
     except Exception:
         return  # not read yet (with_streaming_response): finished by .parse() or garbage collection
-    from openai._models import construct_type
-
     try:
-        call.succeed(construct_type(type_=cast_to, value=http.json()) if content else None)
+        # The SDK that owns the response type builds it (openai's builder returns a plain dict for
+        # anthropic models, and the other way round).
+        sdk = importlib.import_module(f"{getattr(cast_to, '__module__', 'openai').split('.', 1)[0]}._models")
+        call.succeed(sdk.construct_type(type_=cast_to, value=http.json()) if content else None)
     except Exception:
         call.succeed(None)
 
