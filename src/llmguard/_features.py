@@ -8,7 +8,6 @@ telemetry starts first (it sets the trace id that sampling keys on) and ends las
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from ._core import CallObserver, PreCallPolicy, Pricer, Runtime
@@ -25,24 +24,12 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("llmguard.judging._observer", "build"),
     ("llmguard.cost._observer", "build"),
 )
-"""(module, factory) of every feature observer, in ``on_start`` order."""
+"""(module, factory) of every feature observer, in ``on_start`` order (imported on first use)."""
 
 POLICIES: tuple[tuple[str, str], ...] = (("llmguard.cost._budget", "build_policy"),)
 """(module, factory) of feature pre-call policies, run after the pin policy."""
 
 PRICER: tuple[str, str] = ("llmguard._pricing", "build_pricer")
-
-
-def _factory(module: str, name: str) -> Any:
-    if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None:
-        return None
-    try:
-        spec = importlib.util.find_spec(module)
-    except ModuleNotFoundError:
-        return None
-    if spec is None:
-        return None
-    return getattr(importlib.import_module(module), name)
 
 
 def _build(guard: Guard, module: str, name: str) -> Any:
@@ -51,8 +38,7 @@ def _build(guard: Guard, module: str, name: str) -> Any:
     The pin policy lives in the runtime itself, so a broken feature never disables it.
     """
     try:
-        factory = _factory(module, name)
-        return factory(guard) if factory else None
+        return getattr(importlib.import_module(module), name)(guard)
     except Exception:
         log_internal_error(f"building {module}")
         return None

@@ -79,9 +79,8 @@ class _Shell:
         return new
 
     @staticmethod
-    def _llmguard_hand_over(response: Any, stream: bool) -> None:
-        call = active_call.get()
-        if call is not None and (stream or call.raw):
+    def _llmguard_hand_over(call: CallContext, response: Any, stream: bool) -> None:
+        if stream or call.raw:
             response.extensions[CALL_KEY] = call
             if call.raw and not response.is_closed:
                 response.stream = closing_stream(response.stream, call)
@@ -169,7 +168,7 @@ def _hand_over_retries(response: Any, stream: bool, retries_taken: int) -> None:
     call = active_call.get()
     if call is not None:
         call.retries = retries_taken
-    _Shell._llmguard_hand_over(response, stream)
+        _Shell._llmguard_hand_over(call, response, stream)
 
 
 def sync_shell(base: type) -> dict[str, Any]:

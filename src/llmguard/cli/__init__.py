@@ -7,7 +7,6 @@ Shared options (before the sub-command): ``--db``, ``--config``, ``--json``.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 from pathlib import Path
 from typing import Annotated
@@ -40,8 +39,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
 """(name, module, typer app) of every feature's sub-command group."""
 
 for _name, _module, _attr in SUBCOMMANDS:
-    if importlib.util.find_spec(_module) is not None:
-        app.add_typer(getattr(importlib.import_module(_module), _attr), name=_name)
+    app.add_typer(getattr(importlib.import_module(_module), _attr), name=_name)
 
 
 def _version(value: bool) -> None:
