@@ -19,19 +19,12 @@ import pytest
 import uvicorn
 
 import llmguard
-import llmguard._features as features
 from llmguard import Guard
 from llmguard._feedback import call_ref, close_sinks, feedback_app
 from llmguard.testing import FakeOpenAI
 
 MODEL = "gpt-4o-2024-08-06"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-@pytest.fixture(autouse=True)
-def _feedback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(features, "FEATURES", (("llmguard._feedback._observer", "build"),))
-    monkeypatch.setattr(features, "POLICIES", ())
 
 
 @pytest.fixture

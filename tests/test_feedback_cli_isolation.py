@@ -9,11 +9,9 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 import llmguard
-import llmguard._features as features
 from llmguard import Guard, PromptRef
 from llmguard._context import use_prompt
 from llmguard._feedback import CallRef, FeedbackEntry, close_sinks, feedback
@@ -21,12 +19,6 @@ from llmguard.cli import app
 from llmguard.testing import FakeOpenAI
 
 MODEL = "gpt-4o-2024-08-06"
-
-
-@pytest.fixture(autouse=True)
-def _feedback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(features, "FEATURES", (("llmguard._feedback._observer", "build"),))
-    monkeypatch.setattr(features, "POLICIES", ())
 
 
 def _seed(db: Path) -> str:

@@ -14,7 +14,6 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 
 import llmguard
-import llmguard._features as features
 from llmguard import CallRecord, FeedbackError, Guard, PromptRef
 from llmguard._context import use_prompt
 from llmguard._core import CallContext
@@ -34,13 +33,6 @@ from llmguard.testing import FakeAnthropic, FakeOpenAI
 
 MODEL = "gpt-4o-2024-08-06"
 MESSAGES: list[Any] = [{"role": "user", "content": "hi"}]
-
-
-@pytest.fixture(autouse=True)
-def _feedback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Compile guards with the feedback feature only (other features are tested on their own)."""
-    monkeypatch.setattr(features, "FEATURES", (("llmguard._feedback._observer", "build"),))
-    monkeypatch.setattr(features, "POLICIES", ())
 
 
 class FakeTelemetry:

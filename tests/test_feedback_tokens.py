@@ -10,19 +10,12 @@ from pathlib import Path
 import pytest
 
 import llmguard
-import llmguard._features as features
 from llmguard import ConfigurationError, FeedbackError, FeedbackTokenError, Guard
 from llmguard._feedback import CallRef, call_ref, close_sinks, feedback
 from llmguard._feedback._tokens import MAX_TOKEN, sign, verify
 from llmguard.testing import FakeOpenAI
 
 MODEL = "gpt-4o-2024-08-06"
-
-
-@pytest.fixture(autouse=True)
-def _feedback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(features, "FEATURES", (("llmguard._feedback._observer", "build"),))
-    monkeypatch.setattr(features, "POLICIES", ())
 
 
 @pytest.fixture
