@@ -1,18 +1,32 @@
-# llmguard developer commands. Every target creates .venv and installs on a fresh machine.
+# llmguard developer commands. Every target creates .venv and installs on a fresh machine,
+# from the lock (requirements/dev.lock), so the result does not depend on the day.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+LOCK := requirements/dev.lock
 ARGS ?=
 
-.PHONY: install demo test lint typecheck pytest compat docs bench bench-peers test-min test-e2e clean
+.PHONY: install lock demo test lint typecheck pytest compat docs bench bench-peers test-min test-latest test-e2e clean
 
-$(VENV)/.installed: pyproject.toml
+# The build backend comes from the lock too (no build isolation, which would fetch the newest hatchling).
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -c $(LOCK) pip hatchling editables
+	$(PY) -m pip install -q -c $(LOCK) --no-build-isolation -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed
+
+## Re-resolve every dependency to today's newest allowed release and rewrite the lock (commit it with the change).
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install -q --upgrade pip hatchling editables
+	.venv-lock/bin/python -m pip install -q --no-build-isolation -e '.[dev]'
+	{ sed -n '/^#/p' $(LOCK); .venv-lock/bin/python -m pip freeze --all --exclude-editable | grep -v '^llmguard=='; } > $(LOCK).new
+	mv $(LOCK).new $(LOCK)
+	rm -rf .venv-lock
+	@echo "wrote $(LOCK); review 'git diff $(LOCK)', run 'make test', commit both"
 
 ## Run the offline quickstart against the built-in fake provider (ARGS=--live for the real API).
 demo: install
@@ -31,24 +45,28 @@ typecheck: install
 pytest: install
 	$(VENV)/bin/pytest -q
 
-## Re-run the SDKs' own test suites with llmguard's classes swapped in; fails on any difference.
+## Re-run the SDKs' own test suites with llmguard's classes swapped in; fails on any difference. At the
+## locked (newest) releases and at the oldest release of each supported major.
+COMPAT_OLDEST ?= 3.0.0:2.0.0 2.0.0:1.0.0 1.40.0:0.43.0
 compat: install
 	$(PY) compat/run.py
+	for pair in $(COMPAT_OLDEST); do \
+	  $(PY) compat/run.py --openai-version $${pair%%:*} --anthropic-version $${pair##*:} || exit $$?; \
+	done
 
 ## Build the documentation site (strict: warnings fail).
 docs: install
 	$(VENV)/bin/mkdocs build --strict --site-dir site
 
-## The test suite against the oldest supported SDKs (the low end of the declared range).
-MIN_SDKS ?= openai==3.50.0 anthropic==2.10.0
-.venv-min/.installed: pyproject.toml
-	$(PYTHON) -m venv .venv-min
-	.venv-min/bin/python -m pip install -q --upgrade pip
-	.venv-min/bin/python -m pip install -q -e '.[dev]' $(MIN_SDKS)
-	touch $@
+## The SDK version matrix: interception, telemetry and pin tests plus a 5-call smoke on older openai and
+## anthropic releases, one venv per SDK pair (compat/matrix.py; the rest of each venv from the lock).
+test-min:
+	$(PYTHON) compat/matrix.py
 
-test-min: .venv-min/.installed
-	.venv-min/bin/pytest -q -p no:cacheprovider -m "not slow"
+## The whole suite, and the SDKs' own suites, against the newest openai and anthropic releases (the lock
+## ignored for those two): a release that breaks the drop-in shows up the day it ships.
+test-latest:
+	$(PYTHON) compat/matrix.py --latest
 
 ## Spans over OTLP/HTTP to a real Arize Phoenix on loopback, read back through its API (~1 min warm, ~3 min cold).
 test-e2e: install
@@ -64,4 +82,4 @@ bench-peers: install
 	$(PY) benchmarks/peers.py
 
 clean:
-	rm -rf $(VENV) .compat site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-matrix .venv-latest .compat site .pytest_cache .mypy_cache .ruff_cache

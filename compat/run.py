@@ -252,6 +252,8 @@ def dev_deps_from_sdist(src: Path) -> list[str]:
 def requirements(versions: dict[str, str], srcs: dict[str, Path]) -> list[str]:
     reqs = [f"{sdk}[{SDK_EXTRAS[sdk]}]=={ver}" for sdk, ver in versions.items()]
     reqs += BASE_TEST_DEPS
+    if tuple(int(p) for p in versions.get("openai", "99").split(".")[:3]) < (1, 55, 3):
+        reqs.append("httpx<0.28")  # openai before 1.55.3 passes proxies=, which httpx 0.28 removed
     for sdk in versions:
         # pinned/ranged specs from the SDK's own dev group refine the base list (pip intersects them)
         reqs += [spec for spec in dev_deps_from_sdist(srcs[sdk]) if spec not in reqs]

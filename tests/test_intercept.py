@@ -12,6 +12,7 @@ import openai
 import pytest
 
 import llmguard
+from _sdk import needs
 from llmguard import CallRecord, CallRecorder, Guard
 from llmguard.testing import FakeAnthropic, FakeOpenAI, FakeUsage
 
@@ -121,11 +122,14 @@ def test_stream_cut_records_the_error(guard: Guard, recorder: CallRecorder) -> N
     fake.fail_next("stream_cut", after_chunks=2)
     with fake.client(llmguard.OpenAI, guard=guard) as client:
         stream = client.chat.completions.create(model=OPENAI_MODEL, messages=MESSAGES, stream=True)
-        with pytest.raises(openai.APIConnectionError):
+        with pytest.raises(Exception) as raised:  # noqa: PT011
             for _ in stream:
                 pass
+    # Newer openai releases wrap the transport's ReadError as APIConnectionError; older ones let it out.
+    seen = raised.value
+    assert isinstance(seen, openai.APIConnectionError) or type(seen).__name__ == "ReadError", seen
     record = _only(recorder)
-    assert record.error_type == "openai.APIConnectionError"
+    assert record.error_type == f"{type(seen).__module__.split('.')[0]}.{type(seen).__qualname__}"
     assert record.stream_completed is False
 
 
@@ -200,8 +204,13 @@ def test_streaming_response_parse_records_usage(guard: Guard, recorder: CallReco
 @pytest.mark.parametrize(
     "call",
     [
-        lambda c: c.chat.completions.parse(model=OPENAI_MODEL, messages=MESSAGES),
-        lambda c: c.responses.create(model=OPENAI_MODEL, input="hi"),
+        pytest.param(
+            lambda c: c.chat.completions.parse(model=OPENAI_MODEL, messages=MESSAGES),
+            marks=needs("openai chat.completions.parse"),
+        ),
+        pytest.param(
+            lambda c: c.responses.create(model=OPENAI_MODEL, input="hi"), marks=needs("openai responses")
+        ),
         lambda c: c.embeddings.create(model="text-embedding-3-small", input="hi"),
         lambda c: c.completions.create(model="gpt-3.5-turbo-instruct-0914", prompt="hi"),
     ],
@@ -215,6 +224,11 @@ def test_every_endpoint_is_recorded(guard: Guard, recorder: CallRecorder, call: 
     assert record.operation in {"chat", "embeddings", "text_completion"}
 
 
+@needs(
+    "openai chat.completions.stream",
+    "openai responses",
+    "anthropic messages.stream() keeps the guarded stream",
+)
 def test_stream_helpers(guard: Guard, recorder: CallRecorder) -> None:
     with FakeOpenAI(reply="helper text").client(llmguard.OpenAI, guard=guard) as client:
         with client.chat.completions.stream(model=OPENAI_MODEL, messages=MESSAGES) as stream:
@@ -299,6 +313,7 @@ def test_unconfigured_client_uses_the_default_guard() -> None:
     assert client.guard is configured
 
 
+@needs("anthropic open_telemetry=")
 def test_anthropic_sdk_spans_off_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     assert llmguard.Anthropic(api_key="k").open_telemetry["traces"]["enabled"] is False
     mine = llmguard.Anthropic(api_key="k", open_telemetry={"traces": {"enabled": True}})
@@ -330,6 +345,7 @@ def test_every_client_class_is_a_drop_in() -> None:
         assert inspect.signature(cls.__init__) == inspect.signature(base.__init__)  # type: ignore[misc]
 
 
+@needs("anthropic credential providers")
 @pytest.mark.parametrize("name", ["Anthropic", "AsyncAnthropic"])
 def test_anthropic_copy_keeps_the_credential_provider_like_the_sdk(name: str) -> None:
     from anthropic.lib.credentials._providers import StaticToken

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import importlib
 import importlib.resources
 import typing
 from collections.abc import Iterator, Mapping
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import pytest
+import typing_extensions
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
@@ -90,33 +92,55 @@ def _literal_strings(tp: object) -> Iterator[str]:
         yield from _literal_strings(arg)
 
 
+# Where each SDK keeps its model Literals; a module an older SDK lacks is skipped.
+_MODEL_TYPES = {
+    "openai": [
+        ("openai.types.shared.chat_model", "ChatModel"),
+        ("openai.types.shared.responses_model", "ResponsesModel"),
+        ("openai.types.shared_params.chat_model", "ChatModel"),
+        ("openai.types.shared_params.responses_model", "ResponsesModel"),
+        ("openai.types.audio.speech_model", "SpeechModel"),
+        ("openai.types.audio_model", "AudioModel"),
+        ("openai.types.embedding_model", "EmbeddingModel"),
+        ("openai.types.image_model", "ImageModel"),
+        ("openai.types.moderation_model", "ModerationModel"),
+        ("openai.types.video_model", "VideoModel"),
+    ],
+    "anthropic": [
+        ("anthropic.types.model", "Model"),
+        ("anthropic.types.model_param", "ModelParam"),
+        ("anthropic.types.beta.beta_managed_agents_model", "BetaManagedAgentsModel"),
+    ],
+}
+
+
 def _sdk_model_names() -> dict[str, set[str]]:
-    from anthropic.types.beta.beta_managed_agents_model import BetaManagedAgentsModel
-    from anthropic.types.model import Model
-    from anthropic.types.model_param import ModelParam
-    from openai.types.audio.speech_model import SpeechModel
-    from openai.types.audio_model import AudioModel
-    from openai.types.embedding_model import EmbeddingModel
-    from openai.types.image_model import ImageModel
-    from openai.types.moderation_model import ModerationModel
-    from openai.types.shared.chat_model import ChatModel
-    from openai.types.shared.responses_model import ResponsesModel
-    from openai.types.shared_params.chat_model import ChatModel as ChatModelParam
-    from openai.types.shared_params.responses_model import ResponsesModel as ResponsesModelParam
-    from openai.types.video_model import VideoModel
-
-    openai_types = [ChatModel, ResponsesModel, ChatModelParam, ResponsesModelParam, SpeechModel]
-    openai_types += [AudioModel, EmbeddingModel, ImageModel, ModerationModel, VideoModel]
-    return {
-        "openai": {n for tp in openai_types for n in _literal_strings(tp)},
-        "anthropic": {n for tp in (Model, ModelParam, BetaManagedAgentsModel) for n in _literal_strings(tp)},
-    }
+    names: dict[str, set[str]] = {}
+    for family, places in _MODEL_TYPES.items():
+        names[family] = set()
+        for module, attr in places:
+            try:
+                tp = getattr(importlib.import_module(module), attr)
+            except (ImportError, AttributeError):
+                continue
+            names[family] |= set(_literal_strings(tp))
+    return names
 
 
-def test_sdk_literals_are_extracted() -> None:
-    names = _sdk_model_names()
-    assert {"gpt-4o", "gpt-4o-2024-08-06", "whisper-1", "text-embedding-3-small"} <= names["openai"]
-    assert {"claude-sonnet-4-6", "claude-sonnet-4-5-20250929"} <= names["anthropic"]
+def test_literal_extraction_sees_through_aliases_unions_and_nesting() -> None:
+    # The property the reviewed-names test relies on, on a constructed type: a release that renames or drops a
+    # model (anthropic 2.15.0 dropped claude-sonnet-4-5-20250929) cannot break it.
+    inner = Literal["a-1", "b-2"]
+    alias = typing_extensions.TypeAliasType("alias", inner | Literal["c-3"])
+    nested = typing.Union.__getitem__((str, alias, list[Literal["d-4"]]))  # a Union built at run time
+    assert set(_literal_strings(nested)) == {"a-1", "b-2", "c-3", "d-4"}
+
+
+@pytest.mark.parametrize("family", ["openai", "anthropic"])
+def test_the_installed_sdk_lists_model_names(family: str) -> None:
+    names = _sdk_model_names()[family]
+    assert names, f"no model Literal found in the installed {family} SDK: the extraction needs updating"
+    assert all(isinstance(n, str) and n == n.strip() and n for n in names)
 
 
 def _unreviewed(sdk_names: Mapping[str, set[str]]) -> list[str]:

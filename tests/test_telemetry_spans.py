@@ -20,6 +20,7 @@ from opentelemetry.semconv.attributes import error_attributes
 from opentelemetry.trace import SpanKind, StatusCode
 
 import llmguard
+from _sdk import needs
 from llmguard.telemetry import semconv as sc
 from llmguard.testing import FakeAnthropic, FakeOpenAI, FakeProvider, FakeUsage
 
@@ -318,6 +319,7 @@ def test_anthropic_sdk_spans_are_off_by_default(
     assert only_span(exporter).name == f"chat {ANTHROPIC_MODEL}"
 
 
+@needs("anthropic open_telemetry=")
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
 def test_user_enabled_anthropic_sdk_spans_keep_usage_there_only(
     stream: bool, provider: TracerProvider, exporter: InMemorySpanExporter
@@ -347,6 +349,7 @@ def test_legacy_cache_creation_name_on_request(
     assert a[ga.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] == a[sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] == 4
 
 
+@needs("openai max_completion_tokens")
 def test_request_parameters(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
     client, _ = make_client("openai", False, make_guard(provider))
     body = request(

@@ -68,6 +68,8 @@ def guarded_client_class(base: type, *, is_async: bool, sdk_traces: bool, sdk_id
             credential chain and copy): construct and copy as the SDK class.
     """
     sdk_init: Any = base.__init__  # type: ignore[misc]
+    # anthropic >= 1.14 traces itself; earlier releases have no ``open_telemetry=`` keyword at all.
+    sdk_traces = sdk_traces and "open_telemetry" in inspect.signature(sdk_init).parameters
 
     def __init__(self: Any, *args: Any, guard: Guard | None = None, **kwargs: Any) -> None:
         if sdk_traces:

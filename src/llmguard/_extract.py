@@ -15,6 +15,17 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def _detail(details: Any, name: str) -> int | None:
+    """A token count inside a usage details object.
+
+    Releases of openai that had not typed ``prompt_tokens_details`` yet (1.50 is one) hand it over as a
+    plain dict.
+    """
+    if isinstance(details, dict):
+        return _int(details.get(name))
+    return _int(getattr(details, name, None))
+
+
 class Accumulator:
     """Collects what a call returned, from a final object or stream items, for one API."""
 
@@ -79,11 +90,11 @@ class Accumulator:
         self.output_tokens = _int(getattr(usage, "completion_tokens", None))
         details = getattr(usage, "prompt_tokens_details", None)
         if details is not None:
-            self.cache_read = _int(getattr(details, "cached_tokens", None))
-            self.cache_write = _int(getattr(details, "cache_write_tokens", None))
+            self.cache_read = _detail(details, "cached_tokens")
+            self.cache_write = _detail(details, "cache_write_tokens")
         out = getattr(usage, "completion_tokens_details", None)
         if out is not None:
-            self.reasoning = _int(getattr(out, "reasoning_tokens", None))
+            self.reasoning = _detail(out, "reasoning_tokens")
 
     def _response(self, obj: Any) -> None:
         self.response_id = getattr(obj, "id", None) or self.response_id
@@ -100,11 +111,11 @@ class Accumulator:
             self.output_tokens = _int(getattr(usage, "output_tokens", None))
             details = getattr(usage, "input_tokens_details", None)
             if details is not None:
-                self.cache_read = _int(getattr(details, "cached_tokens", None))
-                self.cache_write = _int(getattr(details, "cache_write_tokens", None))
+                self.cache_read = _detail(details, "cached_tokens")
+                self.cache_write = _detail(details, "cache_write_tokens")
             out = getattr(usage, "output_tokens_details", None)
             if out is not None:
-                self.reasoning = _int(getattr(out, "reasoning_tokens", None))
+                self.reasoning = _detail(out, "reasoning_tokens")
         if self.want_output and not self.output_parts:
             text = getattr(obj, "output_text", None)
             if isinstance(text, str):

@@ -181,18 +181,18 @@ def sync_shell(base: type) -> dict[str, Any]:
     sdk_process = base._process_response  # type: ignore[attr-defined]
     sdk_data = base._process_response_data  # type: ignore[attr-defined]
 
-    def request(
-        self: Any, cast_to: Any, options: Any, *, stream: bool = False, stream_cls: Any = None
-    ) -> Any:
+    def request(self: Any, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
+        # ``args``/``kwargs``: ``stream``, ``stream_cls``, and the ``remaining_retries`` of openai < 1.76
+        # and anthropic < 0.45, passed through as given.
         started = self._llmguard_begin(options)
         if started is None:
-            return sdk_request(self, cast_to, options, stream=stream, stream_cls=stream_cls)
+            return sdk_request(self, cast_to, options, *args, **kwargs)
         call, options = started
-        if stream_cls is not None:
-            stream_cls = guarded_stream_cls(stream_cls, is_async=False)
+        if kwargs.get("stream_cls") is not None:
+            kwargs["stream_cls"] = guarded_stream_cls(kwargs["stream_cls"], is_async=False)
         token = active_call.set(call)
         try:
-            result = sdk_request(self, cast_to, options, stream=stream, stream_cls=stream_cls)
+            result = sdk_request(self, cast_to, options, *args, **kwargs)
         except BaseException as exc:
             call.fail(exc)
             raise
@@ -227,18 +227,18 @@ def async_shell(base: type) -> dict[str, Any]:
     sdk_process = base._process_response  # type: ignore[attr-defined]
     sdk_data = base._process_response_data  # type: ignore[attr-defined]
 
-    async def request(
-        self: Any, cast_to: Any, options: Any, *, stream: bool = False, stream_cls: Any = None
-    ) -> Any:
+    async def request(self: Any, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
+        # ``args``/``kwargs``: ``stream``, ``stream_cls``, and the ``remaining_retries`` of openai < 1.76
+        # and anthropic < 0.45, passed through as given.
         started = self._llmguard_begin(options)
         if started is None:
-            return await sdk_request(self, cast_to, options, stream=stream, stream_cls=stream_cls)
+            return await sdk_request(self, cast_to, options, *args, **kwargs)
         call, options = started
-        if stream_cls is not None:
-            stream_cls = guarded_stream_cls(stream_cls, is_async=True)
+        if kwargs.get("stream_cls") is not None:
+            kwargs["stream_cls"] = guarded_stream_cls(kwargs["stream_cls"], is_async=True)
         token = active_call.set(call)
         try:
-            result = await sdk_request(self, cast_to, options, stream=stream, stream_cls=stream_cls)
+            result = await sdk_request(self, cast_to, options, *args, **kwargs)
         except BaseException as exc:
             call.fail(exc)
             raise

@@ -15,16 +15,25 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast, overload
-
-import httpx2
 
 from ._models import FailureKind, FakeFailure, FakeRequest, FakeUsage, TokenCounts, estimate_tokens
 from ._sse import split_words
-from ._wire import Payload, Plan, format_seconds, parse_request, payload_plan, respond, status_message
+from ._wire import (
+    Payload,
+    Plan,
+    format_seconds,
+    parse_request,
+    payload_plan,
+    respond,
+    sdk_wire,
+    status_message,
+)
 
 if TYPE_CHECKING:
     import httpx
+    import httpx2
 
 __all__ = ["DEFAULT_REPLY", "FakeProvider", "ReplyContext", "collect_text"]
 
@@ -244,7 +253,9 @@ class FakeProvider(ABC):
         Returns:
             A client whose every request this fake answers.
         """
-        return httpx2.Client(transport=httpx2.MockTransport(self.handle), base_url=self.base_url, **kwargs)
+        import httpx2  # imported when asked: SDKs before openai 2.47 / anthropic 0.126 do without it
+
+        return cast("httpx2.Client", self._wire_client(httpx2, is_async=False, **kwargs))
 
     def async_http_client(self, **kwargs: Any) -> httpx2.AsyncClient:
         """Build an `httpx2.AsyncClient` served by this fake.
@@ -255,13 +266,14 @@ class FakeProvider(ABC):
         Returns:
             A client whose every request this fake answers.
         """
-        transport = httpx2.MockTransport(self.ahandle)
-        return httpx2.AsyncClient(transport=transport, base_url=self.base_url, **kwargs)
+        import httpx2
+
+        return cast("httpx2.AsyncClient", self._wire_client(httpx2, is_async=True, **kwargs))
 
     def legacy_http_client(self, **kwargs: Any) -> httpx.Client:
         """Build a legacy `httpx.Client` served by this fake (needs `httpx` installed).
 
-        The openai SDK accepts it as `http_client=`; the anthropic SDK rejects legacy clients.
+        The openai SDK accepts it as `http_client=`; anthropic releases after 0.125 reject it.
 
         Args:
             **kwargs: Passed on to `httpx.Client`.
@@ -271,7 +283,7 @@ class FakeProvider(ABC):
         """
         import httpx  # legacy httpx is optional: import it only when asked
 
-        return httpx.Client(transport=httpx.MockTransport(self.handle), base_url=self.base_url, **kwargs)
+        return cast("httpx.Client", self._wire_client(httpx, is_async=False, **kwargs))
 
     def legacy_async_http_client(self, **kwargs: Any) -> httpx.AsyncClient:
         """Build a legacy `httpx.AsyncClient` served by this fake (needs `httpx` installed).
@@ -284,13 +296,21 @@ class FakeProvider(ABC):
         """
         import httpx  # legacy httpx is optional: import it only when asked
 
-        transport = httpx.MockTransport(self.ahandle)
-        return httpx.AsyncClient(transport=transport, base_url=self.base_url, **kwargs)
+        return cast("httpx.AsyncClient", self._wire_client(httpx, is_async=True, **kwargs))
+
+    def _wire_client(self, wire: ModuleType, *, is_async: bool, **kwargs: Any) -> Any:
+        """A client of HTTP library ``wire`` (``httpx2`` or ``httpx``) that this fake answers."""
+        if is_async:
+            return wire.AsyncClient(
+                transport=wire.MockTransport(self.ahandle), base_url=self.base_url, **kwargs
+            )
+        return wire.Client(transport=wire.MockTransport(self.handle), base_url=self.base_url, **kwargs)
 
     def client(self, cls: type[_ClientT], /, **kwargs: Any) -> _ClientT:
         """Build an SDK client wired to this fake, e.g. `fake.client(openai.AsyncOpenAI)`.
 
-        Async client classes get `async_http_client()`, sync ones `http_client()`.
+        The HTTP client is built with the library the SDK takes (`httpx2` for openai 3.x and
+        anthropic 2.x, legacy `httpx` for older releases), async for async client classes.
 
         Args:
             cls: The SDK client class, or a subclass of one.
@@ -301,8 +321,7 @@ class FakeProvider(ABC):
         """
         options: dict[str, Any] = {"api_key": "test-key", "base_url": self.base_url, **kwargs}
         if "http_client" not in options:
-            is_async = _is_async_client_class(cls)
-            options["http_client"] = self.async_http_client() if is_async else self.http_client()
+            options["http_client"] = self._wire_client(sdk_wire(cls), is_async=_is_async_client_class(cls))
         built: _ClientT = cast(Any, cls)(**options)
         return built
 

@@ -7,21 +7,31 @@ A `Plan` is the pure description of an answer; `respond` turns it into an `httpx
 from __future__ import annotations
 
 import http
+import importlib
 import json
+import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeAlias
-
-import httpx2
 
 from ._models import FakeRequest
 from ._sse import SSEEvent
 
 if TYPE_CHECKING:
     import httpx
+    import httpx2
 
-__all__ = ["Payload", "Plan", "format_seconds", "parse_request", "payload_plan", "respond", "status_message"]
+__all__ = [
+    "Payload",
+    "Plan",
+    "format_seconds",
+    "parse_request",
+    "payload_plan",
+    "respond",
+    "sdk_wire",
+    "status_message",
+]
 
 Payload: TypeAlias = Mapping[str, Any] | list[SSEEvent]
 """What a provider renders for a request: a JSON body, or the events of a stream."""
@@ -52,11 +62,23 @@ def parse_request(request: httpx2.Request | httpx.Request) -> FakeRequest:
 
 
 def _wire(request: httpx2.Request | httpx.Request) -> ModuleType:
-    if isinstance(request, httpx2.Request):
-        return httpx2
-    import httpx  # legacy httpx is optional: import it only when asked
+    """The library that built ``request`` (``httpx2`` or legacy ``httpx``)."""
+    return importlib.import_module(type(request).__module__.partition(".")[0])
 
-    return httpx
+
+def sdk_wire(cls: type[object]) -> ModuleType:
+    """The HTTP library the SDK behind client class ``cls`` takes as ``http_client=``.
+
+    openai 3.x and anthropic 2.x use ``httpx2``; older releases (openai < 2.47, anthropic <= 0.125)
+    use legacy ``httpx`` and reject an ``httpx2`` client. Read off the SDK's own ``_base_client``.
+    """
+    for klass in cls.__mro__:
+        base_client = sys.modules.get(f"{klass.__module__.partition('.')[0]}._base_client")
+        for name in ("httpx2", "httpx"):
+            module = getattr(base_client, name, None)
+            if isinstance(module, ModuleType):
+                return module
+    return importlib.import_module("httpx2")
 
 
 def format_seconds(value: float | str) -> str:
