@@ -40,7 +40,12 @@ class FakeAnthropic(FakeProvider):
             default). A tool answer has ``tool_use`` content blocks and ``stop_reason``
             ``"tool_use"``; streamed, each block's input arrives as ``input_json_delta`` events.
             A request without ``tools`` (or with ``tool_choice: {"type": "none"}``) gets text.
-        reply, model, usage, latency, chunker, id_factory: As for `FakeProvider`.
+        reply: As for `FakeProvider`.
+        model: As for `FakeProvider`.
+        usage: As for `FakeProvider`.
+        latency: As for `FakeProvider`.
+        chunker: As for `FakeProvider`.
+        id_factory: As for `FakeProvider`.
 
     Example:
         ```python
