@@ -48,6 +48,13 @@ def test_every_command_accepts_the_shared_options() -> None:
         if not any(opt in param.opts for param in command.params)
     ]
     assert missing == []
+    extra = [
+        (" ".join(path), param.opts)
+        for path, command in commands
+        for param in command.params
+        if "--install-completion" in param.opts or "--show-completion" in param.opts
+    ]
+    assert extra == []  # only the shared options are added
 
 
 def test_db_and_json_after_the_subcommand(tmp_path: Path) -> None:

@@ -74,13 +74,14 @@ def _template(
     """Carries the shared options (never run)."""
 
 
-_TEMPLATE = typer.Typer()
+_TEMPLATE = typer.Typer(add_completion=False)
 _TEMPLATE.command()(_template)
+_SHARED = frozenset({"--db", "--config", "--json"})
 
 
 def _shared_options() -> list[Any]:
     """Fresh option objects (one set per command) that apply themselves and pass no value on."""
-    return list(typer.main.get_command(_TEMPLATE).params)
+    return [p for p in typer.main.get_command(_TEMPLATE).params if set(p.opts) & _SHARED]
 
 
 def _add_shared(command: Any) -> None:
