@@ -17,9 +17,17 @@ from decimal import Decimal
 from pathlib import Path
 
 import llmguard
-from llmguard._record import CallRecord, Cost, PromptRef, Usage
-from llmguard.cost import Alert, BaselineRule, CostPolicy, Rule, SQLiteLedger, ZScoreRule, check_alerts
-from llmguard.cost._observer import LedgerObserver, build
+from llmguard import CallRecord, Cost, PromptRef, Usage
+from llmguard.cost import (
+    Alert,
+    BaselineRule,
+    CostPolicy,
+    Rule,
+    SQLiteLedger,
+    ZScoreRule,
+    check_alerts,
+    record_call,
+)
 from llmguard.testing import make_record
 
 MONTH = datetime(2025, 3, 1, tzinfo=UTC)
@@ -50,12 +58,12 @@ def make_call(when: datetime, version: str, rng: random.Random) -> CallRecord:
     )
 
 
-def replay_day(observer: LedgerObserver, day: int, rng: random.Random) -> None:
-    """Feed one day of traffic to the ledger observer, as guarded clients would."""
+def replay_day(guard: llmguard.Guard, day: int, rng: random.Random) -> None:
+    """Count one day of traffic in the guard's ledger, as its guarded clients would."""
     version = "1.1.0" if day >= CHANGE_DAY else "1.0.0"
     start = MONTH + timedelta(days=day - 1)
     for _ in range(rng.randint(380, 420)):
-        observer.on_end(None, make_call(start + timedelta(seconds=rng.uniform(0, 86_399)), version, rng))  # type: ignore[arg-type]
+        record_call(guard, make_call(start + timedelta(seconds=rng.uniform(0, 86_399)), version, rng))
 
 
 def main() -> int:
@@ -68,17 +76,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         ledger = SQLiteLedger(Path(folder) / "llmguard.db", retention_days=None)
         guard = llmguard.Guard(ledger=ledger, budgets=CostPolicy(rules=rules, check_interval_s=0))
-        observer = build(guard)
-        assert observer is not None
         rng = random.Random(20)
         for day in range(1, 32):
-            replay_day(observer, day, rng)
+            replay_day(guard, day, rng)
             end_of_day = MONTH + timedelta(days=day, seconds=-1)
             for alert in check_alerts(guard, now=end_of_day):  # also runs in the background in an app
                 fired.append((day, alert))
                 print(f"day {day:2d}: ALERT {alert.message}")
         daily = ledger.query("SELECT day, SUM(cost_nanos) / 1e9 FROM cost_ledger GROUP BY day ORDER BY day")
-        observer.shutdown()
+        guard.close()
         ledger.close()
     print("daily cost:", " ".join(f"{cost:.2f}" for _, cost in daily))
     doubled = [day for day, alert in fired if alert.rule == "daily-cost-doubled"]

@@ -7,9 +7,7 @@ import tempfile
 from pathlib import Path
 
 import llmguard
-from llmguard import Guard, PromptRef
-from llmguard._context import use_prompt
-from llmguard._feedback import call_ref, close_sinks, feedback
+from llmguard import Guard, PromptRef, call_ref, feedback, use_prompt
 from llmguard.testing import FakeOpenAI
 
 MODEL = "gpt-4o-mini-2024-07-18"
@@ -30,7 +28,8 @@ def main() -> None:
             feedback(answer, "thumbs", True, user_id="alice")
             feedback(ref, "rating", 4, user_id="bob", comment="short but right")
             feedback(ref, "rating", 5, user_id="bob")  # re-sent: updates bob's rating, no duplicate
-        close_sinks(guard)
+        print(guard.stats().feedback)  # FeedbackStats(recorded=3, failed=0)
+        guard.close()  # closes the feedback database too
         conn = sqlite3.connect(db)
         try:
             stored = conn.execute(

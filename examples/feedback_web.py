@@ -19,8 +19,7 @@ from typing import Any
 import httpx
 
 import llmguard
-from llmguard import Guard
-from llmguard._feedback import feedback_app
+from llmguard import Guard, feedback_app
 from llmguard.testing import FakeOpenAI
 
 MODEL = "gpt-4o-mini-2024-07-18"
@@ -110,7 +109,7 @@ def main() -> None:
                 uvicorn.run(app, host="127.0.0.1", port=args.port)
             else:
                 asyncio.run(self_test(app, db))
-        llmguard._feedback.close_sinks(guard)
+        guard.close()  # closes the feedback database too
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import llmguard
-from llmguard.judging import InMemorySink, JudgingObserver, LLMJudge, Sampling
+from llmguard.judging import InMemorySink, LLMJudge, Sampling
 from llmguard.testing import FakeOpenAI, FakeRequest
 
 APP_MODEL = "gpt-4o-mini-2024-07-18"
@@ -54,8 +54,8 @@ def main() -> None:
     print(f"200 calls: {baseline:.2f}s without judging, {judged:.2f}s with a 0.5 s judge at 100 % sampling")
 
     guard.flush(timeout=10)
-    observer = next(o for o in guard.runtime.observers if isinstance(o, JudgingObserver))
-    stats = observer.stats()
+    stats = guard.stats().judging
+    assert stats is not None  # None only when judging is off or no call was made
     print(
         f"judgments: sampled={stats.sampled} judged={stats.judged} errored={stats.errored} dropped={stats.dropped}"
     )

@@ -149,7 +149,7 @@ def tour_features(
 
     console.print("[bold]7. Sampled judging runs in the background, never blocking the call[/bold]")
     guard.flush(timeout=10)
-    for judgment in judgments.judgments[:4]:
+    for judgment in sorted(judgments.judgments, key=lambda j: (j.call_id, j.judge))[:4]:
         result = judgment.result
         score = "-" if result is None else f"{result.score:g} (passed={result.passed})"
         console.print(f"   {judgment.judge:<11} call {judgment.call_id[-8:]}: {judgment.status} {score}")

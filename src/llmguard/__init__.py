@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from ._openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
     from ._pricing import Price
     from ._record import CallRecord, Cost, PromptRef, Usage
+    from ._stats import FeedbackStats, GuardStats
 
 __all__ = [
     "Anthropic",
@@ -83,9 +84,11 @@ __all__ = [
     "FeedbackEntry",
     "FeedbackError",
     "FeedbackSink",
+    "FeedbackStats",
     "FeedbackTokenError",
     "FeedbackValue",
     "Guard",
+    "GuardStats",
     "LLMGuardAdvisory",
     "LLMGuardError",
     "LabelConflictError",
@@ -152,6 +155,8 @@ _LAZY: dict[str, str] = {
     "Price": "._pricing",
     "LLMGuardAdvisory": "._internal",
     "reset_default_guard": "._guard",
+    "GuardStats": "._stats",
+    "FeedbackStats": "._stats",
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any, Never
 from ._core import CallObserver, PreCallPolicy, Runtime
 from ._display import html_table
 from ._settings import PinMode, Settings, load_settings
+from ._stats import GuardStats, guard_stats
 from .exceptions import ConfigurationError
 
 __all__ = ["GUARD_KEYS", "Guard", "configure", "get_default_guard", "reset_default_guard"]
@@ -218,6 +219,13 @@ class Guard:
             if callable(flush):
                 done = bool(flush(timeout)) and done
         return done
+
+    def stats(self) -> GuardStats:
+        """A typed snapshot of background counters: judging, cost ledger and feedback (see `GuardStats`).
+
+        Reading it builds, starts and opens nothing; a feature that is off or has not run yet is None.
+        """
+        return guard_stats(self)
 
     def close(self, timeout: float = 5.0) -> None:
         """Flush and stop background work of this guard's features (idempotent)."""

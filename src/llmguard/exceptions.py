@@ -70,7 +70,16 @@ class PromptNotFoundError(PromptError, LookupError):
 
 
 class PromptFormatError(PromptError, ValueError):
-    """A prompt file or record is malformed: the message names the file and field."""
+    """A prompt file or record is malformed: the message names the file and every bad field.
+
+    Attributes:
+        problems: Each problem found, ``field <path>: <what is wrong>``, when the file was checked
+            as a whole (all of them are in the message too); empty otherwise.
+    """
+
+    def __init__(self, message: str, *, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class PromptRenderError(PromptError, ValueError):

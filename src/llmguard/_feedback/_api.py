@@ -25,11 +25,23 @@ from ._tokens import read_token
 if TYPE_CHECKING:
     from llmguard._core import CallContext
     from llmguard._guard import Guard
+    from llmguard._stats import FeedbackStats
 
-__all__ = ["afeedback", "close_sinks", "feedback", "record_entry", "resolve", "sink_errors", "sink_for"]
+__all__ = [
+    "afeedback",
+    "close_sinks",
+    "feedback",
+    "feedback_stats",
+    "record_entry",
+    "resolve",
+    "sink_errors",
+    "sink_for",
+]
 
 _sinks: weakref.WeakKeyDictionary[Guard, FeedbackSink] = weakref.WeakKeyDictionary()
 _sinks_lock = threading.Lock()
+_counts: weakref.WeakKeyDictionary[Guard, tuple[int, int]] = weakref.WeakKeyDictionary()
+"""Per guard: (entries its sink accepted, entries its sink raised on); guarded by ``_sinks_lock``."""
 
 
 def _default_guard() -> Guard:
@@ -65,6 +77,21 @@ def close_sinks(guard: Guard) -> None:
         sink = _sinks.pop(guard, None)
     if sink is not None:
         close_all([sink])
+
+
+def feedback_stats(guard: Guard) -> FeedbackStats:
+    """Feedback recorded through ``guard`` (for `llmguard.Guard.stats`)."""
+    from llmguard._stats import FeedbackStats
+
+    with _sinks_lock:
+        recorded, failed = _counts.get(guard, (0, 0))
+    return FeedbackStats(recorded=recorded, failed=failed)
+
+
+def _count(guard: Guard, ok: bool) -> None:
+    with _sinks_lock:
+        recorded, failed = _counts.get(guard, (0, 0))
+        _counts[guard] = (recorded + ok, failed + (not ok))
 
 
 def sink_errors() -> dict[str, int]:
@@ -141,8 +168,7 @@ def record_entry(guard: Guard, entry: FeedbackEntry, call: CallContext | None = 
     sink: FeedbackSink | None = None
     with handle_internal_errors("feedback sink"):
         sink = sink_for(guard)
-    if sink is not None:
-        safe_write(sink, entry)
+    _count(guard, sink is not None and safe_write(sink, entry))
     return entry
 
 

@@ -1,8 +1,10 @@
 """``feedback_app(guard)``: a dependency-free ASGI endpoint for browser feedback.
 
 ``POST`` a JSON object ``{"token", "name", "value", "comment"?, "user_id"?, "metadata"?}`` where
-``token`` comes from ``guard.feedback_token(response)``. Mount it anywhere (FastAPI/Starlette
-``app.mount("/feedback", feedback_app(guard))``); it answers every path it is given.
+``token`` comes from ``guard.feedback_token(response)``. Route it anywhere (FastAPI/Starlette
+``app.add_route("/feedback", feedback_app(guard), methods=["POST", "OPTIONS"])``); it answers
+every path and ``root_path`` it is given. (Starlette's ``app.mount("/feedback", ...)`` serves
+it under ``/feedback/`` and redirects ``/feedback`` with a 307.)
 
 Status codes: 200 stored; 400 malformed JSON or fields; 403 invalid or expired token, or an
 origin not allowed; 405 other methods; 413 body too large; 415 not JSON; 422 invalid value.

@@ -1,22 +1,21 @@
 """The ``llmguard`` command line: one root, sub-commands per feature.
 
 Exit codes everywhere: 0 ok, 1 a check or gate failed, 2 usage, configuration or data error.
-Shared options (before the sub-command): ``--db``, ``--config``, ``--json``.
+Shared options, before or after the sub-command: ``--db``, ``--config``, ``--json``.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from llmguard import _env
 from llmguard._version import __version__
 
 from ._pins import pins_app
+from ._shared import SharedOptionsGroup, apply_shared
 
 __all__ = ["app", "main"]
 
@@ -26,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=SharedOptionsGroup,
 )
 app.add_typer(pins_app, name="pins")
 
@@ -63,15 +63,9 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    """Shared options; they apply to every sub-command."""
-    if db is not None:
-        os.environ[_env.LLMGUARD_DB] = str(db)
-    if config is not None:
-        if not config.is_file():
-            typer.echo(f"error: --config {config}: no such file", err=True)
-            raise typer.Exit(2)
-        os.environ[_env.LLMGUARD_CONFIG] = str(config)
-    ctx.obj = {"json": json_output, "db": db, "config": config}
+    """Shared options; they apply to every sub-command (and are accepted after it too)."""
+    ctx.obj = {"json": False, "db": None, "config": None}
+    apply_shared(ctx, db=db, config=config, json_output=json_output)
 
 
 def main() -> None:

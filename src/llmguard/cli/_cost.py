@@ -4,6 +4,10 @@
 daily cost, or CSV/JSON). ``check`` evaluates the configured rules and budgets
 (``[tool.llmguard.budgets]``) and exits 0 when nothing fires, 1 when an alert fires, 2 on a
 configuration error or a missing ledger.
+
+Unknown is never zero: a group whose calls all lack a price shows ``unpriced`` (JSON ``null``),
+and the totals say how many calls were unpriced, so a sum of known costs is never read as the
+whole bill.
 """
 
 from __future__ import annotations
@@ -114,13 +118,26 @@ def _rows(ledger: SQLiteLedger, by: By, since: date) -> list[dict[str, Any]]:
                 "input_tokens": tin,
                 "output_tokens": tout,
                 "errors": errors,
-                "cost_usd": round(nanos / NANOS, 6),
+                "cost_usd": round(nanos / NANOS, 6) if priced else None,
             }
         )
     return out
 
 
-def _daily(ledger: SQLiteLedger, since: date) -> list[float]:
+def _totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Calls, unpriced calls and the known cost (None when no call was priced)."""
+    calls = sum(r["calls"] for r in rows)
+    unpriced = sum(r["unpriced"] for r in rows)
+    known = [r["cost_usd"] for r in rows if r["cost_usd"] is not None]
+    return {"calls": calls, "unpriced": unpriced, "cost_usd": round(sum(known), 6) if known else None}
+
+
+def _usd(value: float | None) -> str:
+    return "unpriced" if value is None else f"${value:,.4f}"
+
+
+def _daily(ledger: SQLiteLedger, since: date) -> list[float | None]:
+    """Cost per day since the first day with calls: 0.0 for a day without calls, None when unpriced."""
     rows = dict(
         ledger.query(
             f"SELECT day, SUM(cost_nanos) FROM {TABLE} WHERE day >= ? GROUP BY day", [since.isoformat()]
@@ -128,26 +145,32 @@ def _daily(ledger: SQLiteLedger, since: date) -> list[float]:
     )
     today = datetime.now(UTC).date()
     first = max(since, date.fromisoformat(min(rows))) if rows else today
-    return [
-        (rows.get((first + timedelta(days=i)).isoformat()) or 0) / NANOS
-        for i in range((today - first).days + 1)
-    ]
+    days = [(first + timedelta(days=i)).isoformat() for i in range((today - first).days + 1)]
+    return [(None if rows[d] is None else rows[d] / NANOS) if d in rows else 0.0 for d in days]
 
 
-def _print_table(rows: list[dict[str, Any]], by: By, daily: list[float]) -> None:
+def _print_table(rows: list[dict[str, Any]], by: By, daily: list[float | None]) -> None:
     console = Console()
     table = Table(title=f"llmguard cost by {by.value}")
     for column in (by.value, "calls", "unpriced", "input tokens", "output tokens", "errors", "cost (USD)"):
         table.add_column(column, justify="left" if column == by.value else "right")
     for row in rows:
         values = list(row.values())
-        table.add_row(str(values[0]), *(f"{v:,}" for v in values[1:6]), f"${row['cost_usd']:,.4f}")
-    total = sum(r["cost_usd"] for r in rows)
+        table.add_row(str(values[0]), *(f"{v:,}" for v in values[1:6]), _usd(row["cost_usd"]))
+    totals = _totals(rows)
     table.add_section()
-    table.add_row("total", f"{sum(r['calls'] for r in rows):,}", "", "", "", "", f"${total:,.4f}")
+    table.add_row(
+        "total", f"{totals['calls']:,}", f"{totals['unpriced']:,}", "", "", "", _usd(totals["cost_usd"])
+    )
     console.print(table)
+    if totals["unpriced"]:
+        console.print(
+            f"{totals['unpriced']:,} of {totals['calls']:,} calls unpriced (no known price for the model): "
+            "their cost is unknown and not in the total; add prices with Guard(prices=...)"
+        )
     if daily:
-        console.print(f"daily cost {sparkline(daily)}  (last {len(daily)} days, max ${max(daily):,.2f}/day)")
+        known = [d or 0.0 for d in daily]
+        console.print(f"daily cost {sparkline(known)}  (last {len(daily)} days, max ${max(known):,.2f}/day)")
 
 
 @cost_app.command()
@@ -175,7 +198,14 @@ def report(
     if fmt is Format.json:
         typer.echo(
             json.dumps(
-                {"by": by.value, "since": start.isoformat(), "rows": rows, "daily_cost": daily}, indent=2
+                {
+                    "by": by.value,
+                    "since": start.isoformat(),
+                    "rows": rows,
+                    "totals": _totals(rows),
+                    "daily_cost": daily,
+                },
+                indent=2,
             )
         )
     elif fmt is Format.csv:

@@ -1,8 +1,13 @@
 """``llmguard pins check``: find model names in a project and report the ones that float.
 
-It reads Python (with `ast`: ``model=`` keywords, ``{"model": ...}`` dicts and assignments
-to names containing ``model``), YAML, TOML and JSON config files (keys ``model`` and
-``*_model``, which covers ``prompts/**/*.yaml``), classifies each name with
+It reads Python with `ast`: every string literal in the value of a ``model=`` keyword, of a
+parameter default (``def f(model="gpt-4.1")``), of an assignment to a name containing
+``model`` and of a ``{"model": ...}`` dict key, through conditionals, ``or`` and calls such as
+``os.getenv("LLM_MODEL", "gpt-4o")`` (environment variable names are skipped). It also reads
+YAML, TOML and JSON config files (keys ``model`` and ``*_model``, which covers
+``prompts/**/*.yaml``). Generated folders are skipped: virtualenvs, ``.git``, caches,
+``.llmguard``, ``build``/``dist``/``site``, ``node_modules``, and the cache and records folders
+of every eval suite (``*.suite.yaml``) found. Each name is classified with
 `llmguard._pins.classify` and honours the project's ``llmguard.lock`` and
 ``[tool.llmguard.pins]``: a locked alias is rewritten at call time, so it counts as pinned.
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -34,7 +40,33 @@ from llmguard.exceptions import ConfigurationError
 
 __all__ = ["Finding", "find_models", "pins_app"]
 
-SKIP_DIRS = frozenset({".venv", "venv", ".git", "node_modules", "site-packages", "__pycache__", ".tox"})
+SKIP_DIRS = frozenset(
+    {
+        ".venv",
+        "venv",
+        ".git",
+        ".hg",
+        "node_modules",
+        "site-packages",
+        "__pycache__",
+        ".tox",
+        ".nox",
+        ".llmguard",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".hypothesis",
+        ".cache",
+        ".eggs",
+        "build",
+        "dist",
+        "site",
+    }
+)
+"""Folder names never scanned: virtualenvs, VCS data, caches and build or docs output."""
+_SUITE_SUFFIXES = (".suite.yaml", ".suite.yml")
+_LOOKUPS = frozenset({"get", "getenv", "pop", "setdefault"})
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 _SUFFIXES = frozenset({".py", ".yaml", ".yml", ".toml", ".json"})
 _CONFIG_FILES = ("pyproject.toml", "llmguard.toml", LOCK_FILE_NAME)
 _NOT_MODEL = ("_path", "_dir", "_file", "_url", "_cls", "_class", "_type", "_kwargs", "_config")
@@ -91,6 +123,14 @@ def _target_name(node: ast.expr) -> str | None:
     return node.attr if isinstance(node, ast.Attribute) else None
 
 
+def _defaults(args: ast.arguments) -> Iterator[tuple[str | None, ast.expr | None]]:
+    positional = [*args.posonlyargs, *args.args]
+    yield from zip(
+        (a.arg for a in positional[len(positional) - len(args.defaults) :]), args.defaults, strict=True
+    )
+    yield from zip((a.arg for a in args.kwonlyargs), args.kw_defaults, strict=True)
+
+
 def _python_pairs(node: ast.AST) -> Iterator[tuple[str | None, ast.expr | None]]:
     """Yield (name, value) pairs a model name could hide in."""
     if isinstance(node, ast.Call):
@@ -99,24 +139,45 @@ def _python_pairs(node: ast.AST) -> Iterator[tuple[str | None, ast.expr | None]]
         yield from ((_target_name(target), node.value) for target in node.targets)
     elif isinstance(node, ast.AnnAssign):
         yield _target_name(node.target), node.value
+    elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+        yield from _defaults(node.args)
     elif isinstance(node, ast.Dict):
         for key, value in zip(node.keys, node.values, strict=True):
             if isinstance(key, ast.Constant) and _config_key(key.value):
                 yield "model", value
 
 
-def _model_literal(name: str | None, value: ast.expr | None) -> str | None:
-    if name and _python_name(name) and isinstance(value, ast.Constant) and isinstance(value.value, str):
-        return value.value if _plausible(value.value) else None
-    return None
+def _literals(value: ast.expr | None) -> Iterator[tuple[int, int, str]]:
+    """(line, column, text) of the string literals a value can evaluate to (not keys or f-strings)."""
+    if isinstance(value, ast.Constant):
+        if isinstance(value.value, str) and not _ENV_NAME.fullmatch(value.value):
+            yield value.lineno, value.col_offset, value.value
+    elif isinstance(value, ast.IfExp):
+        yield from _literals(value.body)
+        yield from _literals(value.orelse)
+    elif isinstance(value, ast.BoolOp):
+        for item in value.values:
+            yield from _literals(item)
+    elif isinstance(value, ast.Tuple | ast.List | ast.Set):
+        for item in value.elts:
+            yield from _literals(item)
+    elif isinstance(value, ast.Call):
+        lookup = _target_name(value.func) in _LOOKUPS  # the first argument is a key, not a value
+        for arg in value.args[1:] if lookup else value.args:
+            yield from _literals(arg)
+    elif isinstance(value, ast.NamedExpr):
+        yield from _literals(value.value)
 
 
 def _scan_python(text: str) -> Iterator[tuple[int, str]]:
+    found: dict[tuple[int, int], str] = {}
     for node in ast.walk(ast.parse(text)):
         for name, value in _python_pairs(node):
-            literal = _model_literal(name, value)
-            if literal is not None and value is not None:
-                yield value.lineno, literal
+            if name and _python_name(name):
+                for line, column, text in _literals(value):
+                    if _plausible(text):
+                        found[line, column] = text
+    return ((line, model) for (line, _), model in sorted(found.items()))
 
 
 def _scan_yaml(text: str) -> Iterator[tuple[int, str]]:
@@ -171,15 +232,33 @@ def _scan_text(path: Path, text: str) -> Iterator[tuple[int, str]]:
     return _with_lines(text, _data_values(data))
 
 
+def _suite_outputs(suite: Path) -> list[Path]:
+    """The cache and records folders an eval suite writes (generated files, not code)."""
+    folders = {"cache_dir": "cache", "records_dir": "records"}
+    try:
+        data = yaml.safe_load(suite.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError, RecursionError):
+        data = None
+    table = data if isinstance(data, dict) else {}
+    return [(suite.parent / str(table.get(key) or default)).resolve() for key, default in folders.items()]
+
+
 def _iter_files(root: Path) -> Iterator[Path]:
     if root.is_file():
         yield root
         return
+    found: list[Path] = []
+    generated: list[Path] = []
     for directory, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
         for name in sorted(files):
+            if name.endswith(_SUITE_SUFFIXES):
+                generated.extend(_suite_outputs(Path(directory, name)))
             if Path(name).suffix.lower() in _SUFFIXES:
-                yield Path(directory, name)
+                found.append(Path(directory, name))
+    for path in found:
+        if not any(path.resolve().is_relative_to(folder) for folder in generated):
+            yield path
 
 
 def _scan_file(path: Path) -> list[tuple[int, str]]:
@@ -194,8 +273,8 @@ def find_models(paths: list[Path], lock: dict[str, str]) -> list[Finding]:
     """Find and classify the model names in files and directories.
 
     Args:
-        paths: Files or directories; directories are walked, skipping virtualenvs, ``.git``,
-            ``node_modules`` and ``site-packages``.
+        paths: Files or directories; directories are walked, skipping generated folders
+            (`SKIP_DIRS`, ``*.egg-info`` and the cache and records folders of eval suites).
         lock: Alias -> snapshot rewrites that make an alias acceptable.
 
     Returns:

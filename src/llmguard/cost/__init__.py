@@ -32,6 +32,7 @@ from ._writer import WriterStats
 
 if TYPE_CHECKING:
     from llmguard._guard import Guard
+    from llmguard._record import CallRecord
 
 __all__ = [
     "ALERT_EVENT",
@@ -58,6 +59,7 @@ __all__ = [
     "evaluate_alerts",
     "ledger_stats",
     "load_series",
+    "record_call",
 ]
 
 
@@ -76,6 +78,25 @@ def check_alerts(guard: Guard, *, now: datetime | None = None) -> list[Alert]:
         while state.pending:
             state.dispatcher.deliver([state.pending.popleft()])
     return state.check(now)
+
+
+def record_call(guard: Guard, record: CallRecord) -> bool:
+    """Count one finished call as ``guard``'s clients do: a ledger row and budget spend.
+
+    For backfills, calls made outside a guarded client and replays of past traffic
+    (``examples/cost_month.py``): the row is dated by ``record.start_time_ns``. The row is
+    written in the background like any other; `check_alerts` and ``guard.flush()`` wait for it.
+
+    Returns:
+        False when ``guard`` has neither a ledger nor budgets (nothing was counted).
+    """
+    from ._observer import LedgerObserver
+
+    observer = next((o for o in guard.runtime.observers if isinstance(o, LedgerObserver)), None)
+    if observer is None:
+        return False
+    observer.on_end(None, record)  # type: ignore[arg-type]  # the observer reads only the record
+    return True
 
 
 def ledger_stats(guard: Guard) -> WriterStats | None:

@@ -1,19 +1,25 @@
-"""Reading version files: YAML in, a validated `PromptVersion` out, errors naming file and field."""
+"""Reading version files: YAML in, a validated `PromptVersion` out, errors naming file and field.
+
+A file with several problems gets one `PromptFormatError` listing every one of them (one line
+each, ``field <path>: <problem>``), with a hint where a field is misplaced or misspelled
+(``temperature`` at the top level belongs under ``parameters:``).
+"""
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from llmguard.exceptions import PromptFormatError
 
 from ._engine import compile_template
-from ._model import ArtifactKind, PromptVersion
+from ._model import ArtifactKind, FewShotExample, Message, PromptVersion, VariableSpec
 from ._render import PARAMETERS, check_values
 
 __all__ = [
@@ -58,40 +64,101 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return out or "(root)"
 
 
-def _validation_message(exc: ValidationError, source: str) -> str:
-    first = exc.errors()[0]
-    field = _field_path(tuple(first["loc"]))
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{source}: field {field}: {first['msg']}{more}"
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items() if not info.exclude]
 
 
-def _check_kind(data: Mapping[str, Any], kind: ArtifactKind, source: str) -> None:
-    wrong = sorted(set(data) & (_CONFIG_ONLY if kind == "prompt" else _PROMPT_ONLY))
-    if wrong:
-        raise PromptFormatError(f"{source}: field {wrong[0]}: not allowed in a {kind} file")
-    for key in ("name", "kind", "label", "source"):
+_SET_BY_STORE = ("name", "kind", "label", "source")
+_TOP_LEVEL = frozenset(_field_names(PromptVersion)) - set(_SET_BY_STORE)
+_NESTED: dict[str, type[BaseModel]] = {
+    "variables": VariableSpec,
+    "schema": VariableSpec,
+    "few_shot_examples": FewShotExample,
+    "messages": Message,
+}
+
+
+def _known_fields(loc: tuple[int | str, ...]) -> frozenset[str]:
+    """The field names valid where an unknown key ``loc[-1]`` was found."""
+    if len(loc) == 1:
+        return _TOP_LEVEL
+    model = _NESTED.get(str(loc[0]))
+    return frozenset(_field_names(model)) if model is not None else frozenset()
+
+
+def _hint(loc: tuple[int | str, ...]) -> str:
+    """Where an unknown key belongs, or the known field it is probably a misspelling of."""
+    key = str(loc[-1])
+    if len(loc) == 1 and key in PARAMETERS:
+        return f"; {key!r} is a model parameter: it belongs under 'parameters:' (parameters.{key})"
+    known = _known_fields(loc)
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; known fields: {', '.join(sorted(known))}" if known else ""
+
+
+def _pydantic_problems(exc: ValidationError, skip: frozenset[tuple[int | str, ...]]) -> Iterator[str]:
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        if error["type"] == "extra_forbidden":
+            yield f"field {_field_path(loc)}: unknown field{_hint(loc)}"
+        elif loc not in skip:
+            yield f"field {_field_path(loc)}: {error['msg']}"
+
+
+def _problem_text(source: str, problems: list[str]) -> str:
+    if len(problems) == 1:
+        return f"{source}: {problems[0]}"
+    return f"{source}: {len(problems)} problems:\n" + "\n".join(f"  {p}" for p in problems)
+
+
+def _kind_problems(data: Mapping[str, Any], kind: ArtifactKind) -> Iterator[str]:
+    for wrong in sorted(set(data) & (_CONFIG_ONLY if kind == "prompt" else _PROMPT_ONLY)):
+        yield f"field {wrong}: not allowed in a {kind} file"
+    for key in _SET_BY_STORE:
         if key in data:
-            raise PromptFormatError(
-                f"{source}: field {key}: set by the store (folder and file name), not the file"
-            )
+            yield f"field {key}: set by the store (folder and file name), not the file"
+
+
+def _version_problems(data: Mapping[str, Any], expected_version: str | None) -> Iterator[str]:
+    declared = data.get("version")
+    if not isinstance(declared, str):
+        yield 'field version: required, as a quoted string such as "2.1.0"'
+    elif expected_version is not None and declared != expected_version:
+        yield f"field version: {declared!r} disagrees with the file name (version {expected_version!r})"
+
+
+def _parameter_problems(parameters: object) -> Iterator[str]:
+    for key in parameters if isinstance(parameters, Mapping) else ():
+        if key in _TOP_LEVEL:
+            yield f"field parameters.{key}: {key!r} is a top-level field, not a model parameter; move it out of 'parameters:'"
+        elif key not in PARAMETERS:
+            yield f"field parameters.{key}: unknown; known: {', '.join(sorted(PARAMETERS))}"
+
+
+def _parts_problems(version: PromptVersion, source: str) -> Iterator[str]:
+    if version.messages and (version.system_prompt or version.few_shot_examples or version.user_template):
+        yield "field messages: use either messages or system_prompt/few_shot/user_template"
+    for i, msg in enumerate(version.messages):
+        if msg.role == "system" and i > 0:
+            yield f"field messages[{i}].role: a system message must come first"
+    for field, text in version.templates().items():
+        try:
+            compile_template(text, source, field)
+        except PromptFormatError as exc:
+            yield str(exc).removeprefix(f"{source}: ")
 
 
 def check_parts(version: PromptVersion, source: str) -> None:
-    """Check parameters, message order and every template (size, syntax, no Python internals)."""
-    for key in version.parameters:
-        if key not in PARAMETERS:
-            raise PromptFormatError(
-                f"{source}: field parameters.{key}: unknown; known: {', '.join(sorted(PARAMETERS))}"
-            )
-    if version.messages and (version.system_prompt or version.few_shot_examples or version.user_template):
-        raise PromptFormatError(
-            f"{source}: field messages: use either messages or system_prompt/few_shot/user_template"
-        )
-    for i, msg in enumerate(version.messages):
-        if msg.role == "system" and i > 0:
-            raise PromptFormatError(f"{source}: field messages[{i}].role: a system message must come first")
-    for field, text in version.templates().items():
-        compile_template(text, source, field)
+    """Check parameters, message order and every template (size, syntax, no Python internals).
+
+    Raises:
+        PromptFormatError: Every problem found, one per line.
+    """
+    problems = [*_parameter_problems(version.parameters), *_parts_problems(version, source)]
+    if problems:
+        raise PromptFormatError(_problem_text(source, problems), problems=tuple(problems))
 
 
 def _check_config(version: PromptVersion, source: str) -> None:
@@ -120,19 +187,21 @@ def parse_version_file(
     """
     if not isinstance(data, Mapping):
         raise PromptFormatError(f"{source}: expected a mapping of fields, got {type(data).__name__}")
-    _check_kind(data, kind, source)
-    declared = data.get("version")
-    if not isinstance(declared, str):
-        raise PromptFormatError(f'{source}: field version: required, as a quoted string such as "2.1.0"')
-    if expected_version is not None and declared != expected_version:
-        raise PromptFormatError(
-            f"{source}: field version: {declared!r} disagrees with the file name (version {expected_version!r})"
-        )
+    problems = [
+        *_kind_problems(data, kind),
+        *_version_problems(data, expected_version),
+        *_parameter_problems(data.get("parameters")),
+    ]
+    reported = frozenset({("version",)}) if not isinstance(data.get("version"), str) else frozenset()
+    fields = {k: v for k, v in data.items() if k not in _SET_BY_STORE}
     try:
-        version = PromptVersion.model_validate({**data, "name": name, "kind": kind, "source": source})
+        version = PromptVersion.model_validate({**fields, "name": name, "kind": kind, "source": source})
     except ValidationError as exc:
-        raise PromptFormatError(_validation_message(exc, source)) from None
-    check_parts(version, source)
+        problems.extend(_pydantic_problems(exc, reported))
+    else:
+        problems.extend(_parts_problems(version, source))
+    if problems:
+        raise PromptFormatError(_problem_text(source, problems), problems=tuple(problems))
     if kind == "config":
         _check_config(version, source)
     return version

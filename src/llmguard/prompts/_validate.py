@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from llmguard._pins import classify, guess_provider
-from llmguard.exceptions import PromptError
+from llmguard.exceptions import PromptError, PromptFormatError
 
 from ._engine import referenced_names
 from ._file_store import FileStore
@@ -85,6 +85,8 @@ def _check_name(
         for number, path in files.items():
             try:
                 versions[number] = store.read_version(path, name, number)
+            except PromptFormatError as exc:
+                yield from (Finding(str(path), problem) for problem in exc.problems or (str(exc),))
             except PromptError as exc:
                 yield Finding(str(path), str(exc))
         try:

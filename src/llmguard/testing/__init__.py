@@ -24,6 +24,7 @@ from ._fake_openai import FakeOpenAI
 from ._models import FailureKind, FakeFailure, FakeRequest, FakeUsage, TokenCounts, estimate_tokens
 from ._records import make_record
 from ._sse import SSEEvent, split_words
+from ._tools import FakeToolUse, ToolUseReply
 
 __all__ = [
     "DEFAULT_REPLY",
@@ -33,9 +34,11 @@ __all__ = [
     "FakeOpenAI",
     "FakeProvider",
     "FakeRequest",
+    "FakeToolUse",
     "FakeUsage",
     "SSEEvent",
     "TokenCounts",
+    "ToolUseReply",
     "estimate_tokens",
     "make_record",
     "split_words",
