@@ -14,10 +14,11 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from llmguard._db import connect, migrate
+from llmguard._db import after_fork, connect, migrate, park
 
 __all__ = ["COLUMNS", "NANOS", "TABLE", "Ledger", "LedgerRow", "SQLiteLedger"]
 
@@ -95,7 +96,17 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-_INSERT = f"INSERT OR IGNORE INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_ROW = f"({', '.join('?' * len(COLUMNS))})"
+_MAX_VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+CHUNK_ROWS = min(500, _MAX_VARIABLES // len(COLUMNS))
+"""Rows per INSERT statement: a batch is written in a few statements, not one per row."""
+
+
+def _insert(rows: int) -> str:
+    return f"INSERT OR IGNORE INTO {TABLE} ({', '.join(COLUMNS)}) VALUES {', '.join([_ROW] * rows)}"
+
+
+_INSERT_CHUNK = _insert(CHUNK_ROWS)
 
 
 @runtime_checkable
@@ -118,8 +129,11 @@ class Ledger(Protocol):
 class SQLiteLedger:
     """The default ledger: a table in the shared local SQLite database (WAL, busy timeout).
 
-    One connection per ledger, guarded by a lock: the background writer and readers (alert
-    evaluation, reports) take turns; a write is one ``executemany`` transaction per batch.
+    One connection per ledger and process, guarded by a lock: the background writer and readers
+    (alert evaluation, reports) take turns. A write is one transaction per batch, inserting
+    `CHUNK_ROWS` rows per statement: each statement releases the GIL once, so the writer keeps up
+    with many busy caller threads (``executemany`` would hand the GIL back and forth per row).
+    A forked child opens its own connection.
 
     Args:
         path: The database file (``":memory:"`` for tests).
@@ -131,6 +145,12 @@ class SQLiteLedger:
         self.retention_days = retention_days
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        after_fork(self)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()  # the parent's writer may have held it at fork time
+        park(self._conn)
+        self._conn = None
 
     def __repr__(self) -> str:
         return f"SQLiteLedger({str(self.path)!r}, retention_days={self.retention_days!r})"
@@ -152,7 +172,10 @@ class SQLiteLedger:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(_INSERT, rows)
+                for start in range(0, len(rows), CHUNK_ROWS):
+                    chunk = rows[start : start + CHUNK_ROWS]
+                    sql = _INSERT_CHUNK if len(chunk) == CHUNK_ROWS else _insert(len(chunk))
+                    conn.execute(sql, tuple(chain.from_iterable(chunk)))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
