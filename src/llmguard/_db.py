@@ -134,7 +134,8 @@ def migrate(conn: sqlite3.Connection, component: str, migrations: Sequence[str])
                 )
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite already rolled back on a full disk
+                    conn.execute("ROLLBACK")
                 raise
             version = number
         return max(version, len(migrations)) if migrations else version

@@ -97,6 +97,12 @@ class HostApp:
         self.feedbacks += 1
         return text
 
+    def serve_without_prompt(self) -> str:
+        """The app's fallback when its prompt cannot be resolved: a built-in message."""
+        self.calls += 1
+        reply = self.client.chat.completions.create(model=SNAPSHOT, messages=MESSAGES)
+        return reply.choices[0].message.content or ""
+
     def accounting(self, timeout: float = 10.0) -> Accounting:
         """Flush the background work, then count what every store holds."""
         flushed = self.guard.flush(timeout)

@@ -144,7 +144,8 @@ class SQLiteFeedbackSink:
                 conn.executemany(UPSERT, [p.row for p in batch])
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite already rolled back on a full disk
+                    conn.execute("ROLLBACK")
                 raise
         except Exception as exc:
             for pending in batch:

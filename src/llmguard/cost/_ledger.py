@@ -178,7 +178,8 @@ class SQLiteLedger:
                     conn.execute(sql, tuple(chain.from_iterable(chunk)))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite already rolled back on a full disk
+                    conn.execute("ROLLBACK")
                 raise
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
