@@ -44,7 +44,10 @@ class CostPolicy:
         callbacks: Called with each new alert, on a background thread.
         check_interval_s: Seconds between background rule evaluations (0 disables them;
             `llmguard.cost.check_alerts` evaluates on demand).
-        queue_size: Calls held in memory at most while the writer catches up (more are dropped, counted).
+        queue_size: Calls held in memory at most while the writer catches up (more are dropped,
+            counted and logged once): the hard bound on the rows a ``kill -9`` can lose.
+        flush_interval_s: Seconds between the ledger writer's wake-ups: the time bound of the rows
+            a ``kill -9`` can lose (plus the write itself; see the cost docs for measured figures).
         retention_days: Ledger rows older than this are pruned (used when the ledger is built
             from ``ledger=True`` or a path).
     """
@@ -55,6 +58,7 @@ class CostPolicy:
     check_interval_s: float = 3600.0
     retention_days: float | None = 90.0
     queue_size: int = 20_000
+    flush_interval_s: float = 0.1
     ledger: Any = field(default=None, repr=False)
     """The ``ledger`` value from a config file, if any."""
 
@@ -88,7 +92,15 @@ def _rule(data: Mapping[str, Any], where: str) -> Rule:
 
 def policy_from_table(table: Mapping[str, Any], where: str = "[tool.llmguard.budgets]") -> CostPolicy:
     """Parse a config-file budgets table."""
-    known = {"ledger", "retention_days", "check_interval_s", "queue_size", "limits", "rules"}
+    known = {
+        "ledger",
+        "retention_days",
+        "check_interval_s",
+        "queue_size",
+        "flush_interval_s",
+        "limits",
+        "rules",
+    }
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigurationError(
@@ -102,6 +114,7 @@ def policy_from_table(table: Mapping[str, Any], where: str = "[tool.llmguard.bud
         check_interval_s=float(table.get("check_interval_s", 3600.0)),
         retention_days=table.get("retention_days", 90.0),
         queue_size=int(table.get("queue_size", 20_000)),
+        flush_interval_s=float(table.get("flush_interval_s", 0.1)),
         ledger=table.get("ledger"),
     )
 

@@ -99,7 +99,7 @@ _MIGRATIONS: tuple[str, ...] = (
 _ROW = f"({', '.join('?' * len(COLUMNS))})"
 _MAX_VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 CHUNK_ROWS = min(500, _MAX_VARIABLES // len(COLUMNS))
-"""Rows per INSERT statement: a batch is written in a few statements, not one per row."""
+"""Rows per INSERT statement (and the writer's batch size): one statement per batch, not per row."""
 
 
 def _insert(rows: int) -> str:
@@ -114,7 +114,7 @@ class Ledger(Protocol):
     """Where ledger rows go. Implementations must be safe to call from a background thread."""
 
     def write(self, rows: Sequence[LedgerRow]) -> None:
-        """Append ``rows`` (one transaction); raise on failure (the writer logs and counts it)."""
+        """Append ``rows`` (atomically per batch of the writer); raise on failure (logged and counted)."""
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read-only query over the ledger's tables and return all rows."""
@@ -130,9 +130,10 @@ class SQLiteLedger:
     """The default ledger: a table in the shared local SQLite database (WAL, busy timeout).
 
     One connection per ledger and process, guarded by a lock: the background writer and readers
-    (alert evaluation, reports) take turns. A write is one transaction per batch, inserting
-    `CHUNK_ROWS` rows per statement: each statement releases the GIL once, so the writer keeps up
-    with many busy caller threads (``executemany`` would hand the GIL back and forth per row).
+    (alert evaluation, reports) take turns. A write inserts `CHUNK_ROWS` rows per statement, each
+    statement one transaction: it releases the GIL once, so the writer keeps up with many busy
+    caller threads (``executemany`` would hand the GIL back and forth once per row, and the writer
+    waits for it each time behind every caller thread).
     A forked child opens its own connection.
 
     Args:
@@ -167,20 +168,17 @@ class SQLiteLedger:
         return self._conn
 
     def write(self, rows: Sequence[LedgerRow]) -> None:
-        """Insert ``rows`` in one transaction (a row whose ``call_id`` exists is ignored)."""
+        """Insert ``rows``, `CHUNK_ROWS` per statement (a row whose ``call_id`` exists is ignored).
+
+        Each statement is its own transaction (the connection is in autocommit mode): no separate
+        ``BEGIN``/``COMMIT`` round trips, each of which would make the writer wait for the GIL again.
+        """
         with self._lock:
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for start in range(0, len(rows), CHUNK_ROWS):
-                    chunk = rows[start : start + CHUNK_ROWS]
-                    sql = _INSERT_CHUNK if len(chunk) == CHUNK_ROWS else _insert(len(chunk))
-                    conn.execute(sql, tuple(chain.from_iterable(chunk)))
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:  # SQLite already rolled back on a full disk
-                    conn.execute("ROLLBACK")
-                raise
+            for start in range(0, len(rows), CHUNK_ROWS):
+                chunk = rows[start : start + CHUNK_ROWS]
+                sql = _INSERT_CHUNK if len(chunk) == CHUNK_ROWS else _insert(len(chunk))
+                conn.execute(sql, tuple(chain.from_iterable(chunk)))
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run ``sql`` and return every row."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ._alerts import AlertDispatcher, evaluate_alerts
 from ._budget import BudgetTracker
 from ._config import CostPolicy, resolve_ledger, resolve_policy
-from ._ledger import Ledger
+from ._ledger import CHUNK_ROWS, Ledger
 from ._rules import Alert
 from ._writer import WRITE_ERRORS, BatchWriter
 
@@ -108,7 +108,9 @@ def _build(guard: Guard) -> CostState | None:
     state.writer = BatchWriter(
         sink,
         name=name,
+        batch_size=CHUNK_ROWS,
         max_queue=policy.queue_size,
+        interval=policy.flush_interval_s,
         periodic=state.periodic,
         has_pending=lambda: bool(state.pending),
     )

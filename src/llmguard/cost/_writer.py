@@ -6,8 +6,9 @@ batches through ``sink``. A sink failure (read-only file, full disk) is logged o
 the caller never sees it. ``flush``/``shutdown`` drain the queue, and an ``atexit`` hook drains it
 on a clean interpreter exit.
 
-Loss window: a row is on disk at most ``interval`` seconds plus one batch write after ``submit``
-returned, as long as the writer keeps up (see ``docs/cost.md``); a ``kill -9`` loses at most the
+Loss window: a row reaches the disk about ``interval`` seconds plus one batch write after
+``submit`` returned (longer when busy caller threads make the writer wait for the GIL: see
+``docs/cost.md`` and ``benchmarks/ledger_loss.py`` for measured figures); a ``kill -9`` loses the
 rows of that window, and never more than ``max_queue``.
 
 Lifecycle: the thread is restarted lazily by the first ``submit`` in a forked child (which starts
@@ -73,7 +74,7 @@ class BatchWriter:
         name: str = "ledger",
         batch_size: int = 1000,
         max_queue: int = 100_000,
-        interval: float = 0.2,
+        interval: float = 0.1,
         periodic: Callable[[], None] | None = None,
         has_pending: Callable[[], bool] | None = None,
     ) -> None:
@@ -116,7 +117,7 @@ class BatchWriter:
         """Queue ``row``; returns False (and counts a drop) when the queue is full."""
         queue = self._queue
         if len(queue) >= self.max_queue:
-            self.dropped += 1
+            self._drop()
             return False
         queue.append(row)
         if not self._accepting:
@@ -124,6 +125,15 @@ class BatchWriter:
         elif len(queue) >= self.batch_size and not self._wake.is_set():
             self._wake.set()
         return True
+
+    def _drop(self) -> None:
+        self.dropped += 1
+        advise_once(
+            "writer-full",
+            self.name,
+            f"llmguard: the {self.name} queue is full ({self.max_queue} rows waiting): the writer cannot keep "
+            "up, new rows are dropped and counted (raise queue_size, or check the disk)",
+        )
 
     def _revive(self) -> None:
         """Serve rows queued with no thread running: after fork, after shutdown, at exit."""
