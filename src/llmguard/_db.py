@@ -44,7 +44,10 @@ _held: list[threading.Lock] = []
 
 
 def after_fork(obj: object) -> None:
-    """Quiesce ``obj._lock`` around ``fork()``; call ``obj._after_fork()`` in the child (held weakly)."""
+    """Quiesce ``obj._lock`` around ``fork()``; in the child call ``obj._after_fork()`` (held weakly).
+
+    Without an ``_after_fork`` method, the child just gets a fresh ``obj._lock``.
+    """
     _forkable.add(obj)
 
 
@@ -77,6 +80,8 @@ def _reinit_in_child() -> None:  # pragma: no cover - runs in forked children (t
         reinit = getattr(obj, "_after_fork", None)
         if callable(reinit):
             reinit()
+        elif hasattr(obj, "_lock"):
+            obj._lock = threading.Lock()
 
 
 os.register_at_fork(before=_before_fork, after_in_parent=_release_in_parent, after_in_child=_reinit_in_child)

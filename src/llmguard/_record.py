@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -16,6 +17,14 @@ CallKind = Literal["app", "judge"]
 
 _last = [0, 0]
 _id_lock = threading.Lock()
+
+
+def _reinit_after_fork() -> None:  # pragma: no cover - runs in forked children (tests/faults)
+    global _id_lock
+    _id_lock = threading.Lock()  # a parent thread may have held it at fork time
+
+
+os.register_at_fork(after_in_child=_reinit_after_fork)
 
 
 def new_call_id() -> str:

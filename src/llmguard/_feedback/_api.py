@@ -7,6 +7,7 @@ counted (`sink_errors`), never raised.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections.abc import Mapping
@@ -30,6 +31,14 @@ __all__ = ["afeedback", "close_sinks", "feedback", "record_entry", "resolve", "s
 
 _sinks: weakref.WeakKeyDictionary[Guard, FeedbackSink] = weakref.WeakKeyDictionary()
 _sinks_lock = threading.Lock()
+
+
+def _reinit_after_fork() -> None:  # pragma: no cover - runs in forked children (tests/faults)
+    global _sinks_lock
+    _sinks_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reinit_after_fork)
 
 
 def _default_guard() -> Guard:

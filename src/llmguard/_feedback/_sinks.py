@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
-from llmguard._db import WRITE_ERRORS
+from llmguard._db import WRITE_ERRORS, after_fork
 from llmguard._internal import advise_once, logger
 
 from ._model import FeedbackEntry
@@ -39,6 +39,10 @@ class SinkErrors:
 
     def __init__(self) -> None:
         self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        after_fork(self)
+
+    def _after_fork(self) -> None:
         self._lock = threading.Lock()
 
     def add(self, sink: object) -> None:

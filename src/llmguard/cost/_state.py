@@ -6,6 +6,7 @@ the ledger, its background writer, the budget tracker and the alert dispatcher.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
@@ -79,6 +80,17 @@ class CostState:
 
 _states: weakref.WeakKeyDictionary[Guard, CostState | None] = weakref.WeakKeyDictionary()
 _states_lock = threading.Lock()
+
+
+def _reinit_after_fork() -> None:  # pragma: no cover - runs in forked children (tests/faults)
+    global _states_lock
+    _states_lock = threading.Lock()
+    for state in list(_states.values()):
+        if state is not None:
+            state.lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reinit_after_fork)
 
 
 def state_for(guard: Guard) -> CostState | None:
