@@ -5,7 +5,8 @@ the offline fake provider, with the SQLite cost ledger on. After each call retur
 acknowledged: the app moved on), the thread bumps its counter in a file-backed shared map, which
 survives the kill. After ``--seconds`` the parent sends ``SIGKILL``, opens the ledger (SQLite
 recovers the committed WAL frames) and compares: acknowledged calls, rows on disk, rows lost, and
-the time window lost (the kill time minus the start of the newest row on disk). Runs ``--runs``
+the time window lost (the kill time minus the start of the newest row on disk, when rows were
+lost). Compare with another version of llmguard by putting its ``src`` first on ``PYTHONPATH``. Runs ``--runs``
 times and reports each run and the worst.
 
 Run: ``python benchmarks/ledger_loss.py [--threads 16] [--seconds 2] [--runs 5] [--json]``.
@@ -92,7 +93,7 @@ def run_once(threads: int, seconds: float, root: Path) -> dict[str, Any]:
         "on_disk": rows,
         "lost": lost,
         "lost_pct": round(100 * lost / acknowledged, 2) if acknowledged else 0.0,
-        "window_s": round((killed_ns - newest) / 1e9, 3) if newest else None,
+        "window_s": round((killed_ns - newest) / 1e9, 3) if newest and lost else 0.0,
         "calls_per_s": round(acknowledged / seconds),
     }
 
