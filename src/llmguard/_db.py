@@ -24,7 +24,16 @@ from pathlib import Path
 
 from .exceptions import ConfigurationError, LLMGuardError
 
-__all__ = ["BUSY_TIMEOUT_MS", "FORK_WAIT_S", "WRITE_ERRORS", "after_fork", "connect", "migrate", "park"]
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "FORK_WAIT_S",
+    "WRITE_ERRORS",
+    "after_fork",
+    "connect",
+    "migrate",
+    "open_store",
+    "park",
+]
 
 BUSY_TIMEOUT_MS = 30_000
 """How long a writer waits for another process's lock before giving up."""
@@ -106,6 +115,17 @@ def connect(path: str | Path, *, check_same_thread: bool = False) -> sqlite3.Con
     if target != ":memory:":
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def open_store(path: str | Path, component: str, migrations: Sequence[str]) -> sqlite3.Connection:
+    """`connect` to ``path`` and `migrate` ``component``'s tables (the connection is closed if that fails)."""
+    conn = connect(path)
+    try:
+        migrate(conn, component, migrations)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from llmguard import LLMGuardError
+from llmguard.testing import FailureKind
 
 from ._app import HostApp, assert_accounted, build_app
 
@@ -39,23 +40,18 @@ def test_429_is_the_sdks_rate_limit_error_and_a_retry_succeeds(tmp_path: Path) -
         app.close()
 
 
-def test_500_is_the_sdks_internal_server_error(tmp_path: Path) -> None:
-    app = build_app(tmp_path)
-    try:
-        app.fake.fail_next(500, retry_after=None)
-        with pytest.raises(openai.InternalServerError):
-            app.serve()
-        assert app.serve().startswith("Open Settings")
-        _failed_calls_are_recorded(app, failed=1)
-    finally:
-        app.close()
-
-
-def test_timeout_is_the_sdks_timeout_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("fault", "sdk_error"),
+    [(500, openai.InternalServerError), ("timeout", openai.APITimeoutError)],
+    ids=["500", "timeout"],
+)
+def test_500_and_timeout_are_the_sdks_own_errors(
+    tmp_path: Path, fault: FailureKind, sdk_error: type[openai.APIError]
+) -> None:
     app = build_app(tmp_path, timeout=1.0)
     try:
-        app.fake.fail_next("timeout")
-        with pytest.raises(openai.APITimeoutError):
+        app.fake.fail_next(fault, retry_after=None)
+        with pytest.raises(sdk_error):
             app.serve()
         assert app.serve().startswith("Open Settings")
         _failed_calls_are_recorded(app, failed=1)

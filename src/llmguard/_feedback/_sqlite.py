@@ -16,7 +16,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from llmguard._db import after_fork, connect, migrate, park
+from llmguard._db import after_fork, open_store, park
 
 from ._model import FeedbackEntry
 
@@ -155,13 +155,7 @@ class SQLiteFeedbackSink:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = connect(self.path)
-            try:
-                migrate(conn, COMPONENT, MIGRATIONS)
-            except BaseException:
-                conn.close()
-                raise
-            self._conn = conn
+            self._conn = open_store(self.path, COMPONENT, MIGRATIONS)
         return self._conn
 
     def close(self) -> None:

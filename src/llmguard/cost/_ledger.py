@@ -18,7 +18,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from llmguard._db import after_fork, connect, migrate, park
+from llmguard._db import after_fork, open_store, park
 
 __all__ = ["COLUMNS", "NANOS", "TABLE", "Ledger", "LedgerRow", "SQLiteLedger"]
 
@@ -158,13 +158,7 @@ class SQLiteLedger:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = connect(self.path)
-            try:
-                migrate(conn, "cost_ledger", _MIGRATIONS)
-            except BaseException:
-                conn.close()
-                raise
-            self._conn = conn
+            self._conn = open_store(self.path, "cost_ledger", _MIGRATIONS)
         return self._conn
 
     def write(self, rows: Sequence[LedgerRow]) -> None:

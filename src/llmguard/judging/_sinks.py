@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from llmguard._db import after_fork, connect, migrate, park
+from llmguard._db import after_fork, open_store, park
 
 from ._types import Judgment
 
@@ -115,13 +115,7 @@ class SQLiteSink:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = connect(self.path)
-            try:
-                migrate(conn, "judging", _MIGRATIONS)
-            except BaseException:
-                conn.close()
-                raise
-            self._conn = conn
+            self._conn = open_store(self.path, "judging", _MIGRATIONS)
         return self._conn
 
     def write(self, judgments: Iterable[Judgment]) -> None:
