@@ -19,8 +19,8 @@ from typing import Any
 
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import llmguard
@@ -50,6 +50,18 @@ def write_prompts(root: Path) -> Path:
     (folder / "v1.0.0.yaml").write_text(PROMPT)
     (folder / "labels.yaml").write_text("production: 1.0.0\n")
     return root
+
+
+class SpanCounter(SpanExporter):
+    """Counts exported spans; lock-free, so a forked child can reset and reuse it safely."""
+
+    def __init__(self) -> None:
+        self.exported = 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Count the batch (the batch span processor exports from one thread)."""
+        self.exported += len(spans)
+        return SpanExportResult.SUCCESS
 
 
 @dataclass
@@ -110,9 +122,11 @@ class HostApp:
         stats = ledger_stats(self.guard)
         assert stats is not None
         judging = self.judging_stats()
-        spans = (
-            len(self.exporter.get_finished_spans()) if isinstance(self.exporter, InMemorySpanExporter) else -1
-        )
+        spans = -1  # an exporter that cannot be read back (OTLP)
+        if isinstance(self.exporter, InMemorySpanExporter):
+            spans = len(self.exporter.get_finished_spans())
+        elif isinstance(self.exporter, SpanCounter):
+            spans = self.exporter.exported
         return Accounting(
             flushed=flushed,
             ledger=stats,

@@ -1,6 +1,6 @@
 """Fault scenarios that need a process of their own; run as ``python -m faults._scenarios NAME DIR``.
 
-Each prints one JSON object per process on stdout (``{"pid": ..., ...}``) for the test to check.
+Each process writes its accounting as JSON to ``DIR/reports/`` for the test to check.
 """
 
 from __future__ import annotations
@@ -16,15 +16,26 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ._app import HostApp, build_app, count
+from ._app import HostApp, SpanCounter, build_app, count
+
+
+def snapshot(app: HostApp, role: str, **extra: Any) -> dict[str, Any]:
+    """This process's accounting, as a JSON-ready dict."""
+    line = {"role": role, "pid": os.getpid(), "calls": app.calls, "feedbacks": app.feedbacks, **extra}
+    line.update(asdict(app.accounting()))
+    return line
+
+
+def save(root: Path, line: dict[str, Any]) -> None:
+    """Write a report to ``root/reports/<role>-<pid>.json``."""
+    folder = root / "reports"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{line['role']}-{line.get('pid', 0)}.json").write_text(json.dumps(line, default=str))
 
 
 def report(app: HostApp, role: str, **extra: Any) -> None:
-    """Print this process's accounting as one JSON line."""
-    acc = app.accounting()
-    line = {"role": role, "pid": os.getpid(), "calls": app.calls, "feedbacks": app.feedbacks, **extra}
-    line.update(asdict(acc))
-    print(json.dumps(line, default=str), flush=True)
+    """Save this process's accounting."""
+    save(app.db.parent, snapshot(app, role, **extra))
 
 
 def disk_full(root: Path) -> None:
@@ -36,8 +47,9 @@ def disk_full(root: Path) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, hard))
     answers = [app.serve(f"while full {n}") for n in range(4)]
-    report(app, "full", answers=answers)
+    full = snapshot(app, "full", answers=answers)
     resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+    save(root, full)  # there is room for the report again
     answers = [app.serve(f"after {n}") for n in range(2)]
     report(app, "after", answers=answers)
     app.close()
@@ -45,7 +57,8 @@ def disk_full(root: Path) -> None:
 
 def fork(root: Path) -> None:
     """A preloaded app forks two workers while one of its threads is still making calls."""
-    app = build_app(root)
+    spans = SpanCounter()
+    app = build_app(root, exporter=spans)
     for n in range(3):
         app.serve(f"parent {n}")  # no flush: rows may still be queued when the workers fork
     stop = threading.Event()
@@ -58,14 +71,13 @@ def fork(root: Path) -> None:
         if pid == 0:  # the worker: its own calls, then its own accounting
             code = 1
             try:
-                app.calls = app.feedbacks = 0
+                app.calls = app.feedbacks = spans.exported = 0  # the worker counts its own
                 answers = [app.serve(f"worker {worker} {n}") for n in range(4)]
                 answers.append(app.serve(f"worker {worker} stream", stream=True))
                 report(app, "child", answers=answers)
                 app.close()
                 code = 0
             finally:
-                sys.stdout.flush()
                 os._exit(code)
         children.append(pid)
     codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
@@ -74,7 +86,7 @@ def fork(root: Path) -> None:
     app.serve("parent after")
     report(app, "parent", codes=codes)
     app.close()
-    print(json.dumps({"role": "db", **{t: count(app.db, t) for t in TABLES}}), flush=True)
+    save(root, {"role": "db", **{t: count(app.db, t) for t in TABLES}})
 
 
 TABLES = ("cost_ledger", "llmguard_judgments", "llmguard_feedback")
