@@ -327,3 +327,15 @@ def test_a_call_made_after_the_exit_drain_is_written_on_the_callers_thread(tmp_p
     assert "after its guard was closed" in done.stderr
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM cost_ledger").fetchone()[0] == 2
+
+
+def test_flush_interval_comes_from_config_and_is_checked(tmp_path: Path) -> None:
+    guard = llmguard.Guard(ledger=tmp_path / "l.db", budgets={"flush_interval_s": 0.5}, pin_policy="off")
+    observer = build(guard)
+    assert observer is not None
+    assert observer.state.writer is not None
+    assert observer.state.writer.interval == 0.5
+    observer.shutdown()
+    for bad in (0, -1.0, float("nan"), True):
+        with pytest.raises(llmguard.ConfigurationError, match="flush_interval_s"):
+            CostPolicy(flush_interval_s=bad)

@@ -4,6 +4,7 @@
 
     ledger = true                 # or a database path; off unless enabled
     retention_days = 90
+    flush_interval_s = 0.1        # the ledger writer's wake-up (the kill -9 loss window)
     check_interval_s = 3600
     limits = [{ prompt = "support-bot", period = "month", soft_usd = 500, hard_usd = 800 }]
     rules = [{ type = "baseline", series = "cost", multiplier = 3.0, days = 7, min_value = 10 }]
@@ -62,6 +63,13 @@ class CostPolicy:
     ledger: Any = field(default=None, repr=False)
     """The ``ledger`` value from a config file, if any."""
 
+    def __post_init__(self) -> None:
+        interval = self.flush_interval_s
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0 < interval <= 3600:
+            raise ConfigurationError(
+                f"budgets flush_interval_s: expected seconds in (0, 3600], got {interval!r}"
+            )
+
     @property
     def empty(self) -> bool:
         """Nothing to track or evaluate."""
@@ -114,7 +122,7 @@ def policy_from_table(table: Mapping[str, Any], where: str = "[tool.llmguard.bud
         check_interval_s=float(table.get("check_interval_s", 3600.0)),
         retention_days=table.get("retention_days", 90.0),
         queue_size=int(table.get("queue_size", 20_000)),
-        flush_interval_s=float(table.get("flush_interval_s", 0.1)),
+        flush_interval_s=table.get("flush_interval_s", 0.1),
         ledger=table.get("ledger"),
     )
 

@@ -88,6 +88,7 @@ def _reinit_after_fork() -> None:  # pragma: no cover - runs in forked children 
     for state in list(_states.values()):
         if state is not None:
             state.lock = threading.Lock()
+            state.pending.clear()  # alerts raised before the fork are the parent's to deliver
 
 
 os.register_at_fork(after_in_child=_reinit_after_fork)
