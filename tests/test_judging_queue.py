@@ -285,3 +285,17 @@ def test_hung_judges_hold_a_bounded_number_of_threads(queues: list[JudgingQueue]
     assert q.offer(record(99))
     assert q.flush(10)
     assert sink.judgments[-1].call_id == "call-99"
+
+
+def test_offers_after_shutdown_are_dropped_counted_and_said_once(
+    queues: list[JudgingQueue], caplog: pytest.LogCaptureFixture
+) -> None:
+    q, sink = make(queues, ["no_refusal"])
+    q.shutdown(1)
+    with caplog.at_level("WARNING", logger="llmguard"):
+        assert not q.offer(record(1))
+        assert not q.offer(record(2))
+    assert q.stats().dropped_by_reason == {"closed": 2}
+    assert sink.judgments == []
+    warned = [r.getMessage() for r in caplog.records if "after its guard was closed" in r.getMessage()]
+    assert len(warned) == 1

@@ -183,6 +183,14 @@ class JudgingQueue:
                 self._pending += n
                 self._queue.put(record)
         if reason:
+            if reason == "closed":
+                advise_once(
+                    "judging-closed",
+                    str(id(self)),
+                    "llmguard: a call was sampled for judging after its guard was closed (guard.close()); "
+                    "its judgments are dropped and counted (reason 'closed'). Close the guard only when the "
+                    "app stops, or build a new Guard for later calls",
+                )
             self._report_drop(reason, record.call_id, n)
         return not reason
 
