@@ -19,14 +19,6 @@ _last = [0, 0]
 _id_lock = threading.Lock()
 
 
-def _reinit_after_fork() -> None:  # pragma: no cover - runs in forked children (tests/faults)
-    global _id_lock
-    _id_lock = threading.Lock()  # a parent thread may have held it at fork time
-
-
-os.register_at_fork(after_in_child=_reinit_after_fork)
-
-
 def new_call_id() -> str:
     """A sortable unique id: 48-bit milliseconds + 80 random bits, as 32 lowercase hex characters.
 
@@ -172,3 +164,11 @@ class CallRecord:
     def prompt_model_mismatch(self) -> bool:
         """The call used another model than the one its registry prompt was designed for."""
         return bool(self.prompt and self.prompt.model and self.prompt.model != self.requested_model)
+
+
+def _reinit_after_fork() -> None:  # pragma: no cover - runs in forked children (tests/faults)
+    global _id_lock
+    _id_lock = threading.Lock()  # a parent thread may have held it at fork time
+
+
+os.register_at_fork(after_in_child=_reinit_after_fork)
