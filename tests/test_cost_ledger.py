@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -272,3 +275,67 @@ def test_quality_series_read_the_judging_and_feedback_tables(tmp_path: Path) -> 
     assert load_series(ledger, "judge_refusal_rate", today).values == {today: 0.5}
     assert load_series(ledger, "thumbs_down_rate", today).values == {today: 0.25}
     ledger.close()
+
+
+def test_calls_after_close_are_still_written_and_say_so_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "ledger.db"
+    guard = llmguard.Guard(ledger=db, pin_policy="off")
+    messages: Any = [{"role": "user", "content": "x"}]
+    with FakeOpenAI(reply="ok").client(llmguard.OpenAI, guard=guard) as client:
+        client.chat.completions.create(model="m", messages=messages)
+        guard.close()
+        with caplog.at_level(logging.WARNING, logger="llmguard"):
+            for _ in range(3):
+                client.chat.completions.create(model="m", messages=messages)
+        assert guard.flush(5)
+    guard.close()
+    stats = ledger_stats(guard)
+    assert stats is not None
+    assert (stats.written, stats.dropped, stats.failed, stats.pending) == (4, 0, 0, 0)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM cost_ledger").fetchone()[0] == 4
+    warned = [r.getMessage() for r in caplog.records if "after its guard was closed" in r.getMessage()]
+    assert len(warned) == 1
+    assert "build a new Guard" in warned[0]
+
+
+def test_a_call_made_after_the_exit_drain_is_written_on_the_callers_thread(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.db"
+    script = textwrap.dedent(
+        f"""
+        import atexit
+
+        def last_call():  # registered before llmguard: runs after its exit drain
+            client.chat.completions.create(model="m", messages=[{{"role": "user", "content": "bye"}}])
+
+        atexit.register(last_call)
+
+        import llmguard
+        from llmguard.testing import FakeOpenAI
+
+        guard = llmguard.Guard(ledger={str(db)!r}, pin_policy="off")
+        client = FakeOpenAI(reply="ok").client(llmguard.OpenAI, guard=guard)
+        client.chat.completions.create(model="m", messages=[{{"role": "user", "content": "hi"}}])
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "after its guard was closed" in done.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM cost_ledger").fetchone()[0] == 2
+
+
+def test_flush_interval_comes_from_config_and_is_checked(tmp_path: Path) -> None:
+    guard = llmguard.Guard(ledger=tmp_path / "l.db", budgets={"flush_interval_s": 0.5}, pin_policy="off")
+    observer = build(guard)
+    assert observer is not None
+    assert observer.state.writer is not None
+    assert observer.state.writer.interval == 0.5
+    observer.shutdown()
+    for bad in (0, -1.0, float("nan"), True):
+        with pytest.raises(llmguard.ConfigurationError, match="flush_interval_s"):
+            CostPolicy(flush_interval_s=bad)

@@ -246,3 +246,56 @@ def test_safe_after_fork(queues: list[JudgingQueue], tmp_path: Any) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert marker.read_text() == "ok"
     assert q.stats().sampled == 1
+
+
+def test_hung_judges_hold_a_bounded_number_of_threads(queues: list[JudgingQueue]) -> None:
+    release = threading.Event()
+
+    def hangs(item: JudgeInput) -> float:
+        release.wait(30)
+        return 1.0
+
+    before = threading.active_count()
+    dropped: list[str] = []
+    q, sink = make(
+        queues,
+        [hangs],
+        workers=2,
+        judge_timeout=0.05,
+        max_hung=3,
+        on_drop=lambda reason, call_id: dropped.append(reason),
+    )
+    for n in range(40):
+        assert q.offer(record(n))
+    assert q.flush(20)  # every judgment ends: timed out, or dropped while the judges hang
+    stats = q.stats()
+    assert balanced(stats)
+    assert stats.pending == 0
+    timeouts = [j for j in sink.judgments if j.status == "timeout"]
+    assert stats.errored == len(timeouts) <= 3 + 1  # max_hung, plus one more racing worker
+    assert stats.dropped_by_reason == {"judge_hung": 40 - len(timeouts)}
+    assert len(dropped) == 40 - len(timeouts)
+    assert threading.active_count() - before <= 2 + 2 + 3  # workers + helpers (workers + max_hung), not 40
+    release.set()
+    for n in range(40, 42):  # once the hung judges return, new judgments run again
+        q.offer(record(n))
+    deadline = time.monotonic() + 10
+    while q.stats().abandoned and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert q.offer(record(99))
+    assert q.flush(10)
+    assert sink.judgments[-1].call_id == "call-99"
+
+
+def test_offers_after_shutdown_are_dropped_counted_and_said_once(
+    queues: list[JudgingQueue], caplog: pytest.LogCaptureFixture
+) -> None:
+    q, sink = make(queues, ["no_refusal"])
+    q.shutdown(1)
+    with caplog.at_level("WARNING", logger="llmguard"):
+        assert not q.offer(record(1))
+        assert not q.offer(record(2))
+    assert q.stats().dropped_by_reason == {"closed": 2}
+    assert sink.judgments == []
+    warned = [r.getMessage() for r in caplog.records if "after its guard was closed" in r.getMessage()]
+    assert len(warned) == 1

@@ -228,7 +228,12 @@ class Guard:
         return guard_stats(self)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Flush and stop background work of this guard's features (idempotent)."""
+        """Flush and stop background work of this guard's features (idempotent).
+
+        Close a guard when the app stops. A call made through it afterwards still gets its ledger
+        row (the writer restarts, and a warning says so once); its sampled judgments are dropped
+        and counted (reason ``closed``).
+        """
         for observer in self._built_observers():
             shutdown = getattr(observer, "shutdown", None)
             if callable(shutdown):

@@ -36,6 +36,14 @@ _seen: set[tuple[str, str]] = set()
 _seen_lock = threading.Lock()
 
 
+def _reinit_after_fork() -> None:  # pragma: no cover - runs in forked children
+    global _seen_lock
+    _seen_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reinit_after_fork)
+
+
 def log_internal_error(context: str) -> None:
     """Log the exception being handled; re-raise it under pytest so tests see llmguard's bugs."""
     if os.environ.get("PYTEST_CURRENT_TEST") and not os.environ.get(LLMGUARD_SWALLOW_INTERNAL_ERRORS):

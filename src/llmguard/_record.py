@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -163,3 +164,11 @@ class CallRecord:
     def prompt_model_mismatch(self) -> bool:
         """The call used another model than the one its registry prompt was designed for."""
         return bool(self.prompt and self.prompt.model and self.prompt.model != self.requested_model)
+
+
+def _reinit_after_fork() -> None:  # pragma: no cover - runs in forked children (tests/faults)
+    global _id_lock
+    _id_lock = threading.Lock()  # a parent thread may have held it at fork time
+
+
+os.register_at_fork(after_in_child=_reinit_after_fork)

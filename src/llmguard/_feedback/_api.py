@@ -7,6 +7,7 @@ counted (`sink_errors`), never raised.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections.abc import Mapping
@@ -42,6 +43,14 @@ _sinks: weakref.WeakKeyDictionary[Guard, FeedbackSink] = weakref.WeakKeyDictiona
 _sinks_lock = threading.Lock()
 _counts: weakref.WeakKeyDictionary[Guard, tuple[int, int]] = weakref.WeakKeyDictionary()
 """Per guard: (entries its sink accepted, entries its sink raised on); guarded by ``_sinks_lock``."""
+
+
+def _reinit_after_fork() -> None:  # pragma: no cover - runs in forked children (tests/faults)
+    global _sinks_lock
+    _sinks_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reinit_after_fork)
 
 
 def _default_guard() -> Guard:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from llmguard._core import CallContext, CallObserver
+from llmguard._db import after_fork
 from llmguard._record import CallRecord
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class RetentionBuffer:
         self.size = size
         self._records: OrderedDict[str, CallRecord] = OrderedDict()
         self._lock = threading.Lock()
+        after_fork(self)  # a fresh lock in a forked child
 
     def needs_cost(self) -> bool:
         """Never reads the cost of a call."""

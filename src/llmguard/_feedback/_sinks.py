@@ -12,7 +12,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
-from llmguard._internal import logger
+from llmguard._db import WRITE_ERRORS, after_fork
+from llmguard._internal import advise_once, logger
 
 from ._model import FeedbackEntry
 
@@ -38,6 +39,10 @@ class SinkErrors:
 
     def __init__(self) -> None:
         self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        after_fork(self)
+
+    def _after_fork(self) -> None:
         self._lock = threading.Lock()
 
     def add(self, sink: object) -> None:
@@ -66,6 +71,16 @@ def safe_write(sink: FeedbackSink, entry: FeedbackEntry) -> bool:
     """Write to ``sink``; log and count a failure instead of raising. Returns whether it worked."""
     try:
         sink.write(entry)
+    except WRITE_ERRORS as exc:  # the store failed (full disk, read-only file): count it, say it once
+        ERRORS.add(sink)
+        name = type(sink).__name__
+        advise_once(
+            "feedback-sink",
+            name,
+            f"llmguard: feedback sink {name} cannot store feedback ({type(exc).__name__}: {exc}); "
+            "each failure is counted, your app is unaffected",
+        )
+        return False
     except Exception:
         ERRORS.add(sink)
         logger.exception(

@@ -10,14 +10,13 @@ processes share the file through WAL mode and the busy timeout.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 from collections import deque
 from pathlib import Path
 from typing import Any
 
-from llmguard._db import connect, migrate
+from llmguard._db import after_fork, open_store, park
 
 from ._model import FeedbackEntry
 
@@ -99,7 +98,8 @@ class SQLiteFeedbackSink:
     """Feedback in the shared local SQLite database (table ``llmguard_feedback``).
 
     Safe with many threads (one connection per process, group commit under a lock) and several
-    processes (WAL, busy timeout). The connection opens on first write and reopens after a fork.
+    processes (WAL, busy timeout). The connection opens on first write; ``fork()`` waits for a commit
+    in flight, and the child opens its own connection with fresh locks.
 
     Args:
         path: The database file (default: the guard's ``db_path``).
@@ -111,7 +111,14 @@ class SQLiteFeedbackSink:
         self._queue: deque[_Pending] = deque()
         self._queue_lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
-        self._pid = 0
+        after_fork(self)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue = deque()  # entries of the parent's threads: the parent commits them
+        park(self._conn)
+        self._conn = None
 
     def write(self, entry: FeedbackEntry) -> None:
         """Store ``entry`` (UPSERT); returns once it is committed."""
@@ -137,7 +144,8 @@ class SQLiteFeedbackSink:
                 conn.executemany(UPSERT, [p.row for p in batch])
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite already rolled back on a full disk
+                    conn.execute("ROLLBACK")
                 raise
         except Exception as exc:
             for pending in batch:
@@ -146,16 +154,14 @@ class SQLiteFeedbackSink:
             pending.done = True
 
     def _connection(self) -> sqlite3.Connection:
-        if self._conn is None or self._pid != os.getpid():
-            conn = connect(self.path)
-            migrate(conn, COMPONENT, MIGRATIONS)
-            self._conn, self._pid = conn, os.getpid()
+        if self._conn is None:
+            self._conn = open_store(self.path, COMPONENT, MIGRATIONS)
         return self._conn
 
     def close(self) -> None:
         """Close the connection (a later write reopens it)."""
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
+            if self._conn is not None:
                 self._conn.close()
             self._conn = None
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from opentelemetry._logs import SeverityNumber, get_logger
 
+from llmguard._db import after_fork
 from llmguard._internal import handle_internal_errors
 
 from ._budget import Budget, budget_sum_sql
@@ -123,6 +124,7 @@ class AlertDispatcher:
         self._otel = get_logger("llmguard.cost", logger_provider=logger_provider)
         self._seen: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+        after_fork(self)  # a fresh lock in a forked child
         self.delivered = 0
 
     def deliver(self, alerts: Iterable[Alert]) -> list[Alert]:

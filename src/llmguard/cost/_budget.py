@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from llmguard._db import after_fork
 from llmguard.exceptions import BudgetExceededError
 
 from ._ledger import NANOS, TABLE, Ledger
@@ -142,6 +143,7 @@ class BudgetTracker:
         self._on_alert = on_alert
         self._clock = UTCClock()
         self._lock = threading.Lock()
+        after_fork(self)  # a fresh lock in a forked child
 
     @property
     def has_hard_limits(self) -> bool:

@@ -4,6 +4,7 @@
 
     ledger = true                 # or a database path; off unless enabled
     retention_days = 90
+    flush_interval_s = 0.1        # the ledger writer's wake-up (the kill -9 loss window)
     check_interval_s = 3600
     limits = [{ prompt = "support-bot", period = "month", soft_usd = 500, hard_usd = 800 }]
     rules = [{ type = "baseline", series = "cost", multiplier = 3.0, days = 7, min_value = 10 }]
@@ -44,7 +45,10 @@ class CostPolicy:
         callbacks: Called with each new alert, on a background thread.
         check_interval_s: Seconds between background rule evaluations (0 disables them;
             `llmguard.cost.check_alerts` evaluates on demand).
-        queue_size: Calls held in memory at most while the writer catches up (more are dropped, counted).
+        queue_size: Calls held in memory at most while the writer catches up (more are dropped,
+            counted and logged once): the hard bound on the rows a ``kill -9`` can lose.
+        flush_interval_s: Seconds between the ledger writer's wake-ups: the time bound of the rows
+            a ``kill -9`` can lose (plus the write itself; see the cost docs for measured figures).
         retention_days: Ledger rows older than this are pruned (used when the ledger is built
             from ``ledger=True`` or a path).
     """
@@ -55,8 +59,16 @@ class CostPolicy:
     check_interval_s: float = 3600.0
     retention_days: float | None = 90.0
     queue_size: int = 20_000
+    flush_interval_s: float = 0.1
     ledger: Any = field(default=None, repr=False)
     """The ``ledger`` value from a config file, if any."""
+
+    def __post_init__(self) -> None:
+        interval = self.flush_interval_s
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0 < interval <= 3600:
+            raise ConfigurationError(
+                f"budgets flush_interval_s: expected seconds in (0, 3600], got {interval!r}"
+            )
 
     @property
     def empty(self) -> bool:
@@ -88,7 +100,15 @@ def _rule(data: Mapping[str, Any], where: str) -> Rule:
 
 def policy_from_table(table: Mapping[str, Any], where: str = "[tool.llmguard.budgets]") -> CostPolicy:
     """Parse a config-file budgets table."""
-    known = {"ledger", "retention_days", "check_interval_s", "queue_size", "limits", "rules"}
+    known = {
+        "ledger",
+        "retention_days",
+        "check_interval_s",
+        "queue_size",
+        "flush_interval_s",
+        "limits",
+        "rules",
+    }
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigurationError(
@@ -102,6 +122,7 @@ def policy_from_table(table: Mapping[str, Any], where: str = "[tool.llmguard.bud
         check_interval_s=float(table.get("check_interval_s", 3600.0)),
         retention_days=table.get("retention_days", 90.0),
         queue_size=int(table.get("queue_size", 20_000)),
+        flush_interval_s=table.get("flush_interval_s", 0.1),
         ledger=table.get("ledger"),
     )
 

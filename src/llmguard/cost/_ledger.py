@@ -14,10 +14,11 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from llmguard._db import connect, migrate
+from llmguard._db import after_fork, open_store, park
 
 __all__ = ["COLUMNS", "NANOS", "TABLE", "Ledger", "LedgerRow", "SQLiteLedger"]
 
@@ -95,7 +96,17 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-_INSERT = f"INSERT OR IGNORE INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_ROW = f"({', '.join('?' * len(COLUMNS))})"
+_MAX_VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+CHUNK_ROWS = min(500, _MAX_VARIABLES // len(COLUMNS))
+"""Rows per INSERT statement (and the writer's batch size): one statement per batch, not per row."""
+
+
+def _insert(rows: int) -> str:
+    return f"INSERT OR IGNORE INTO {TABLE} ({', '.join(COLUMNS)}) VALUES {', '.join([_ROW] * rows)}"
+
+
+_INSERT_CHUNK = _insert(CHUNK_ROWS)
 
 
 @runtime_checkable
@@ -103,7 +114,7 @@ class Ledger(Protocol):
     """Where ledger rows go. Implementations must be safe to call from a background thread."""
 
     def write(self, rows: Sequence[LedgerRow]) -> None:
-        """Append ``rows`` (one transaction); raise on failure (the writer logs and counts it)."""
+        """Append ``rows`` (atomically per batch of the writer); raise on failure (logged and counted)."""
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read-only query over the ledger's tables and return all rows."""
@@ -118,8 +129,12 @@ class Ledger(Protocol):
 class SQLiteLedger:
     """The default ledger: a table in the shared local SQLite database (WAL, busy timeout).
 
-    One connection per ledger, guarded by a lock: the background writer and readers (alert
-    evaluation, reports) take turns; a write is one ``executemany`` transaction per batch.
+    One connection per ledger and process, guarded by a lock: the background writer and readers
+    (alert evaluation, reports) take turns. A write inserts `CHUNK_ROWS` rows per statement, each
+    statement one transaction: it releases the GIL once, so the writer keeps up with many busy
+    caller threads (``executemany`` would hand the GIL back and forth once per row, and the writer
+    waits for it each time behind every caller thread).
+    A forked child opens its own connection.
 
     Args:
         path: The database file (``":memory:"`` for tests).
@@ -131,32 +146,33 @@ class SQLiteLedger:
         self.retention_days = retention_days
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        after_fork(self)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()  # the parent's writer may have held it at fork time
+        park(self._conn)
+        self._conn = None
 
     def __repr__(self) -> str:
         return f"SQLiteLedger({str(self.path)!r}, retention_days={self.retention_days!r})"
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = connect(self.path)
-            try:
-                migrate(conn, "cost_ledger", _MIGRATIONS)
-            except BaseException:
-                conn.close()
-                raise
-            self._conn = conn
+            self._conn = open_store(self.path, "cost_ledger", _MIGRATIONS)
         return self._conn
 
     def write(self, rows: Sequence[LedgerRow]) -> None:
-        """Insert ``rows`` in one transaction (a row whose ``call_id`` exists is ignored)."""
+        """Insert ``rows``, `CHUNK_ROWS` per statement (a row whose ``call_id`` exists is ignored).
+
+        Each statement is its own transaction (the connection is in autocommit mode): no separate
+        ``BEGIN``/``COMMIT`` round trips, each of which would make the writer wait for the GIL again.
+        """
         with self._lock:
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(_INSERT, rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            for start in range(0, len(rows), CHUNK_ROWS):
+                chunk = rows[start : start + CHUNK_ROWS]
+                sql = _INSERT_CHUNK if len(chunk) == CHUNK_ROWS else _insert(len(chunk))
+                conn.execute(sql, tuple(chain.from_iterable(chunk)))
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run ``sql`` and return every row."""

@@ -6,6 +6,7 @@ the ledger, its background writer, the budget tracker and the alert dispatcher.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ._alerts import AlertDispatcher, evaluate_alerts
 from ._budget import BudgetTracker
 from ._config import CostPolicy, resolve_ledger, resolve_policy
-from ._ledger import Ledger
+from ._ledger import CHUNK_ROWS, Ledger
 from ._rules import Alert
 from ._writer import WRITE_ERRORS, BatchWriter
 
@@ -81,6 +82,18 @@ _states: weakref.WeakKeyDictionary[Guard, CostState | None] = weakref.WeakKeyDic
 _states_lock = threading.Lock()
 
 
+def _reinit_after_fork() -> None:  # pragma: no cover - runs in forked children (tests/faults)
+    global _states_lock
+    _states_lock = threading.Lock()
+    for state in list(_states.values()):
+        if state is not None:
+            state.lock = threading.Lock()
+            state.pending.clear()  # alerts raised before the fork are the parent's to deliver
+
+
+os.register_at_fork(after_in_child=_reinit_after_fork)
+
+
 def state_for(guard: Guard) -> CostState | None:
     """The guard's cost state, built on first use; None when neither a ledger nor budgets are enabled."""
     with _states_lock:
@@ -108,7 +121,9 @@ def _build(guard: Guard) -> CostState | None:
     state.writer = BatchWriter(
         sink,
         name=name,
+        batch_size=CHUNK_ROWS,
         max_queue=policy.queue_size,
+        interval=policy.flush_interval_s,
         periodic=state.periodic,
         has_pending=lambda: bool(state.pending),
     )

@@ -1,16 +1,26 @@
 """A background batch writer: bounded memory on the caller's side, batches on a daemon thread.
 
 ``submit`` is a deque append (tens of nanoseconds); a full queue drops the row and counts it.
-The thread wakes every ``interval`` seconds, or as soon as a batch is full, and writes batches
-through ``sink``. A sink failure (read-only file, full disk) is logged once and counted; the
-caller never sees it. ``flush``/``shutdown`` drain the queue, and an ``atexit`` hook drains it on
-a clean interpreter exit.
+The thread wakes every ``interval`` seconds, or as soon as ``batch_size`` rows wait, and writes
+batches through ``sink``. A sink failure (read-only file, full disk) is logged once and counted;
+the caller never sees it. ``flush``/``shutdown`` drain the queue, and an ``atexit`` hook drains it
+on a clean interpreter exit.
+
+Loss window: a row reaches the disk about ``interval`` seconds plus one batch write after
+``submit`` returned (longer when busy caller threads make the writer wait for the GIL: see
+``docs/cost.md`` and ``benchmarks/ledger_loss.py`` for measured figures); a ``kill -9`` loses the
+rows of that window, and never more than ``max_queue``.
+
+Lifecycle: the thread is restarted lazily by the first ``submit`` in a forked child (which starts
+with an empty queue and zeroed counters: the parent writes its own rows), and after ``shutdown``
+(with a warning, once: the guard was closed while calls still ran). During interpreter exit, after
+the ``atexit`` drain, a late row is written on the caller's thread, since no thread would outlive
+the process.
 """
 
 from __future__ import annotations
 
 import atexit
-import sqlite3
 import threading
 import time
 import weakref
@@ -19,13 +29,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from llmguard._db import WRITE_ERRORS, after_fork
 from llmguard._internal import advise_once, handle_internal_errors
-from llmguard.exceptions import LLMGuardError
 
-__all__ = ["BatchWriter", "WriterStats"]
+__all__ = ["WRITE_ERRORS", "BatchWriter", "WriterStats"]
 
-WRITE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, LLMGuardError)
-"""Failures of a store that are logged and counted, never raised."""
+_exiting = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +60,9 @@ class BatchWriter:
     Args:
         sink: Called with each batch on the writer thread.
         name: Used in the thread name and in the once-only failure message.
-        batch_size: Rows per sink call.
+        batch_size: Rows per sink call; this many waiting rows also wake the thread early.
         max_queue: Rows held at most; more are dropped and counted.
-        interval: Seconds between wake-ups when batches are not full.
+        interval: Seconds between wake-ups when batches are not full (the loss window's time bound).
         periodic: Called on the writer thread after each wake-up (retention, alert evaluation).
         has_pending: Whether the periodic task has work queued (``flush`` waits for it too).
     """
@@ -63,9 +72,9 @@ class BatchWriter:
         sink: Callable[[Sequence[Any]], None],
         *,
         name: str = "ledger",
-        batch_size: int = 2000,
+        batch_size: int = 1000,
         max_queue: int = 100_000,
-        interval: float = 1.0,
+        interval: float = 0.1,
         periodic: Callable[[], None] | None = None,
         has_pending: Callable[[], bool] | None = None,
     ) -> None:
@@ -76,29 +85,73 @@ class BatchWriter:
         self.max_queue = max_queue
         self.interval = interval
         self._periodic = periodic
+        self._reset()
+        self._start()
+        _live.add(self)
+        after_fork(self)
+
+    def _reset(self) -> None:
         self._queue: deque[Any] = deque()
         self._wake = threading.Event()
         self._idle = threading.Condition()
+        self._control = threading.Lock()
+        self._thread: threading.Thread | None = None
         self._busy = False
         self._stopped = False
+        self._accepting = False  # a live thread serves the queue: submit's fast path
         self.written = 0
         self.dropped = 0
         self.failed = 0
-        self._thread = threading.Thread(target=self._run, name=f"llmguard-{name}-writer", daemon=True)
-        self._thread.start()
-        _live.add(self)
+
+    def _start(self) -> None:
+        thread = threading.Thread(target=self._run, name=f"llmguard-{self.name}-writer", daemon=True)
+        thread.start()
+        self._thread = thread
+        self._accepting = True
+
+    def _after_fork(self) -> None:
+        self._reset()  # the parent's thread, locks and queued rows stay the parent's; restart lazily
 
     # -- caller side ------------------------------------------------------------------------------
     def submit(self, row: Any) -> bool:
-        """Queue ``row``; returns False (and counts a drop) when the queue is full or stopped."""
+        """Queue ``row``; returns False (and counts a drop) when the queue is full."""
         queue = self._queue
-        if len(queue) >= self.max_queue or self._stopped:
-            self.dropped += 1
+        if len(queue) >= self.max_queue:
+            self._drop()
             return False
         queue.append(row)
-        if len(queue) >= self.batch_size and not self._wake.is_set():
+        if not self._accepting:
+            self._revive()
+        elif len(queue) >= self.batch_size and not self._wake.is_set():
             self._wake.set()
         return True
+
+    def _drop(self) -> None:
+        self.dropped += 1
+        advise_once(
+            "writer-full",
+            self.name,
+            f"llmguard: the {self.name} queue is full ({self.max_queue} rows waiting): the writer cannot keep "
+            "up, new rows are dropped and counted (raise queue_size, or check the disk)",
+        )
+
+    def _revive(self) -> None:
+        """Serve rows queued with no thread running: after fork, after shutdown, at exit."""
+        with self._control:
+            if self._stopped:
+                advise_once(
+                    "writer-closed",
+                    self.name,
+                    f"llmguard: a call finished after its guard was closed (guard.close()); its {self.name} "
+                    "row is still written. Close the guard only when the app stops, or build a new Guard "
+                    "for later calls",
+                )
+            if _exiting:  # no thread would outlive the process: write on the caller's thread
+                self._drain()
+            elif self._thread is None:
+                self._stopped = False
+                self._start()
+            # else: a stopping thread is still draining; it checks the queue under this lock before exiting
 
     def wake(self) -> None:
         """Wake the writer thread now (to write, or to run its periodic task)."""
@@ -115,18 +168,22 @@ class BatchWriter:
         with self._idle:
             while self._queue or self._busy or self._has_pending():
                 left = deadline - time.monotonic()
-                if left <= 0 or not self._thread.is_alive():
+                thread = self._thread
+                if left <= 0 or thread is None or not thread.is_alive():
                     return not (self._queue or self._busy or self._has_pending())
                 self._wake.set()
                 self._idle.wait(min(left, 0.05))
         return True
 
     def shutdown(self, timeout: float = 5.0) -> None:
-        """Drain the queue and stop the thread (idempotent)."""
-        if not self._stopped:
+        """Drain the queue and stop the thread (idempotent; a later ``submit`` restarts it)."""
+        with self._control:
             self._stopped = True
+            self._accepting = False
+            thread = self._thread
             self._wake.set()
-        self._thread.join(timeout)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     # -- writer thread ----------------------------------------------------------------------------
     def _run(self) -> None:
@@ -143,8 +200,16 @@ class BatchWriter:
                 with self._idle:
                     self._busy = False
                     self._idle.notify_all()
-            if stopping and not self._queue:
+            if stopping and self._exit():
                 return
+
+    def _exit(self) -> bool:
+        with self._control:  # decided under the lock a restarting submit takes: no row is stranded
+            if not self._stopped or self._queue:
+                return False
+            if self._thread is threading.current_thread():
+                self._thread = None
+            return True
 
     def _drain(self) -> None:
         queue = self._queue
@@ -180,5 +245,7 @@ _live: weakref.WeakSet[BatchWriter] = weakref.WeakSet()
 
 @atexit.register
 def _shutdown_at_exit() -> None:
+    global _exiting
+    _exiting = True
     for writer in list(_live):
         writer.shutdown(timeout=5.0)

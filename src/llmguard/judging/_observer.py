@@ -56,6 +56,7 @@ class JudgingObserver:
             max_queue=sampling.max_queue,
             workers=sampling.workers,
             judge_timeout=sampling.judge_timeout,
+            max_hung=sampling.max_hung_judges,
             on_drop=sampling.on_drop,
         )
         if telemetry is not None:

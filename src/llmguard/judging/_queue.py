@@ -7,6 +7,12 @@ past ``max_queue`` waiting calls a new sample is dropped, counted by reason and 
 that overruns ``judge_timeout`` is abandoned (its judgment is recorded as ``timeout``, its helper
 thread is left to finish alone) so later calls are still judged.
 
+Threads are bounded: ``workers`` worker threads and at most ``workers + max_hung * len(judges)``
+helper threads, abandoned ones included. A judge with ``max_hung`` abandoned threads still running
+is not started again: its judgments are dropped and counted (reason ``judge_hung``) until one of
+them returns, while the other judges keep running. A judge that never returns costs about
+``max_hung`` threads, not one thread per timeout.
+
 Accounting is in judgments, i.e. (call, judge) pairs, and is exact at every moment:
 ``judged + errored + dropped + pending == sampled`` (all updated under one lock).
 """
@@ -23,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmguard._db import WRITE_ERRORS
 from llmguard._internal import advise_once, handle_internal_errors
 from llmguard._record import CallRecord
 
@@ -51,6 +58,7 @@ class JudgingStats:
         dropped_by_reason: ``dropped`` split by reason.
         queued: Calls waiting in the queue.
         abandoned: Helper threads still running a timed-out judge.
+        unsaved: Judgments a sink could not store (read-only or full disk); logged once.
     """
 
     sampled: int
@@ -61,6 +69,7 @@ class JudgingStats:
     dropped_by_reason: dict[str, int] = field(default_factory=dict)
     queued: int = 0
     abandoned: int = 0
+    unsaved: int = 0
 
 
 def judge_input(record: CallRecord) -> JudgeInput:
@@ -118,7 +127,9 @@ class JudgingQueue:
         max_queue: Calls that may wait; beyond it new samples are dropped (reason ``queue_full``).
         workers: Worker threads (started on the first offer).
         judge_timeout: Seconds before a judge is abandoned.
-        on_drop: ``on_drop(reason, call_id)``, called on the offering thread.
+        max_hung: Abandoned (timed-out, still running) threads tolerated per judge.
+        on_drop: ``on_drop(reason, call_id)``, called on the offering thread (for ``judge_hung``,
+            on a worker thread).
     """
 
     def __init__(
@@ -130,6 +141,7 @@ class JudgingQueue:
         max_queue: int = 1000,
         workers: int = 2,
         judge_timeout: float = 60.0,
+        max_hung: int = 4,
         on_drop: Callable[[str, str], None] | None = None,
     ) -> None:
         self.judges = tuple(judges)
@@ -138,6 +150,7 @@ class JudgingQueue:
         self.max_queue = max_queue
         self.workers = workers
         self.judge_timeout = judge_timeout
+        self.max_hung = max_hung
         self.on_drop = on_drop
         self._closed = False
         self._reset()
@@ -148,8 +161,9 @@ class JudgingQueue:
         self._idle = threading.Condition(self._lock)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
-        self._abandoned: list[threading.Thread] = []
-        self._queued = self._sampled = self._judged = self._errored = self._pending = 0
+        self._runners: list[threading.Thread] = []
+        self._abandoned: list[tuple[str, threading.Thread]] = []
+        self._queued = self._sampled = self._judged = self._errored = self._pending = self._unsaved = 0
         self._dropped: dict[str, int] = {}
 
     # -- the caller's side ------------------------------------------------------------------------
@@ -169,6 +183,14 @@ class JudgingQueue:
                 self._pending += n
                 self._queue.put(record)
         if reason:
+            if reason == "closed":
+                advise_once(
+                    "judging-closed",
+                    str(id(self)),
+                    "llmguard: a call was sampled for judging after its guard was closed (guard.close()); "
+                    "its judgments are dropped and counted (reason 'closed'). Close the guard only when the "
+                    "app stops, or build a new Guard for later calls",
+                )
             self._report_drop(reason, record.call_id, n)
         return not reason
 
@@ -193,11 +215,45 @@ class JudgingQueue:
                 self._queued -= 1
             item = judge_input(record)
             for judge in self.judges:
-                runner = runner or _Runner()
+                if not self._hung_below_limit(judge.name) or (runner := runner or self._new_runner()) is None:
+                    self._drop_hung(judge.name, record.call_id)
+                    continue
                 judgment, runner = self._run(judge, record, item, runner)
                 self._deliver(judgment)
         if runner is not None:
             runner.stop()
+
+    def _hung_below_limit(self, name: str) -> bool:
+        with self._lock:
+            if not self._abandoned:
+                return True
+            self._abandoned = [(judge, t) for judge, t in self._abandoned if t.is_alive()]
+            return sum(judge == name for judge, _ in self._abandoned) < self.max_hung
+
+    def _new_runner(self) -> _Runner | None:
+        """A helper thread, or None while ``workers + max_hung * len(judges)`` helpers exist."""
+        with self._lock:
+            self._runners = [t for t in self._runners if t.is_alive()]
+            if len(self._runners) >= self.workers + self.max_hung * len(self.judges):
+                return None
+            runner = _Runner()
+            self._runners.append(runner.thread)
+            return runner
+
+    def _drop_hung(self, name: str, call_id: str) -> None:
+        with self._lock:
+            self._pending -= 1
+            self._dropped["judge_hung"] = self._dropped.get("judge_hung", 0) + 1
+            if self._pending == 0:
+                self._idle.notify_all()
+        advise_once(
+            "judge-hung",
+            name,
+            f"llmguard: judge {name!r} is stuck past judge_timeout={self.judge_timeout}s on {self.max_hung} "
+            "threads; its new judgments are dropped (reason 'judge_hung') until one returns. Fix the judge, "
+            "or raise Sampling.max_hung_judges",
+        )
+        self._report_drop("judge_hung", call_id, 1)
 
     def _run(
         self, judge: Judge, record: CallRecord, item: JudgeInput, runner: _Runner
@@ -235,7 +291,7 @@ class JudgingQueue:
     def _abandon(self, runner: _Runner, name: str) -> None:
         runner.stop()
         with self._lock:
-            self._abandoned = [t for t in self._abandoned if t.is_alive()] + [runner.thread]
+            self._abandoned = [(j, t) for j, t in self._abandoned if t.is_alive()] + [(name, runner.thread)]
         advise_once(
             "judge-timeout", name, f"llmguard: judge {name!r} overran {self.judge_timeout}s and was abandoned"
         )
@@ -244,7 +300,7 @@ class JudgingQueue:
         try:
             for sink in self.sinks:
                 with handle_internal_errors("judgment sink"):
-                    sink.write([judgment])
+                    self._store(sink, judgment)
             if self.telemetry is not None:
                 with handle_internal_errors("judging telemetry"):
                     self.telemetry.judged(judgment)
@@ -258,6 +314,20 @@ class JudgingQueue:
                 if self._pending == 0:
                     self._idle.notify_all()
 
+    def _store(self, sink: JudgmentSink, judgment: Judgment) -> None:
+        try:
+            sink.write([judgment])
+        except WRITE_ERRORS as exc:  # the store, not llmguard, failed: count it, say it once
+            with self._lock:
+                self._unsaved += 1
+            name = type(sink).__name__
+            advise_once(
+                "judgment-sink",
+                name,
+                f"llmguard: {name} cannot store judgments ({type(exc).__name__}: {exc}); they are counted "
+                "in stats().unsaved, your LLM calls are unaffected",
+            )
+
     # -- control ----------------------------------------------------------------------------------
     def stats(self) -> JudgingStats:
         """A consistent snapshot of the counters."""
@@ -270,7 +340,8 @@ class JudgingQueue:
                 pending=self._pending,
                 dropped_by_reason=dict(self._dropped),
                 queued=self._queued,
-                abandoned=sum(t.is_alive() for t in self._abandoned),
+                abandoned=sum(t.is_alive() for _, t in self._abandoned),
+                unsaved=self._unsaved,
             )
 
     @property

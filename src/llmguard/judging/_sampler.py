@@ -67,6 +67,9 @@ class Sampling:
         max_queue: Calls held waiting for judges; beyond it new samples are dropped and counted.
         workers: Background judging threads.
         judge_timeout: Seconds after which a judge is abandoned and its judgment recorded as ``timeout``.
+        max_hung_judges: Abandoned threads (timed out, still running) tolerated per judge; a judge
+            with that many is not started again until one returns: its judgments are dropped and
+            counted (reason ``judge_hung``), instead of costing a thread per timeout.
         on_drop: Called as ``on_drop(reason, call_id)`` when a sampled call is dropped (on the caller's
             thread: keep it cheap).
         retain_unsampled: Keep the content of the last N unsampled calls in memory, so that negative
@@ -81,6 +84,7 @@ class Sampling:
     max_queue: int = 1000
     workers: int = 2
     judge_timeout: float = 60.0
+    max_hung_judges: int = 4
     on_drop: Callable[[str, str], None] | None = None
     retain_unsampled: int = 0
 
@@ -88,8 +92,10 @@ class Sampling:
         _rate(self.rate, "rate")
         for name, value in {**self.prompts, **self.tags}.items():
             _rate(value, repr(name))
-        if self.max_queue < 1 or self.workers < 1 or self.judge_timeout <= 0:
-            raise ConfigurationError("sampling: max_queue and workers must be >= 1 and judge_timeout > 0")
+        if self.max_queue < 1 or self.workers < 1 or self.judge_timeout <= 0 or self.max_hung_judges < 0:
+            raise ConfigurationError(
+                "sampling: max_queue and workers must be >= 1, judge_timeout > 0 and max_hung_judges >= 0"
+            )
 
     def rate_for(self, prompt: str | None = None, tags: Iterable[str] = ()) -> float:
         """The rate that applies to a call of ``prompt`` carrying ``tags``."""

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from llmguard._db import connect, migrate
+from llmguard._db import after_fork, open_store, park
 
 from ._types import Judgment
 
@@ -99,21 +98,24 @@ def judgment_row(j: Judgment) -> dict[str, Any]:
 class SQLiteSink:
     """Judgments in the shared local SQLite database (table ``llmguard_judgments``).
 
-    The connection opens on first write and reopens after ``fork`` (a child never reuses its
-    parent's connection).
+    The connection opens on first write; ``fork()`` waits for a write in flight, and the child
+    opens its own connection (it never reuses its parent's).
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = None
-        self._pid = 0
         self._lock = threading.Lock()
+        after_fork(self)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        park(self._conn)
+        self._conn = None
 
     def _connection(self) -> sqlite3.Connection:
-        if self._conn is None or self._pid != os.getpid():
-            self._conn = connect(self.path)
-            self._pid = os.getpid()
-            migrate(self._conn, "judging", _MIGRATIONS)
+        if self._conn is None:
+            self._conn = open_store(self.path, "judging", _MIGRATIONS)
         return self._conn
 
     def write(self, judgments: Iterable[Judgment]) -> None:
@@ -141,7 +143,7 @@ class SQLiteSink:
     def close(self) -> None:
         """Close the connection (reopened on the next write)."""
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
+            if self._conn is not None:
                 self._conn.close()
             self._conn = None
 
