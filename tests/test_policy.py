@@ -186,6 +186,27 @@ def test_a_lock_rewrite_applies_to_the_sent_body(mode: Any) -> None:
     assert record.request["model"] == DATED
 
 
+def test_an_azure_deployment_hidden_by_extra_body_is_judged_too() -> None:
+    guard = Guard(pin_policy="enforce", pins={"prod-chat": DATED})
+    fake = FakeOpenAI()
+    client = llmguard.AzureOpenAI(
+        api_key="k",
+        api_version="2024-10-21",
+        azure_endpoint="https://example-resource.openai.azure.com",
+        http_client=fake.http_client(),
+        guard=guard,
+    )
+    with client:
+        with pytest.raises(UnpinnedModelError, match="'rogue' cannot be judged by name") as info:
+            _chat(client, model="rogue", extra_body={"model": "prod-chat"})  # the URL routes to 'rogue'
+        assert "deployment in the request URL" in str(info.value)
+        with pytest.raises(UnpinnedModelError, match="'rogue'"):
+            _chat(client, model="prod-chat", extra_body={"model": "rogue"})
+        assert fake.calls == []
+        _chat(client, model="prod-chat", extra_body={"model": "prod-chat"})
+    assert "/deployments/prod-chat/" in fake.calls[0].url
+
+
 def test_extra_body_stream_options_are_respected() -> None:
     fake = FakeOpenAI(reply="a b")
     with fake.client(llmguard.OpenAI, guard=Guard(pin_policy="enforce")) as client:

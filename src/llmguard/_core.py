@@ -21,7 +21,7 @@ from . import _context
 from ._extract import Accumulator
 from ._internal import advise_once, log_internal_error
 from ._pins import PinDecision, decide, refusal_message
-from ._policy import opted_in, rewrite_model, sent_body, unavailable
+from ._policy import opted_in, rewrite_model, routed_model, sent_body, unavailable
 from ._providers import ClientInfo
 from ._record import CallRecord, Cost, PromptRef, Usage, new_call_id
 from ._refs import remember_response_id
@@ -303,6 +303,9 @@ class Runtime:
         if headers:
             self._read_headers(call, headers, changes)
         self._apply_pins(call)
+        routed = routed_model(options, call.info.pin_provider)
+        if routed is not None and self.settings.pin_policy == "enforce":
+            self._refuse_unpinned(routed)
         if call.prompt is not None and call.prompt.model and call.prompt.model != call.requested_model:
             self._prompt_model_changed(call.prompt, call.requested_model)
         for policy in self.policies:
@@ -380,6 +383,16 @@ class Runtime:
         elif decision.action == "rewrite":
             call.request_model = decision.effective
             call.locked_model = decision.locked
+
+    def _refuse_unpinned(self, model: str) -> None:
+        """Judge an Azure deployment routed by the URL but hidden from the body by ``extra_body``."""
+        decision = self._decide(model, "azure")
+        if decision.action == "refuse":
+            raise UnpinnedModelError(
+                f"{refusal_message(decision)} (the deployment in the request URL; extra_body sets another model)",
+                model=model,
+                suggestion=decision.verdict.suggestion,
+            )
 
     def _decide(self, model: str, pin_provider: str) -> PinDecision:
         declared_kinds = ("azure", "openai_compatible")

@@ -22,7 +22,7 @@ from .exceptions import PolicyUnavailableError
 if TYPE_CHECKING:
     from ._settings import Settings
 
-__all__ = ["guard_policies", "opted_in", "rewrite_model", "sent_body", "unavailable"]
+__all__ = ["guard_policies", "opted_in", "rewrite_model", "routed_model", "sent_body", "unavailable"]
 
 
 def _omitted(value: object) -> bool:
@@ -46,6 +46,22 @@ def sent_body(options: Any) -> Mapping[str, Any] | None:
     else:
         return None
     return {key: value for key, value in merged.items() if not _omitted(value)}
+
+
+def routed_model(options: Any, pin_provider: str) -> str | None:
+    """An Azure deployment the request URL names that ``extra_body`` hides from the sent body.
+
+    ``AzureOpenAI`` builds ``/deployments/{model}`` from ``json_data``'s model (not the merged
+    body's), so when ``extra_body`` overrides the model both names are used: this returns the
+    routed one, for the pin policy to judge too. ``None`` when there is nothing else to judge.
+    """
+    if pin_provider != "azure" or not isinstance(options.json_data, Mapping):
+        return None
+    extra = getattr(options, "extra_json", None)
+    routed = options.json_data.get("model")
+    if not isinstance(extra, Mapping) or "model" not in extra or routed == extra["model"]:
+        return None
+    return routed if isinstance(routed, str) else None
 
 
 def rewrite_model(options: Any, changes: dict[str, Any], model: str) -> None:
