@@ -78,8 +78,9 @@ class _Shell:
         return get_default_guard()
 
     def _llmguard_begin(self, options: Any) -> tuple[CallContext, Any] | None:
-        guard = self.guard
+        guard: Guard | None = None
         try:
+            guard = self.guard
             runtime: Runtime = guard.runtime
             info = self._llmguard_info
             if info is None:
