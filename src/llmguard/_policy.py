@@ -37,7 +37,7 @@ def sent_body(options: Any) -> Mapping[str, Any] | None:
     """
     body = options.json_data
     extra = getattr(options, "extra_json", None)
-    if not isinstance(extra, Mapping) or not extra:
+    if not extra or not isinstance(extra, Mapping):  # the common case: no extra_body
         return body if isinstance(body, Mapping) else None
     if body is None:
         merged = dict(extra)
@@ -55,9 +55,9 @@ def routed_model(options: Any, pin_provider: str) -> str | None:
     body's), so when ``extra_body`` overrides the model both names are used: this returns the
     routed one, for the pin policy to judge too. ``None`` when there is nothing else to judge.
     """
-    if pin_provider != "azure" or not isinstance(options.json_data, Mapping):
-        return None
     extra = getattr(options, "extra_json", None)
+    if not extra or pin_provider != "azure" or not isinstance(options.json_data, Mapping):
+        return None
     routed = options.json_data.get("model")
     if not isinstance(extra, Mapping) or "model" not in extra or routed == extra["model"]:
         return None
