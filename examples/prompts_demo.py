@@ -11,7 +11,7 @@ from pathlib import Path
 
 import llmguard
 from llmguard import CallRecorder, Guard
-from llmguard.exceptions import LabelConflictError, UnpinnedModelError
+from llmguard.exceptions import LabelConflictError, PromotionRefusedError, UnpinnedModelError
 from llmguard.testing import FakeOpenAI
 
 HERE = Path(__file__).parent
@@ -30,12 +30,24 @@ def main() -> None:
         guard = Guard(prompts=root, observers=[recorder], pin_policy="warn")
         prompts = guard.prompts
 
-        prompts.promote("support-bot", "2.1.0", label="production", expect=None, reason="launch")
+        try:  # `production` is protected: moving it needs eval evidence (or force=True with a reason)
+            prompts.promote("support-bot", "2.1.0", label="production", expect=None, reason="launch")
+        except PromotionRefusedError as exc:
+            print("production is protected:", exc)
+        evidence = {"eval_score": 0.91, "run_id": "r-42"}  # what `llmguard eval run` recorded
         prompts.promote(
-            "support-bot", {"2.1.0": 90, "2.2.0": 10}, label="production", expect="2.1.0", reason="canary"
+            "support-bot", "2.1.0", label="production", expect=None, reason="launch", evidence=evidence
+        )
+        prompts.promote(
+            "support-bot",
+            {"2.1.0": 90, "2.2.0": 10},
+            label="production",
+            expect="2.1.0",
+            reason="canary",
+            evidence=evidence,
         )
         try:
-            prompts.promote("support-bot", "2.2.0", label="production", expect="2.1.0")
+            prompts.promote("support-bot", "2.2.0", label="production", expect="2.1.0", evidence=evidence)
         except LabelConflictError as exc:
             print("compare-and-set refused a stale move:", exc)
 

@@ -9,18 +9,38 @@ from pathlib import Path
 
 import pytest
 
-from llmguard.evals import EvalGate, latest_record, load_suite, run_suite
-from llmguard.exceptions import PromptError
+import llmguard
+from llmguard import Guard
+from llmguard.evals import EvalGate, EvalRun, demo_provider, latest_record, run_suite
+from llmguard.exceptions import PromotionRefusedError, PromptError
 from llmguard.prompts import FileStore, PromptRegistry
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def demo(tmp_path: Path) -> Path:
+    """The example project as shipped: its suite runs the offline demo provider (``provider: fake``)."""
     shutil.copytree(EXAMPLES / "prompts", tmp_path / "prompts")
     shutil.copytree(EXAMPLES / "evals", tmp_path / "evals", ignore=shutil.ignore_patterns("cache", "records"))
     return tmp_path
+
+
+@pytest.fixture
+def project(demo: Path) -> Path:
+    """The example project with its suite on a real provider (``provider: openai``)."""
+    suite = demo / "evals" / "support-bot.suite.yaml"
+    suite.write_text(suite.read_text().replace("provider: fake", "provider: openai"))
+    return demo
+
+
+def _run_real(project: Path, quality: float = 1.0) -> EvalRun:
+    """Run the suite as `provider: openai` would, answered offline by the demo provider's HTTP fake."""
+    dataset = project / "evals" / "support-bot.golden.jsonl"
+    cases = [json.loads(line) for line in dataset.read_text().splitlines() if line.strip()]
+    fake = demo_provider({c["input"]: c["expected_output"] for c in cases}, quality=quality)
+    client = fake.client(llmguard.AsyncOpenAI, guard=Guard(pin_policy="enforce"), max_retries=0)
+    return run_suite(project / "evals" / "support-bot.suite.yaml", cache=False, client=client)
 
 
 def _registry(project: Path) -> PromptRegistry:
@@ -36,12 +56,14 @@ def test_promotion_refused_without_a_matching_passing_record(project: Path) -> N
 
 
 def test_promotion_accepted_with_a_passing_record_and_evidence_recorded(project: Path) -> None:
-    run = run_suite(project / "evals" / "support-bot.suite.yaml", cache=False)
+    run = _run_real(project)
+    assert run.passed
     registry = _registry(project)
     move = registry.promote("support-bot", "2.1.0", label="production", reason="eval passed")
     assert move.evidence["run_id"] == run.run_id
     assert move.evidence["eval_score"] == pytest.approx(run.eval_score)
     assert move.evidence["model"] == "gpt-4o-2024-08-06"
+    assert move.evidence["provider"] == "openai"
     history = registry.history("support-bot", "production")
     assert history[-1].evidence["run_id"] == run.run_id
     assert (
@@ -51,23 +73,23 @@ def test_promotion_accepted_with_a_passing_record_and_evidence_recorded(project:
 
 def test_failed_record_or_changed_files_do_not_count(project: Path) -> None:
     suite = project / "evals" / "support-bot.suite.yaml"
-    bad = run_suite(load_suite(suite, fake_quality=0.3), cache=False)
+    bad = _run_real(project, quality=0.3)
     assert not bad.passed
-    with pytest.raises(PromptError, match="no passing eval record"):
+    with pytest.raises(PromotionRefusedError, match="no passing eval record"):
         _registry(project).promote("support-bot", "2.1.0", label="production")
-    run_suite(suite, cache=False)
+    _run_real(project)
     dataset = project / "evals" / "support-bot.golden.jsonl"
     dataset.write_text(dataset.read_text().replace("30 minutes", "15 minutes"))
     with pytest.raises(PromptError, match="no passing eval record"):
         _registry(project).promote("support-bot", "2.1.0", label="production")
     suite.write_text(suite.read_text().replace("repeats: 3", "repeats: 2"))
-    run_suite(suite, cache=False)
+    _run_real(project)
     _registry(project).promote("support-bot", "2.1.0", label="production")
 
 
 def test_changed_model_needs_a_new_eval(project: Path) -> None:
     suite = project / "evals" / "support-bot.suite.yaml"
-    run_suite(suite, cache=False)
+    _run_real(project)
     suite.write_text(
         suite.read_text().replace("model: gpt-4o-2024-08-06          #", "model: gpt-4o-2024-11-20  #")
     )
@@ -104,13 +126,12 @@ def test_cli_gated_promotion(project: Path) -> None:
         "evals/support-bot.suite.yaml",
     )
     refused = _cli(*promote, cwd=project)
-    assert refused.returncode == 2
+    assert refused.returncode == 1  # a gate refusal is a failed check, not a usage error
     assert "no passing eval record" in refused.stderr
     no_reason = _cli(*promote, "--force", cwd=project)
     assert no_reason.returncode == 2
     assert "--force needs --reason" in no_reason.stderr
-    evaluated = _cli("eval", "run", "evals/support-bot.suite.yaml", cwd=project)
-    assert evaluated.returncode == 0, evaluated.stderr
+    assert _run_real(project).passed
     accepted = _cli(*promote, "--reason", "eval passed", cwd=project)
     assert accepted.returncode == 0, accepted.stderr
     history = json.loads(_cli("--json", "prompts", "history", "support-bot", cwd=project).stdout)
@@ -124,3 +145,51 @@ def test_cli_gated_promotion(project: Path) -> None:
     last = json.loads(_cli("--json", "prompts", "history", "support-bot", cwd=project).stdout)[-1]
     assert last["evidence"]["forced"] is True
     assert last["evidence"]["forced_reason"] == "rollforward"
+    assert last["evidence"]["forced_by"]
+    assert "forced: the eval gate was skipped" in forced.stdout
+
+
+def test_fake_provider_records_never_count(demo: Path) -> None:
+    suite = demo / "evals" / "support-bot.suite.yaml"
+    run = run_suite(suite, cache=False)
+    assert run.passed  # a perfect demo run...
+    record = latest_record(demo / "evals" / "records", "support-bot")
+    assert record is not None
+    assert record["provider"] == "fake"
+    with pytest.raises(PromotionRefusedError, match="provider: fake, whose records never count"):
+        _registry(demo).promote("support-bot", "2.1.0", label="production")  # ...is no evidence
+    result = _cli(
+        "prompts", "promote", "support-bot", "2.1.0", "-l", "production", "--suite", str(suite), cwd=demo
+    )
+    assert result.returncode == 1
+    assert "never count" in result.stderr
+
+
+def test_a_fake_record_under_a_real_suite_does_not_count(project: Path) -> None:
+    run = _run_real(project)
+    record_file = Path(str(run.record_path))
+    data = json.loads(record_file.read_text())
+    record_file.write_text(json.dumps({**data, "provider": "fake"}))
+    with pytest.raises(PromotionRefusedError, match="no passing eval record"):
+        _registry(project).promote("support-bot", "2.1.0", label="production")
+
+
+def test_fake_evidence_given_by_hand_does_not_count(demo: Path) -> None:
+    registry = PromptRegistry(FileStore(demo / "prompts"), protected_labels=["production"])
+    with pytest.raises(PromotionRefusedError, match="fake eval provider"):
+        registry.promote(
+            "support-bot", "2.1.0", label="production", evidence={"provider": "fake", "eval_score": 1}
+        )
+    result = _cli(
+        "prompts",
+        "promote",
+        "support-bot",
+        "2.1.0",
+        "-l",
+        "production",
+        "--evidence",
+        '{"provider": "fake"}',
+        cwd=demo,
+    )
+    assert result.returncode == 1
+    assert "fake eval provider" in result.stderr

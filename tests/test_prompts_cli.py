@@ -55,6 +55,7 @@ def test_validate_reports_bad_files(project: Path) -> None:
 
 
 def test_promote_history_rollback_flow(project: Path) -> None:
+    (project / "llmguard.toml").write_text("protected_labels = []\n")  # the flow, not the eval gate
     assert run("prompts", "new", "support-bot", cwd=project).returncode == 0
     assert (project / "prompts" / "support-bot" / "v2.2.0.yaml").is_file()
     listed = run("--json", "prompts", "list", cwd=project)
@@ -121,3 +122,101 @@ def test_prompts_dir_option(project: Path, tmp_path: Path) -> None:
     result = run("--json", "prompts", "list", "--prompts-dir", str(project / "prompts"), cwd=other)
     assert result.returncode == 0
     assert json.loads(result.stdout)[0]["name"] == "support-bot"
+
+
+def _history(project: Path) -> list[dict[str, object]]:
+    result = run("--json", "prompts", "history", "support-bot", cwd=project)
+    assert result.returncode == 0, result.stderr
+    moves: list[dict[str, object]] = json.loads(result.stdout)
+    return moves
+
+
+def test_production_is_protected_by_default(project: Path) -> None:
+    promote = ("prompts", "promote", "support-bot", "2.1.0", "--label")
+    refused = run(*promote, "production", cwd=project)
+    assert refused.returncode == 1  # refused, not a usage error
+    assert "label 'production' is protected" in refused.stderr
+    assert "--suite" in refused.stderr
+    assert not (project / "prompts" / "support-bot" / "labels.yaml").exists()
+    assert run(*promote, "production", "--force", cwd=project).returncode == 2  # --force needs --reason
+    assert run(*promote, "staging", cwd=project).returncode == 0  # unprotected
+    forced = run(*promote, "production", "--force", "--reason", "incident 4711", cwd=project)
+    assert forced.returncode == 0, forced.stderr
+    assert "forced" in forced.stdout
+    last = _history(project)[-1]
+    assert last["label"] == "production"
+    assert last["why"] == "incident 4711"
+    evidence = last["evidence"]
+    assert isinstance(evidence, dict)
+    assert evidence["forced"] is True
+    assert evidence["forced_reason"] == "incident 4711"
+    assert evidence["forced_by"]
+    proof = run(*promote, "production", "--evidence", '{"eval_score": 0.9, "run_id": "r-1"}', cwd=project)
+    assert proof.returncode == 0, proof.stderr
+
+
+def test_the_protected_set_is_configurable(project: Path) -> None:
+    promote = ("prompts", "promote", "support-bot", "2.1.0", "--label")
+    (project / "llmguard.toml").write_text('protected_labels = ["prod-eu"]\n')
+    assert run(*promote, "production", cwd=project).returncode == 0
+    assert run(*promote, "prod-eu", cwd=project).returncode == 1
+    (project / "llmguard.toml").write_text('protected_labels = ["not a label"]\n')
+    bad = run(*promote, "staging", cwd=project)
+    assert bad.returncode == 2
+    assert "invalid label 'not a label'" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "label", ["", "a b", "prod\n", "\x1b[31mprod", "[/]", "-x", "x" * 65, "prod/eu", "ü"]
+)
+def test_invalid_labels_are_refused_before_anything_is_written(project: Path, label: str) -> None:
+    result = run("prompts", "promote", "support-bot", "2.1.0", "--label", label, cwd=project)
+    assert result.returncode == 2
+    assert "invalid label" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "\x1b" not in result.stderr
+    assert not (project / "prompts" / "support-bot" / "labels.yaml").exists()
+    assert not (project / "prompts" / "support-bot" / "history.jsonl").exists()
+
+
+def test_line_separators_in_reasons_never_break_history(project: Path) -> None:
+    promote = ("prompts", "promote", "support-bot")
+    reason = "line\u2028para\u2029next\x85end"
+    assert run(*promote, "2.1.0", "-l", "staging", "--reason", reason, cwd=project).returncode == 0
+    (project / "prompts" / "support-bot" / "v2.2.0.yaml").write_text('version: "2.2.0"\nsystem_prompt: "x"\n')
+    assert run(*promote, "2.2.0", "-l", "staging", "--reason", "second", cwd=project).returncode == 0
+    text = (project / "prompts" / "support-bot" / "history.jsonl").read_text(encoding="utf-8")
+    assert len(text.splitlines()) == 2  # nothing any reader splits lines on is written raw
+    assert [m["why"] for m in _history(project)] == [reason, "second"]
+    back = run("prompts", "rollback", "support-bot", "-l", "staging", cwd=project)
+    assert back.returncode == 0, back.stderr
+    table = run("prompts", "history", "support-bot", cwd=project)
+    assert table.returncode == 0
+    assert "\\u2028" in table.stdout
+
+
+def test_a_history_written_raw_by_an_older_version_still_reads(project: Path) -> None:
+    move = {"name": "support-bot", "label": "staging", "from": None, "to": "2.1.0", "who": "a", "when": "t"}
+    raw = json.dumps({**move, "why": "a\u2028b"}, ensure_ascii=False)
+    (project / "prompts" / "support-bot" / "history.jsonl").write_text(raw + "\n", encoding="utf-8")
+    assert [m["why"] for m in _history(project)] == ["a\u2028b"]
+
+
+def test_output_is_escaped(project: Path) -> None:
+    reason = "[/] [bold]loud[/bold] \x1b[31mred"
+    promoted = run(
+        "prompts", "promote", "support-bot", "2.1.0", "-l", "staging", "--reason", reason, cwd=project
+    )
+    assert promoted.returncode == 0, promoted.stderr
+    table = run("prompts", "history", "support-bot", cwd=project)
+    assert table.returncode == 0, table.stderr
+    assert "[/] [bold]loud[/bold]" in table.stdout
+    assert "\x1b" not in table.stdout
+    assert "\\x1b[31mred" in table.stdout
+    (project / "prompts" / "support-bot" / "labels.yaml").write_text('"[/]": 2.1.0\n')
+    for command in (("prompts", "list"), ("prompts", "show", "support-bot")):
+        broken = run(*command, cwd=project)
+        assert broken.returncode == 2
+        assert "invalid label '[/]'" in broken.stderr
+        assert "labels.yaml" in broken.stderr
+        assert "Traceback" not in broken.stderr

@@ -13,4 +13,5 @@ def test_prompts_demo_runs() -> None:
     result = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "rolled back production" in result.stdout
+    assert "production is protected: support-bot: label 'production' is protected" in result.stdout
     assert "enforce refuses the seed's alias model: gpt-4o" in result.stdout

@@ -59,6 +59,7 @@ def test_default_guard_reads_prompts_folder_of_cwd(
 def test_prompts_dir_from_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(SEED, tmp_path / "proj" / "my-prompts")
     (tmp_path / "proj" / "llmguard.toml").write_text('prompts_dir = "my-prompts"\n')
+    (tmp_path / "proj" / ".git").mkdir()  # the project root: discovery looks no higher
     (tmp_path / "proj" / "sub").mkdir()
     monkeypatch.chdir(tmp_path / "proj" / "sub")
     assert Guard().prompts.get("support-bot").version == "2.1.0"

@@ -8,12 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from llmguard import Guard
 from llmguard.exceptions import (
     ConfigurationError,
     LabelConflictError,
+    PromotionRefusedError,
     PromptError,
     PromptFormatError,
     PromptNotFoundError,
@@ -231,8 +234,10 @@ def test_config_artifacts_share_the_mechanism(tmp_path: Path) -> None:
     write(root, "rag", "v1.1.0.yaml", body.format(v="1.1.0", size=800))
     guard = Guard(configs=root)
     configs = guard.configs
-    configs.promote("rag", "1.0.0", label="production")
-    configs.promote("rag", "1.1.0", label="production", expect="1.0.0")
+    with pytest.raises(PromotionRefusedError, match="protected"):  # Guard registries protect production
+        configs.promote("rag", "1.0.0", label="production")
+    configs.promote("rag", "1.0.0", label="production", evidence={"eval_score": 0.9})
+    configs.promote("rag", "1.1.0", label="production", expect="1.0.0", force=True, reason="hotfix")
     config = configs.get("rag", label="production")
     assert config.kind == "config"
     assert config.settings["top_k"] == 5
@@ -357,3 +362,53 @@ def test_guard_store_arguments(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         _ = Guard(configs=MemoryStore()).configs
     assert ANY is not None
+
+
+@given(st.text(max_size=80))
+def test_one_label_pattern_everywhere(label: str) -> None:
+    from llmguard.prompts._labels import LABEL_PATTERN, check_label
+
+    store = MemoryStore([version("1.0.0")])
+    reg = PromptRegistry(store)
+    if LABEL_PATTERN.fullmatch(label):
+        assert check_label(label) == label
+        assert reg.promote("bot", "1.0.0", label=label).label == label
+        assert reg.get("bot", label=label).version == "1.0.0"
+        return
+    for attempt in (
+        lambda: reg.promote("bot", "1.0.0", label=label),
+        lambda: reg.rollback("bot", label=label),
+        lambda: reg.get("bot", label=label),
+        lambda: reg.history("bot", label),
+        lambda: PromptRegistry(store, protected_labels=[label]),
+    ):
+        with pytest.raises(PromptFormatError, match="invalid label"):
+            attempt()
+
+
+def test_forced_promotion_and_failing_gates() -> None:
+    store = MemoryStore([version("1.0.0")])
+    with pytest.raises(ConfigurationError, match="needs a reason"):
+        PromptRegistry(store, protected_labels=["production"]).promote(
+            "bot", "1.0.0", label="production", force=True
+        )
+    forced = PromptRegistry(store, protected_labels=["production"]).promote(
+        "bot", "1.0.0", label="production", force=True, reason="hotfix", who="ann"
+    )
+    assert forced.evidence == {"forced": True, "forced_by": "ann", "forced_reason": "hotfix"}
+
+    def broken(request: PromotionRequest) -> dict[str, Any]:
+        raise RuntimeError("gate bug")
+
+    gated = PromptRegistry(store, protected_labels=["production"], gate=broken)
+    with pytest.raises(PromotionRefusedError, match="RuntimeError: gate bug") as info:
+        gated.promote("bot", "1.0.0", label="production", expect="1.0.0")
+    assert isinstance(info.value.__cause__, RuntimeError)
+
+    def fake(request: PromotionRequest) -> dict[str, Any]:
+        return {"provider": "fake", "eval_score": 1.0}
+
+    with pytest.raises(PromotionRefusedError, match="fake eval provider"):
+        PromptRegistry(store, protected_labels=["production"], gate=fake).promote(
+            "bot", "1.0.0", label="production"
+        )

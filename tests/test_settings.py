@@ -46,6 +46,7 @@ def test_precedence_argument_env_file(tmp_path: Path, monkeypatch: pytest.Monkey
 
 def test_config_found_from_a_subfolder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "llmguard.toml").write_text('environment = "staging"\n', encoding="utf-8")
+    (tmp_path / ".git").mkdir()  # the project root
     sub = tmp_path / "app" / "pkg"
     sub.mkdir(parents=True)
     monkeypatch.chdir(sub)
@@ -215,3 +216,51 @@ def test_import_is_cheap() -> None:
     code = "import sys, llmguard; print(sorted(m for m in ('openai', 'anthropic', 'genai_prices') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _plant(folder: Path) -> Path:
+    """A hostile config above the project: its judge would run code when the runtime is built."""
+    planted = folder / "llmguard.toml"
+    planted.write_text('environment = "planted"\npin_policy = "off"\n', encoding="utf-8")
+    return planted
+
+
+@pytest.mark.parametrize("marker", ["pyproject.toml", ".git"])
+def test_discovery_stops_at_the_project_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, marker: str
+) -> None:
+    _plant(tmp_path)
+    project = tmp_path / "project"
+    (project / "src" / "pkg").mkdir(parents=True)
+    if marker == ".git":
+        (project / ".git").mkdir()
+    else:
+        (project / "pyproject.toml").write_text('[project]\nname = "app"\n', encoding="utf-8")
+    monkeypatch.chdir(project / "src" / "pkg")
+    guard = Guard()
+    assert guard.settings.config_file is None
+    assert guard.environment == "development"
+
+
+def test_without_a_project_root_only_the_working_directory_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _plant(tmp_path)
+    here = tmp_path / "scratch"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert Guard().settings.config_file is None
+    own = here / "llmguard.toml"
+    own.write_text('environment = "staging"\n', encoding="utf-8")
+    assert Guard().settings.config_file == own
+
+
+def test_a_config_in_the_project_root_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _plant(tmp_path)
+    project = tmp_path / "project"
+    (project / "app").mkdir(parents=True)
+    (project / "pyproject.toml").write_text('[tool.llmguard]\nenvironment = "staging"\n', encoding="utf-8")
+    monkeypatch.chdir(project / "app")
+    guard = Guard()
+    assert guard.settings.config_file == project / "pyproject.toml"
+    assert guard.environment == "staging"

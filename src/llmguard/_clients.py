@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from ._intercept import anthropic_telemetry_default, shell_namespace
+from ._intercept import anthropic_telemetry_default, check_guard, shell_namespace
 
 if TYPE_CHECKING:
     from ._guard import Guard
@@ -72,6 +72,7 @@ def guarded_client_class(base: type, *, is_async: bool, sdk_traces: bool, sdk_id
     sdk_traces = sdk_traces and "open_telemetry" in inspect.signature(sdk_init).parameters
 
     def __init__(self: Any, *args: Any, guard: Guard | None = None, **kwargs: Any) -> None:
+        check_guard(guard)  # before the SDK builds its HTTP client
         if sdk_traces:
             anthropic_telemetry_default(kwargs)
         if sdk_identity:
@@ -81,6 +82,7 @@ def guarded_client_class(base: type, *, is_async: bool, sdk_traces: bool, sdk_id
         self._llmguard_init(guard)
 
     def copy(self: Any, *args: Any, guard: Guard | None = None, **kwargs: Any) -> Any:
+        check_guard(guard)
         if sdk_identity:
             return self._llmguard_copy(_copy_as_sdk_class(self, base, *args, **kwargs), guard)
         return self._llmguard_copy(base.copy(self, *args, **kwargs), guard)  # type: ignore[attr-defined]

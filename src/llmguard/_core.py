@@ -21,11 +21,12 @@ from . import _context
 from ._extract import Accumulator
 from ._internal import advise_once, log_internal_error
 from ._pins import PinDecision, decide, refusal_message
+from ._policy import opted_in, rewrite_model, routed_model, sent_body, unavailable
 from ._providers import ClientInfo
 from ._record import CallRecord, Cost, PromptRef, Usage, new_call_id
 from ._refs import remember_response_id
 from ._settings import Settings
-from .exceptions import UnpinnedModelError
+from .exceptions import LLMGuardError, UnpinnedModelError
 
 __all__ = [
     "ENDPOINTS",
@@ -268,35 +269,25 @@ class Runtime:
         """Run pre-call policies and ``on_start`` observers; return the context and options to send.
 
         Returns ``None`` for endpoints llmguard does not record (they pass through untouched).
-        Raises `llmguard.UnpinnedModelError` (or another opted-in policy error) before any I/O.
+        Raises `llmguard.UnpinnedModelError` (or another opted-in policy error) before any I/O, and
+        `llmguard.PolicyUnavailableError` when an opted-in policy cannot be evaluated (fail closed).
         """
         route = ENDPOINTS.get(options.url.split("?", 1)[0])
-        body = options.json_data
-        if route is None or not isinstance(body, Mapping) or options.method.lower() != "post":
+        if route is None or options.method.lower() != "post":
+            return None
+        body = sent_body(options)  # json_data merged with extra_body: what policies judge
+        if body is None:
             return None
         call = CallContext(self, info, route[0], route[1], body)
-        headers = options.headers
-        changes: dict[str, Any] = {}
-        if headers:
-            self._read_headers(call, headers, changes)
-        self._apply_pins(call)
-        if call.prompt is not None and call.prompt.model and call.prompt.model != call.requested_model:
-            self._prompt_model_changed(call.prompt, call.requested_model)
-        for policy in self.policies:
-            policy(call)
-        if call.request_model != call.requested_model:
-            changes["json_data"] = {**body, "model": call.request_model}
-        if self._should_inject_usage(call, body):
-            changes["json_data"] = {
-                **changes.get("json_data", body),
-                "stream_options": {"include_usage": True},
-            }
-            # The SDK's stream helpers consume the usage chunk themselves (and expose it on the final
-            # completion); plain iteration gets it hidden, so `chunk.choices[0]` keeps working.
-            call.hide_usage_chunk = call.sdk_helper is None
-        if changes:
-            options = options.model_copy(update=changes)
-            call.request = options.json_data
+        try:
+            options = self._pre_call(call, options, body)
+        except LLMGuardError:
+            raise
+        except Exception as exc:
+            policy = opted_in(self.settings, self.policies)
+            if policy is None:
+                raise  # nothing opted in: the shell logs it and the call passes through unguarded
+            raise unavailable(policy, exc) from exc
         for observer in self.observers:
             try:
                 observer.on_start(call)
@@ -304,6 +295,35 @@ class Runtime:
                 log_internal_error("on_start")
         call.acc = Accumulator(call.api, call.want_output)
         return call, options
+
+    def _pre_call(self, call: CallContext, options: Any, body: Mapping[str, Any]) -> Any:
+        """Headers, the pin policy and pre-call policies; returns the options to send."""
+        headers = options.headers
+        changes: dict[str, Any] = {}
+        if headers:
+            self._read_headers(call, headers, changes)
+        self._apply_pins(call)
+        routed = routed_model(options, call.info.pin_provider)
+        if routed is not None and self.settings.pin_policy == "enforce":
+            self._refuse_unpinned(routed)
+        if call.prompt is not None and call.prompt.model and call.prompt.model != call.requested_model:
+            self._prompt_model_changed(call.prompt, call.requested_model)
+        for policy in self.policies:
+            policy(call)
+        if call.request_model != call.requested_model and call.request_model is not None:
+            rewrite_model(options, changes, call.request_model)
+        if self._should_inject_usage(call, body):
+            changes["json_data"] = {
+                **changes.get("json_data", options.json_data or {}),
+                "stream_options": {"include_usage": True},
+            }
+            # The SDK's stream helpers consume the usage chunk themselves (and expose it on the final
+            # completion); plain iteration gets it hidden, so `chunk.choices[0]` keeps working.
+            call.hide_usage_chunk = call.sdk_helper is None
+        if changes:
+            options = options.model_copy(update=changes)
+            call.request = sent_body(options) or call.request
+        return options
 
     def _read_headers(self, call: CallContext, headers: Mapping[str, Any], changes: dict[str, Any]) -> None:
         raw = headers.get(RAW_HEADER)
@@ -363,6 +383,16 @@ class Runtime:
         elif decision.action == "rewrite":
             call.request_model = decision.effective
             call.locked_model = decision.locked
+
+    def _refuse_unpinned(self, model: str) -> None:
+        """Judge an Azure deployment routed by the URL but hidden from the body by ``extra_body``."""
+        decision = self._decide(model, "azure")
+        if decision.action == "refuse":
+            raise UnpinnedModelError(
+                f"{refusal_message(decision)} (the deployment in the request URL; extra_body sets another model)",
+                model=model,
+                suggestion=decision.verdict.suggestion,
+            )
 
     def _decide(self, model: str, pin_provider: str) -> PinDecision:
         declared_kinds = ("azure", "openai_compatible")

@@ -17,16 +17,17 @@ from typing import TYPE_CHECKING, Any
 from ._context import active_call
 from ._env import ANTHROPIC_OPEN_TELEMETRY_PREFIX
 from ._internal import log_internal_error
+from ._policy import guard_policies, unavailable
 from ._providers import ClientInfo, client_info
 from ._refs import remember
 from ._streams import CALL_KEY, GUARDED_STREAM_TYPES, guarded_stream_cls
-from .exceptions import LLMGuardError
+from .exceptions import ConfigurationError, LLMGuardError
 
 if TYPE_CHECKING:
     from ._core import CallContext, Runtime
     from ._guard import Guard
 
-__all__ = ["anthropic_telemetry_default", "async_shell", "shell_namespace", "sync_shell"]
+__all__ = ["anthropic_telemetry_default", "async_shell", "check_guard", "shell_namespace", "sync_shell"]
 
 
 def anthropic_telemetry_default(kwargs: dict[str, Any]) -> None:
@@ -35,6 +36,21 @@ def anthropic_telemetry_default(kwargs: dict[str, Any]) -> None:
         k.startswith(ANTHROPIC_OPEN_TELEMETRY_PREFIX) for k in os.environ
     ):
         kwargs["open_telemetry"] = False
+
+
+def check_guard(guard: object) -> Guard | None:
+    """``guard=`` must be an `llmguard.Guard` (or ``None``): anything else is refused at construction."""
+    if guard is None:
+        return None
+    from ._guard import Guard
+
+    if not isinstance(guard, Guard):
+        raise ConfigurationError(
+            f"guard=: expected an llmguard.Guard, got {type(guard).__name__} {guard!r:.80}; "
+            "build one, e.g. guard=llmguard.Guard(environment='production'), or omit it to use the "
+            "process default (llmguard.configure(...))"
+        )
+    return guard
 
 
 class _Shell:
@@ -62,11 +78,22 @@ class _Shell:
         return get_default_guard()
 
     def _llmguard_begin(self, options: Any) -> tuple[CallContext, Any] | None:
+        guard: Guard | None = None
         try:
-            runtime: Runtime = self.guard.runtime
+            guard = self.guard
+            runtime: Runtime = guard.runtime
             info = self._llmguard_info
             if info is None:
                 info = self._llmguard_info = client_info(self)
+        except LLMGuardError:
+            raise
+        except Exception as exc:
+            policy = guard_policies(guard)
+            if policy is not None:  # opted-in policies fail closed
+                raise unavailable(policy, exc) from exc
+            log_internal_error("request start")
+            return None
+        try:
             return runtime.begin(info, options)
         except LLMGuardError:
             raise

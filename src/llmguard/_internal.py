@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from ._env import LLMGUARD_SWALLOW_INTERNAL_ERRORS
 
 __all__ = [
+    "MAX_ADVISORY_KEYS",
     "LLMGuardAdvisory",
     "advise_once",
     "handle_internal_errors",
@@ -32,7 +33,15 @@ class LLMGuardAdvisory(UserWarning):
     """Python warning category for advisories, emitted only when the user opts in."""
 
 
+MAX_ADVISORY_KEYS = 1000
+"""Distinct keys remembered per advisory category (e.g. model names warned about under ``warn``).
+
+Past it, one last advisory says so and further new keys of that category are not logged: memory
+stays bounded by this constant times the fixed set of categories, whatever the traffic.
+"""
+
 _seen: set[tuple[str, str]] = set()
+_counts: dict[str, int] = {}
 _seen_lock = threading.Lock()
 
 
@@ -63,6 +72,9 @@ def handle_internal_errors(context: str) -> Iterator[None]:
 def advise_once(category: str, key: str, message: str, *, python_warning: bool = False) -> bool:
     """Log ``message`` at WARNING once per (category, key) per process.
 
+    At most `MAX_ADVISORY_KEYS` keys are remembered per category; past that, new keys of the
+    category are no longer logged (one advisory says so).
+
     A Python warning is emitted too only when ``python_warning`` is set (apps and test suites
     often run with warnings as errors, so it is opt-in). Returns whether this call emitted it.
     """
@@ -72,7 +84,17 @@ def advise_once(category: str, key: str, message: str, *, python_warning: bool =
     with _seen_lock:
         if marker in _seen:
             return False
-        _seen.add(marker)
+        count = _counts.get(category, 0)
+        _counts[category] = count + 1
+        if count > MAX_ADVISORY_KEYS:
+            return False
+        if count == MAX_ADVISORY_KEYS:
+            message = (
+                f"llmguard: {MAX_ADVISORY_KEYS} distinct {category!r} advisories were logged; further new ones "
+                f"are not (memory stays bounded). The latest: {message}"
+            )
+        else:
+            _seen.add(marker)
     logger.warning(message)
     if python_warning:
         warnings.warn(message, LLMGuardAdvisory, stacklevel=4)
@@ -83,3 +105,4 @@ def reset_advisories() -> None:
     """Forget which advisories were emitted (for tests and notebooks)."""
     with _seen_lock:
         _seen.clear()
+        _counts.clear()

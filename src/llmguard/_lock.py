@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from llmguard._pins import Provider, classify, guess_provider
+from llmguard._pins import Provider, classify, guess_provider, model_name_problem
 from llmguard.exceptions import ConfigurationError
 
 __all__ = ["LOCK_FILE_NAME", "PYPROJECT_SOURCE", "load_lock", "lock_from_table"]
@@ -92,6 +92,9 @@ def _checked_target(alias: object, target: object, source: str, provider: Provid
     where = f"{source}: pin '{alias}'"
     if not isinstance(alias, str) or not alias.strip():
         raise ConfigurationError(f"{source}: a pin has an empty name; use {_EXAMPLE}")
+    problem = model_name_problem(alias)
+    if problem is not None:
+        raise ConfigurationError(f"{source}: pin {alias!r} is not a valid model name: {problem}")
     if not isinstance(target, str):
         kind = type(target).__name__
         raise ConfigurationError(f"{where} must be a snapshot name (a string), not {kind}; use {_EXAMPLE}")

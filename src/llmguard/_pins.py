@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -27,6 +28,7 @@ from typing import Any, Literal, get_args
 import yaml
 
 __all__ = [
+    "MAX_MODEL_NAME",
     "PROVIDERS",
     "PinDecision",
     "PinMode",
@@ -35,6 +37,7 @@ __all__ = [
     "classify",
     "decide",
     "guess_provider",
+    "model_name_problem",
     "refusal_message",
 ]
 
@@ -43,6 +46,9 @@ Provider = Literal["openai", "azure", "anthropic", "bedrock", "vertex", "openai_
 PROVIDERS: tuple[Provider, ...] = get_args(Provider)
 
 _CACHE_SIZE = 4096
+
+MAX_MODEL_NAME = 256
+"""The longest model name accepted (characters)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +137,40 @@ _REVISION = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
 _PREFIXES = ("openai/", "azure/", "anthropic/", "bedrock/", "vertex_ai/", "vertex/")
 _FIRST_DATELESS = (4, 6)
 _USER_NAMED = frozenset({"azure", "openai_compatible"})
+
+
+_INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp", "Zs"})
+
+
+def _describe(char: str) -> str:
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X}" + (f" {name}" if name else "")
+
+
+def model_name_problem(model: object) -> str | None:
+    """What makes ``model`` an invalid model name, or ``None`` when it is valid.
+
+    One rule for every provider: a model name is 1 to `MAX_MODEL_NAME` characters with no
+    whitespace and no control, format or unassigned characters. Names are never normalised:
+    ``"gpt-4o-2024-08-06 "`` is refused under ``enforce`` and warned about under ``warn``.
+    """
+    if not isinstance(model, str):
+        return f"a model name must be a string, not {type(model).__name__}"
+    if not model:
+        return "the name is empty"
+    if len(model) > MAX_MODEL_NAME:
+        return f"the name is {len(model)} characters long; the limit is {MAX_MODEL_NAME}"
+    for at, char in enumerate(model):
+        if char.isspace() or unicodedata.category(char) in _INVISIBLE:
+            where = "leading" if at == 0 else "trailing" if at == len(model) - 1 else "inner"
+            return f"it has a {where} {_describe(char)} at position {at}"
+    return None
+
+
+def _invalid(model: str, problem: str) -> PinVerdict:
+    cleaned = "".join(c for c in model.strip() if not (c.isspace() or unicodedata.category(c) in _INVISIBLE))
+    suggestion = cleaned if cleaned and model_name_problem(cleaned) is None else None
+    return _v(model, False, "invalid_name", problem, suggestion)
 
 
 def _normalize(model: str) -> str:
@@ -276,8 +316,9 @@ def _classify_compatible(model: str) -> PinVerdict:
 def classify(model: str, provider: Provider) -> PinVerdict:
     """Classify a model name as pinned or floating for one provider.
 
-    Matching is case-insensitive after stripping a provider prefix such as ``openai/``. The
-    result is cached, so repeated calls cost one dictionary lookup.
+    Matching is case-insensitive after stripping a provider prefix such as ``openai/``. A name
+    that breaks `model_name_problem`'s rule (whitespace, control characters...) is never pinned
+    (kind ``invalid_name``). The result is cached, so repeated calls cost one dictionary lookup.
 
     Args:
         model: The model name exactly as it would be sent.
@@ -286,6 +327,9 @@ def classify(model: str, provider: Provider) -> PinVerdict:
     Returns:
         The verdict, with a pinned suggestion when one is known.
     """
+    problem = model_name_problem(model)
+    if problem is not None:
+        return _invalid(model, problem)
     name = _normalize(model)
     if provider == "openai":
         return _classify_openai(model, name)
@@ -399,6 +443,12 @@ def refusal_message(decision: PinDecision) -> str:
     """
     verdict = decision.verdict
     model = decision.requested
+    if verdict.kind == "invalid_name":
+        instead = f"; did you mean {verdict.suggestion!r}?" if verdict.suggestion else ""
+        return (
+            f"model {model!r} is not a valid model name: {verdict.reason}{instead} (a model name is 1-"
+            f"{MAX_MODEL_NAME} characters with no whitespace or control characters)"
+        )
     if verdict.pinned:
         return f"model '{model}' is pinned ({verdict.kind}): {verdict.reason}"
     if verdict.kind in ("alias", "latest_alias") and verdict.suggestion:

@@ -1,7 +1,9 @@
 """Settings: explicit arguments, then environment, then a config file, then defaults.
 
 The config file is ``llmguard.toml`` (top-level keys) or ``pyproject.toml`` (``[tool.llmguard]``),
-found from the working directory upwards, or named by ``LLMGUARD_CONFIG``. An alias lock lives
+found from the working directory up to the project root (the nearest folder holding
+``pyproject.toml`` or ``.git``; without one, the working directory only), or named by
+``LLMGUARD_CONFIG``. An alias lock lives
 in ``llmguard.lock`` beside it, or in a ``pins`` table of the config file.
 """
 
@@ -17,7 +19,15 @@ from typing import Any, Literal, cast
 from . import _env
 from .exceptions import ConfigurationError
 
-__all__ = ["FILE_KEYS", "PIN_MODES", "Settings", "find_config_file", "load_settings"]
+__all__ = [
+    "FILE_KEYS",
+    "PIN_MODES",
+    "ROOT_MARKERS",
+    "Settings",
+    "find_config_file",
+    "load_settings",
+    "search_folders",
+]
 
 PinMode = Literal["enforce", "warn", "off"]
 PIN_MODES: tuple[str, ...] = ("enforce", "warn", "off")
@@ -73,8 +83,39 @@ class Settings:
     """The raw ``[tool.llmguard]`` table, for features that read their own keys (prompts, budgets...)."""
 
 
+ROOT_MARKERS: tuple[str, ...] = ("pyproject.toml", ".git")
+"""A folder holding one of these is a project root: config discovery never looks above it."""
+
+
+def search_folders(start: Path) -> list[Path]:
+    """The folders config discovery reads, nearest first: ``start`` up to its project root.
+
+    The project root is the nearest folder (``start`` included) holding ``pyproject.toml`` or
+    ``.git``. Without one, only ``start`` itself is searched: a file planted in a parent folder
+    (``/tmp``, a shared home) is never read.
+    """
+    here = start.resolve()
+    folders: list[Path] = []
+    for folder in (here, *here.parents):
+        folders.append(folder)
+        if _is_root(folder):
+            return folders
+    return [here]
+
+
+def _is_root(folder: Path) -> bool:
+    try:
+        return any((folder / marker).exists() for marker in ROOT_MARKERS)
+    except OSError:
+        return True  # unreadable: never look above it
+
+
 def find_config_file(start: Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:
-    """Locate the config file: ``LLMGUARD_CONFIG``, else the nearest llmguard.toml or pyproject.toml with a [tool.llmguard] table."""
+    """Locate the config file: ``LLMGUARD_CONFIG``, else the nearest one up to the project root.
+
+    Each folder of `search_folders` (``start``, default the working directory, up to its project
+    root) is tried for ``llmguard.toml``, then ``pyproject.toml`` with a ``[tool.llmguard]`` table.
+    """
     env = os.environ if env is None else env
     explicit = env.get(_env.LLMGUARD_CONFIG)
     if explicit:
@@ -82,8 +123,7 @@ def find_config_file(start: Path | None = None, env: Mapping[str, str] | None = 
         if not path.is_file():
             raise ConfigurationError(f"{_env.LLMGUARD_CONFIG}={explicit!r}: no such file")
         return path
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
+    for folder in search_folders(start or Path.cwd()):
         candidate = folder / "llmguard.toml"
         if candidate.is_file():
             return candidate

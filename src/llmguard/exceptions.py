@@ -9,12 +9,14 @@ The tree::
 
     LLMGuardError
     ├── ConfigurationError          (also a ValueError)
-    ├── UnpinnedModelError          a floating model alias under an enforcing pin policy
+    ├── UnpinnedModelError          a floating model alias (or an invalid name) under an enforcing pin policy
+    ├── PolicyUnavailableError      an opted-in policy could not be evaluated: the call was refused (fail closed)
     ├── PromptError
     │   ├── PromptNotFoundError     (also a LookupError)
     │   ├── PromptFormatError       (also a ValueError)
     │   ├── PromptRenderError       (also a ValueError)
-    │   └── LabelConflictError      a compare-and-set label move lost the race
+    │   ├── LabelConflictError      a compare-and-set label move lost the race
+    │   └── PromotionRefusedError   a protected label's promotion lacks passing eval evidence
     ├── FeedbackError               (also a ValueError)
     │   └── FeedbackTokenError      forged, tampered, expired or malformed token
     ├── BudgetExceededError         a hard budget refused the call before any I/O
@@ -31,6 +33,8 @@ __all__ = [
     "FeedbackTokenError",
     "LLMGuardError",
     "LabelConflictError",
+    "PolicyUnavailableError",
+    "PromotionRefusedError",
     "PromptError",
     "PromptFormatError",
     "PromptNotFoundError",
@@ -61,6 +65,21 @@ class UnpinnedModelError(LLMGuardError):
         self.suggestion = suggestion
 
 
+class PolicyUnavailableError(LLMGuardError):
+    """A policy you opted into could not be evaluated, so the call was refused before any I/O.
+
+    Opted-in policies (the pin policy under ``enforce``, hard budgets, your own ``policies=``)
+    fail closed: an internal error while evaluating one never lets the call through unchecked.
+
+    Attributes:
+        policy: The policy (or policies) that could not be evaluated.
+    """
+
+    def __init__(self, message: str, *, policy: str) -> None:
+        super().__init__(message)
+        self.policy = policy
+
+
 class PromptError(LLMGuardError):
     """Base class of the prompt registry's errors."""
 
@@ -88,6 +107,10 @@ class PromptRenderError(PromptError, ValueError):
 
 class LabelConflictError(PromptError):
     """A label moved since the caller read it: compare-and-set promotion or rollback lost."""
+
+
+class PromotionRefusedError(PromptError):
+    """A promotion to a protected label was refused: no passing eval evidence, or the gate said no."""
 
 
 class FeedbackError(LLMGuardError, ValueError):

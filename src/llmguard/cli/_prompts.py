@@ -1,8 +1,12 @@
 """``llmguard prompts``: list, show, diff, scaffold, validate, promote, roll back and audit prompts.
 
-Exit codes: 0 ok; 1 a check failed (``validate`` found errors) or a compare-and-set move lost
-(``LabelConflictError``: the label moved, re-read and retry); 2 usage, configuration or data
-error (malformed file, unknown prompt, version or label, nothing to roll back to).
+Exit codes: 0 ok; 1 a check failed (``validate`` found errors), a compare-and-set move lost
+(``LabelConflictError``: the label moved, re-read and retry) or the eval gate refused a protected
+label's promotion (``PromotionRefusedError``); 2 usage, configuration or data error (malformed
+file, invalid label, unknown prompt, version or label, nothing to roll back to).
+
+Everything printed from files or arguments (names, labels, reasons, messages) is escaped: rich
+markup such as ``[/]`` is shown as text and control characters as escapes.
 """
 
 from __future__ import annotations
@@ -20,17 +24,19 @@ from typing import Annotated, Any
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from llmguard._guard import Guard
-from llmguard.exceptions import ConfigurationError, LabelConflictError, LLMGuardError
+from llmguard.exceptions import ConfigurationError, LabelConflictError, LLMGuardError, PromotionRefusedError
 from llmguard.prompts import FileStore, LabelMove, PromptRegistry, validate_store
-from llmguard.prompts._labels import format_target
+from llmguard.prompts._labels import check_label, format_target
 
 __all__ = ["prompts_app"]
 
 prompts_app = typer.Typer(
-    help="Prompts as code: versions, labels, promotion, rollback (exit 0 ok, 1 check failed, 2 error).",
+    help="Prompts as code: versions, labels, promotion, rollback (exit 0 ok, 1 check failed or promotion "
+    "refused, 2 usage or data error).",
     no_args_is_help=True,
 )
 
@@ -61,15 +67,27 @@ def _json(ctx: typer.Context) -> bool:
     return bool((ctx.obj or {}).get("json"))
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _safe(value: object) -> str:
+    """Text from files or arguments, safe to print: markup escaped, control characters shown as escapes."""
+    text = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(value))
+    return escape(text)
+
+
 @contextmanager
 def _errors() -> Iterator[None]:
     try:
         yield
     except LabelConflictError as exc:
-        _err.print(f"[red]conflict:[/] {exc}")
+        _err.print(f"[red]conflict:[/] {_safe(exc)}")
+        raise typer.Exit(1) from None
+    except PromotionRefusedError as exc:
+        _err.print(f"[red]refused:[/] {_safe(exc)}")
         raise typer.Exit(1) from None
     except LLMGuardError as exc:
-        _err.print(f"[red]error:[/] {exc}")
+        _err.print(f"[red]error:[/] {_safe(exc)}")
         raise typer.Exit(2) from None
 
 
@@ -92,8 +110,8 @@ def list_(ctx: typer.Context, prompts_dir: DirOption = None, kind: KindOption = 
         return
     table = Table("name", "versions", "latest", "labels")
     for row in rows:
-        shown = ", ".join(f"[cyan]{k}[/]→{v}" for k, v in row["labels"].items()) or "-"
-        table.add_row(row["name"], str(len(row["versions"])), row["versions"][-1], shown)
+        shown = ", ".join(f"[cyan]{_safe(k)}[/]→{_safe(v)}" for k, v in row["labels"].items()) or "-"
+        table.add_row(_safe(row["name"]), str(len(row["versions"])), _safe(row["versions"][-1]), shown)
     _out.print(table)
 
 
@@ -114,10 +132,13 @@ def show(
     if _json(ctx):
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    via = f" (label [cyan]{found.label}[/])" if found.label else ""
-    _out.print(f"[bold]{found.name}[/] [green]{found.version}[/]{via}  {found.content_hash}", soft_wrap=True)
+    via = f" (label [cyan]{_safe(found.label)}[/])" if found.label else ""
+    _out.print(
+        f"[bold]{_safe(found.name)}[/] [green]{_safe(found.version)}[/]{via}  {found.content_hash}",
+        soft_wrap=True,
+    )
     if found.source:
-        _out.print(f"[dim]{found.source}[/]")
+        _out.print(f"[dim]{_safe(found.source)}[/]")
     _print_eval(found.name, found.content_hash)
     body = {k: v for k, v in data.items() if k not in ("name", "version", "content_hash", "label")}
     _out.print(_yaml(body).rstrip(), markup=False)
@@ -130,10 +151,14 @@ def _print_eval(name: str, content_hash: str, records_dir: Path = Path("evals/re
     if record is not None:
         verdict = "[green]passed[/]" if record.get("passed") else "[red]failed[/]"
         _out.print(
-            f"eval: score {record.get('eval_score', 0.0):.3f} {verdict} on {record.get('model')} "
-            f"(run {record.get('run_id')})",
+            f"eval: score {_score(record.get('eval_score'))} {verdict} on {_safe(record.get('model'))} "
+            f"(run {_safe(record.get('run_id'))})",
             soft_wrap=True,
         )
+
+
+def _score(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, int | float) else _safe(value)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -183,7 +208,7 @@ def diff(
             if line[:2] == "@@"
             else ""
         )
-        _out.print(f"[{style}]{line}[/]" if style else line, markup=bool(style), soft_wrap=True)
+        _out.print(f"[{style}]{_safe(line)}[/]" if style else _safe(line), soft_wrap=True)
     if same:
         _out.print("[yellow]same content hash: only metadata differs[/]")
 
@@ -231,7 +256,7 @@ def new(
             raise ConfigurationError(f"{target} already exists")
         folder.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
-    _out.print(f"[green]created[/] {target}")
+    _out.print(f"[green]created[/] {_safe(target)}")
 
 
 @prompts_app.command()
@@ -259,7 +284,7 @@ def validate(
     else:
         for f in findings:
             colour = "red" if f.severity == "error" else "yellow"
-            _out.print(f"[{colour}]{f.severity}[/] {f.where}: {f.message}", soft_wrap=True)
+            _out.print(f"[{colour}]{f.severity}[/] {_safe(f.where)}: {_safe(f.message)}", soft_wrap=True)
         verdict = "[red]failed[/]" if errors else "[green]ok[/]"
         _out.print(f"{verdict}: {count} {kind}(s), {len(errors)} error(s), pin policy {mode}")
     raise typer.Exit(1 if errors else 0)
@@ -270,8 +295,14 @@ def _print_move(ctx: typer.Context, move: LabelMove) -> None:
         typer.echo(json.dumps(_move_dict(move), indent=2))
         return
     verb = "rolled back" if move.action == "rollback" else "promoted"
+    forced = (
+        " [yellow](forced: the eval gate was skipped; recorded in history)[/]"
+        if move.evidence.get("forced")
+        else ""
+    )
     _out.print(
-        f"[green]{verb}[/] {move.name} [cyan]{move.label}[/]: {move.from_ or '(unset)'} → [bold]{move.to}[/]"
+        f"[green]{verb}[/] {_safe(move.name)} [cyan]{_safe(move.label)}[/]: {_safe(move.from_ or '(unset)')} → "
+        f"[bold]{_safe(move.to)}[/]{forced}"
     )
 
 
@@ -294,31 +325,39 @@ def promote(
     canary: Annotated[int | None, typer.Option("--canary", help="Send only this percent to VERSION.")] = None,
     evidence: Annotated[str | None, typer.Option("--evidence", help="Eval evidence as JSON.")] = None,
     suite: Annotated[
-        list[Path] | None, typer.Option("--suite", help="Eval suite(s) gating protected labels (production).")
+        list[Path] | None,
+        typer.Option(
+            "--suite", help="Eval suite(s) whose passing record a protected label (production) needs."
+        ),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Skip the eval gate (needs --reason; recorded).")
+        bool, typer.Option("--force", help="Skip the protected-label check (needs --reason; recorded).")
     ] = False,
     prompts_dir: DirOption = None,
     kind: KindOption = "prompt",
 ) -> None:
-    """Move a label to a version (compare-and-set; --canary splits traffic)."""
+    """Move a label to a version (compare-and-set; --canary splits traffic).
+
+    A protected label ([tool.llmguard] protected_labels, default production) moves only with
+    --suite (a matching passing eval record of a real provider), --evidence, or --force --reason
+    (recorded). A refusal exits 1.
+    """
     with _errors():
+        check_label(label, "--label")
         registry = _registry(prompts_dir, kind)
         if suite:
-            from llmguard.evals import DEFAULT_PROTECTED, EvalGate
+            from llmguard.evals import EvalGate
 
             registry.gate = EvalGate(suite)
-            registry.protected_labels = registry.protected_labels or frozenset(DEFAULT_PROTECTED)
-        if force:
-            if not reason.strip():
-                raise ConfigurationError("--force needs --reason (it is recorded in the label history)")
-            evidence = json.dumps({**(_evidence(evidence) or {}), "forced": True})
+        if force and not reason.strip():
+            raise ConfigurationError("--force needs --reason (it is recorded in the label history)")
         current = format_target(registry.labels(name).get(label))
         expected: object = current if expect is None else expect
         target: Any = version if canary is None else _canary(current, version, canary)
         proof = _evidence(evidence)
-        move = registry.promote(name, target, label=label, expect=expected, reason=reason, evidence=proof)
+        move = registry.promote(
+            name, target, label=label, expect=expected, reason=reason, evidence=proof, force=force
+        )
     _print_move(ctx, move)
 
 
@@ -366,5 +405,6 @@ def history(
         return
     table = Table("when", "label", "action", "from", "to", "who", "why")
     for m in moves:
-        table.add_row(m.when, m.label, m.action, m.from_ or "-", m.to, m.who, m.why or "-")
+        cells = (m.when, m.label, m.action, m.from_ or "-", m.to, m.who, m.why or "-")
+        table.add_row(*(_safe(cell) for cell in cells))
     _out.print(table)

@@ -3,7 +3,8 @@
 Every run writes a committable record, ``<records_dir>/<prompt>/<content hash>/<model>/<run_id>.json``,
 holding the suite hash, the dataset content hashes, judge fingerprints, scores and the verdict.
 :class:`EvalGate` is a registry ``gate=``: promoting a protected label needs a passing record whose
-prompt content hash, model, suite hash and dataset hashes all match the current files.
+prompt content hash, model, suite hash and dataset hashes all match the current files, made with a
+real provider (records of ``provider: fake`` are demos and never count).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from llmguard.exceptions import EvalError, PromptError
+from llmguard.exceptions import EvalError, PromotionRefusedError
 from llmguard.prompts import PromotionRequest, PromptVersion
+from llmguard.prompts._labels import DEFAULT_PROTECTED
+from llmguard.prompts._registry import FAKE_PROVIDERS
 
 from ._results import EvalRun
 from ._suite import Suite, load_suite
@@ -30,9 +33,6 @@ __all__ = [
     "record_json",
     "write_record",
 ]
-
-DEFAULT_PROTECTED = ("production",)
-"""Labels the eval gate protects unless configured otherwise."""
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -132,6 +132,7 @@ def _matches(record: Mapping[str, Any], suite: Suite, version: PromptVersion, mo
     }
     return (
         record.get("passed") is True
+        and str(record.get("provider", "fake")).lower() not in FAKE_PROVIDERS
         and record.get("model") == model
         and (record.get("prompt") or {}).get("content_hash") == version.content_hash
         and (record.get("suite") or {}).get("content_hash") == suite.content_hash
@@ -157,13 +158,15 @@ class EvalGate:
         return f"EvalGate({[str(s.path) for s in self.suites]!r})"
 
     def __call__(self, request: PromotionRequest) -> Mapping[str, Any]:
-        """Approve with evidence, or raise :class:`~llmguard.exceptions.PromptError`."""
+        """Approve with evidence, or raise :class:`~llmguard.exceptions.PromotionRefusedError`."""
         if request.evidence.get("forced"):
             if not request.reason.strip():
-                raise PromptError(f"{request.name}: a forced promotion of {request.label!r} needs a reason")
+                raise PromotionRefusedError(
+                    f"{request.name}: a forced promotion of {request.label!r} needs a reason"
+                )
             return {"forced": True, "forced_by": request.who, "forced_reason": request.reason}
         if not request.versions:
-            raise PromptError(f"{request.name}: nothing to evaluate for label {request.label!r}")
+            raise PromotionRefusedError(f"{request.name}: nothing to evaluate for label {request.label!r}")
         found = [self.evidence(version) for version in request.versions]
         if len(found) == 1:
             return found[0]
@@ -173,13 +176,17 @@ class EvalGate:
         """The evidence of the newest matching passing record of ``version``.
 
         Raises:
-            PromptError: No suite covers the prompt, or no matching passing record exists.
+            PromotionRefusedError: No suite covers the prompt, or no matching passing record of a
+                real provider exists.
         """
         suites = [s for s in self.suites if s.prompt.name == version.name]
         if not suites:
-            raise PromptError(f"{version.name}: no eval suite covers this prompt; pass --suite")
+            raise PromotionRefusedError(f"{version.name}: no eval suite covers this prompt; pass --suite")
         misses = []
         for suite in suites:
+            if suite.is_fake:
+                misses.append(f"{suite.path} runs provider: {suite.provider}, whose records never count")
+                continue
             model = suite.model or version.model or ""
             records_dir = self.records_dir or suite.records_dir
             folder = record_dir(records_dir, version.name, version.content_hash, model)
@@ -187,10 +194,10 @@ class EvalGate:
             if matching:
                 return _evidence_of(matching[-1], suite)
             misses.append(f"{suite.path} on model {model}")
-        raise PromptError(
-            f"{version.name}@{version.version} ({version.content_hash[:19]}…) has no passing eval record matching "
-            f"the current prompt, model, suite and datasets ({'; '.join(misses)}): run `llmguard eval run "
-            f"{suites[0].path}` and commit the record, or promote with --force --reason"
+        raise PromotionRefusedError(
+            f"{version.name}@{version.version} ({version.content_hash[:19]}…) has no passing eval record of a "
+            f"real provider matching the current prompt, model, suite and datasets ({'; '.join(misses)}): run "
+            f"`llmguard eval run {suites[0].path}` and commit the record, or promote with --force --reason"
         )
 
 

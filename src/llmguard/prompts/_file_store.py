@@ -22,7 +22,7 @@ import yaml
 
 from llmguard.exceptions import PromptFormatError, PromptNotFoundError
 
-from ._labels import LabelMove, LabelTarget, parse_target
+from ._labels import LabelMove, LabelTarget, check_label, history_line, parse_target
 from ._loader import MAX_FILE_BYTES, load_text, parse_version_file, version_from_filename
 from ._model import ArtifactKind, PromptVersion, check_name
 from ._store import PromptEntry, check_move
@@ -151,7 +151,7 @@ class FileStore:
         data = load_text(path.read_text(encoding="utf-8"), str(path)) or {}
         if not isinstance(data, Mapping):
             raise PromptFormatError(f"{path}: expected a mapping of label: version")
-        return {str(k): parse_target(v, f"{path}: field {k}") for k, v in data.items()}
+        return {check_label(k, str(path)): parse_target(v, f"{path}: field {k}") for k, v in data.items()}
 
     def load(self, name: str) -> PromptEntry:
         """One name's versions and labels, from disk."""
@@ -169,7 +169,7 @@ class FileStore:
             body = yaml.safe_dump(labels, sort_keys=True, default_flow_style=False, allow_unicode=True)
             _atomic_write(folder / LABELS_FILE, _HEADER + body)
             with open(folder / HISTORY_FILE, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(move.to_json(), sort_keys=True, ensure_ascii=False) + "\n")
+                handle.write(history_line(move))
                 handle.flush()
                 os.fsync(handle.fileno())
         return move
@@ -180,7 +180,8 @@ class FileStore:
         if not path.is_file():
             return []
         moves = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        # Split on "\n" only: str.splitlines() also breaks on U+2028 and friends inside JSON strings.
+        for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
             if not line.strip():
                 continue
             try:

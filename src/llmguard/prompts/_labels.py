@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -18,17 +20,27 @@ from ._semver import parse_version
 
 __all__ = [
     "ANY",
+    "DEFAULT_PROTECTED",
+    "LABEL_PATTERN",
     "LabelMove",
     "LabelTarget",
     "check_expect",
+    "check_label",
     "current_user",
     "format_target",
+    "history_line",
     "label_stack",
     "now",
     "parse_target",
     "rollback_target",
     "split_versions",
 ]
+
+LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+"""Every label matches this (in full): a letter or digit, then letters, digits, ``.``, ``_``, ``-``; 64 at most."""
+
+DEFAULT_PROTECTED: tuple[str, ...] = ("production",)
+"""Labels protected unless ``protected_labels`` says otherwise: promoting one needs eval evidence."""
 
 LabelTarget = str | Mapping[str, int]
 """A version (``"2.1.0"``) or a canary split (``{"2.0.0": 90, "2.1.0": 10}``)."""
@@ -75,7 +87,7 @@ class LabelMove:
         """Read one history line back."""
         return cls(
             name=str(data["name"]),
-            label=str(data["label"]),
+            label=check_label(data["label"], "history"),
             from_=data.get("from"),
             to=str(data["to"]),
             who=str(data.get("who", "")),
@@ -84,6 +96,36 @@ class LabelMove:
             action="rollback" if data.get("action") == "rollback" else "promote",
             evidence=dict(data.get("evidence") or {}),
         )
+
+
+def check_label(label: object, where: str = "label") -> str:
+    """Return ``label`` if it matches `LABEL_PATTERN`.
+
+    Raises:
+        PromptFormatError: Empty, too long, or holding anything else (spaces, newlines, escapes,
+            markup such as ``[/]``).
+    """
+    if not isinstance(label, str) or LABEL_PATTERN.fullmatch(label) is None:
+        raise PromptFormatError(
+            f"{where}: invalid label {label!r}: a label is 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit (e.g. production, staging, canary-eu)"
+        )
+    return label
+
+
+_LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+
+
+def history_line(move: LabelMove) -> str:
+    """One ``history.jsonl`` line: JSON whose text holds no character any reader splits lines on.
+
+    ``json.dumps`` escapes control characters but leaves U+2028, U+2029 and U+0085 raw, which
+    ``str.splitlines`` (and many editors) treat as line breaks; they are written escaped.
+    """
+    text = json.dumps(move.to_json(), sort_keys=True, ensure_ascii=False)
+    for raw, escaped in _LINE_BREAKS.items():
+        text = text.replace(raw, escaped)
+    return text + "\n"
 
 
 def current_user() -> str:

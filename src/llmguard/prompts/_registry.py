@@ -10,15 +10,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmguard._context import use_prompt
+from llmguard._internal import logger
 from llmguard._record import PromptRef
-from llmguard.exceptions import ConfigurationError, PromptError
+from llmguard.exceptions import ConfigurationError, LLMGuardError, PromotionRefusedError
 
 from ._cache import TTLCache
 from ._file_store import FileStore
 from ._labels import (
     ANY,
+    DEFAULT_PROTECTED,
     LabelMove,
     LabelTarget,
+    check_label,
     current_user,
     format_target,
     label_stack,
@@ -33,7 +36,7 @@ from ._store import PromptEntry, PromptStore, Split
 if TYPE_CHECKING:
     from llmguard._guard import Guard
 
-__all__ = ["PromotionGate", "PromotionRequest", "PromptRegistry"]
+__all__ = ["FAKE_PROVIDERS", "PromotionGate", "PromotionRequest", "PromptRegistry"]
 
 DEFAULT_DIRS: dict[str, str] = {"prompt": "prompts", "config": "configs"}
 
@@ -62,7 +65,13 @@ class PromotionRequest:
 
 
 PromotionGate = Callable[[PromotionRequest], Mapping[str, Any] | None]
-"""Approves a promotion to a protected label: raise to refuse, return evidence to record."""
+"""Approves a promotion to a protected label: raise to refuse, return evidence to record.
+
+An `llmguard.LLMGuardError` it raises passes through; any other exception refuses the promotion
+(`llmguard.PromotionRefusedError`, fail closed)."""
+
+FAKE_PROVIDERS = ("fake", "fake-anthropic")
+"""Eval providers whose records never count as evidence for a protected label (demos and tests)."""
 
 
 class PromptRegistry:
@@ -73,7 +82,9 @@ class PromptRegistry:
         ttl: Seconds a loaded name is served from memory (file stores: 1 s, then changed files are re-read).
         max_stale: Seconds past the TTL a cached copy is served when the store fails.
         default_label: Served by ``get(name)`` when it exists; otherwise ``latest``.
-        protected_labels: Labels whose promotions need evidence or a passing ``gate``.
+        protected_labels: Labels whose promotions need evidence or a passing ``gate`` (none unless
+            given; registries built by `llmguard.Guard` and the CLI protect ``production`` by
+            default, see `for_guard`).
         gate: Called for promotions to protected labels (e.g. the eval gate).
     """
 
@@ -92,7 +103,9 @@ class PromptRegistry:
         default_ttl = 1.0 if isinstance(store, FileStore) else 60.0
         self._cache: TTLCache[PromptEntry] = TTLCache(default_ttl if ttl is None else ttl, max_stale)
         self.default_label = default_label
-        self.protected_labels = frozenset(protected_labels)
+        self.protected_labels = frozenset(
+            check_label(label, "protected_labels") for label in protected_labels
+        )
         self.gate = gate
         self._clock = time.monotonic
         self._fast: dict[tuple[str, str | None, str | None], tuple[float, PromptVersion | Split]] = {}
@@ -107,9 +120,12 @@ class PromptRegistry:
         ``None`` means a file store over ``./prompts`` (or ``./configs``; ``[tool.llmguard]
         prompts_dir`` / ``configs_dir`` relative to the config file), a path means a file store
         there, ``sqlite:///path.db`` a SQLite store, or pass any `PromptStore` or registry.
+
+        Its protected labels are ``[tool.llmguard] protected_labels``, by default
+        `DEFAULT_PROTECTED` (``production``); ``protected_labels = []`` protects none.
         """
         table = guard.settings.file_settings
-        protected = table.get("protected_labels", ())
+        protected = table.get("protected_labels", DEFAULT_PROTECTED)
         if isinstance(store, PromptRegistry):
             registry = store
         else:
@@ -139,6 +155,8 @@ class PromptRegistry:
             PromptFormatError: A file or record is malformed (and no cached copy can be served).
         """
         hit = self._fast.get((name, version, label))
+        if hit is None and label is not None:
+            check_label(label, name)
         found = hit[1] if hit is not None and self._clock() < hit[0] else self._resolve(name, version, label)
         return found if isinstance(found, PromptVersion) else found.pick(key)
 
@@ -180,6 +198,8 @@ class PromptRegistry:
 
     def history(self, name: str, label: str | None = None) -> list[LabelMove]:
         """Recorded label moves of ``name`` (of one label when given), oldest first."""
+        if label is not None:
+            check_label(label, name)
         moves = self.store.history(check_name(name))
         return [m for m in moves if label is None or m.label == label]
 
@@ -207,6 +227,7 @@ class PromptRegistry:
         reason: str = "",
         who: str | None = None,
         evidence: Mapping[str, Any] | None = None,
+        force: bool = False,
     ) -> LabelMove:
         """Point ``label`` at a version or a canary split, if it still points at ``expect``.
 
@@ -218,16 +239,24 @@ class PromptRegistry:
             reason: Why (recorded).
             who: Who (default: the OS user).
             evidence: Eval evidence to record; protected labels need it or a passing gate.
+                Evidence from a fake eval provider (``"provider": "fake"``) never counts.
+            force: Skip the evidence check of a protected label; needs ``reason``. The move is
+                recorded as forced (who, why) in the history and logged.
 
         Raises:
             LabelConflictError: The label moved since the caller read it.
             PromptNotFoundError: A version of the target does not exist.
-            PromptError: A protected label without evidence or gate approval.
+            PromotionRefusedError: A protected label without evidence or gate approval.
+            PromptFormatError: An invalid label or target.
+            ConfigurationError: ``force`` without a reason.
         """
+        check_label(label, name)
         parsed = parse_target(target, f"{name} {label}")
         actor = who or current_user()
         recorded = dict(evidence or {})
-        if label in self.protected_labels:
+        if force:
+            recorded.update(_forced(name, label, actor, reason))
+        elif label in self.protected_labels:
             recorded.update(self._approve(name, label, parsed, actor, reason, recorded))
         current = self._current(name, label)
         move = LabelMove(
@@ -253,6 +282,7 @@ class PromptRegistry:
             PromptNotFoundError: Nothing earlier to roll back to, or ``to`` was never promoted.
             LabelConflictError: The label moved since the history was read.
         """
+        check_label(label, name)
         current = self._current(name, label)
         stack = label_stack(self.store.history(check_name(name)), label, current)
         destination = rollback_target(stack, to, name, label)
@@ -273,10 +303,12 @@ class PromptRegistry:
     ) -> Mapping[str, Any]:
         if self.gate is None:
             if not evidence:
-                raise PromptError(
-                    f"{name}: label {label!r} is protected: promote with eval evidence (evidence=...) "
-                    "or configure a promotion gate"
+                raise PromotionRefusedError(
+                    f"{name}: label {label!r} is protected: promote with eval evidence (a gate such as "
+                    "EvalGate, CLI --suite; or evidence=, CLI --evidence), or force it with a reason "
+                    "(force=True, CLI --force --reason; recorded)"
                 )
+            _refuse_fake(name, label, evidence)
             return {}
         entry = self.entry(name)
         served = tuple(
@@ -285,14 +317,44 @@ class PromptRegistry:
             if v in entry.versions
         )
         request = PromotionRequest(name, label, target, served, who, reason, evidence)
-        return self.gate(request) or {}
+        try:
+            approved = self.gate(request) or {}
+        except LLMGuardError:
+            raise
+        except Exception as exc:
+            raise PromotionRefusedError(
+                f"{name}: the promotion gate of protected label {label!r} failed ({type(exc).__name__}: "
+                f"{exc}); the promotion was refused (fail closed)"
+            ) from exc
+        _refuse_fake(name, label, approved)
+        return approved
+
+
+def _refuse_fake(name: str, label: str, evidence: Mapping[str, Any]) -> None:
+    """Evidence made with a fake eval provider never counts for a protected label."""
+    if evidence.get("forced"):
+        return
+    if str(evidence.get("provider", "")).lower() in FAKE_PROVIDERS:
+        raise PromotionRefusedError(
+            f"{name}: label {label!r} is protected and the evidence comes from the fake eval provider "
+            f"({evidence.get('provider')!r}, for demos and tests): run the suite with a real provider"
+        )
+
+
+def _forced(name: str, label: str, who: str, reason: str) -> dict[str, Any]:
+    if not reason.strip():
+        raise ConfigurationError(
+            f"{name}: forcing the promotion of {label!r} needs a reason (it is recorded in the label history)"
+        )
+    logger.warning("llmguard: forced promotion of %s label %r by %s: %s", name, label, who, reason)
+    return {"forced": True, "forced_by": who, "forced_reason": reason}
 
 
 def _labels_list(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
-        return (value,)
+        return (check_label(value, "[tool.llmguard] protected_labels"),)
     if isinstance(value, list | tuple):
-        return tuple(str(v) for v in value)
+        return tuple(check_label(v, "[tool.llmguard] protected_labels") for v in value)
     raise ConfigurationError(f"[tool.llmguard] protected_labels: expected a list of labels, got {value!r}")
 
 

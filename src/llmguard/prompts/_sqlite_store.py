@@ -16,7 +16,7 @@ from typing import Any
 from llmguard._db import connect, migrate
 from llmguard.exceptions import PromptFormatError, PromptNotFoundError
 
-from ._labels import LabelMove, LabelTarget, parse_target
+from ._labels import LabelMove, LabelTarget, check_label, parse_target
 from ._loader import check_parts
 from ._model import ArtifactKind, PromptVersion, check_name
 from ._store import PromptEntry, check_move, check_new_version
@@ -90,7 +90,9 @@ class SQLiteStore:
             "SELECT label, target FROM prompt_labels WHERE kind = ? AND name = ?", self.kind, name
         )
         return {
-            str(label): parse_target(json.loads(target), f"{self.path}: label {label}")
+            check_label(label, str(self.path)): parse_target(
+                json.loads(target), f"{self.path}: label {label}"
+            )
             for label, target in rows
         }
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from llmguard.exceptions import PromptFormatError, PromptNotFoundError
 
-from ._labels import LabelMove, LabelTarget, check_expect, format_target, split_versions
+from ._labels import LabelMove, LabelTarget, check_expect, check_label, format_target, split_versions
 from ._loader import check_parts
 from ._model import ArtifactKind, PromptVersion, check_name
 from ._semver import is_exact, parse_version, resolve
@@ -163,6 +163,7 @@ def check_move(
     Returns:
         ``move`` with ``from_`` set to the target read under the store's lock.
     """
+    check_label(move.label, move.name)
     check_expect(current, expect, move.name, move.label)
     for version in split_versions(target):
         if version not in versions:
