@@ -24,6 +24,10 @@ def _has_module(name: str) -> bool:
     return True
 
 
+# anthropic < 0.43 builds MessageStream(cast_to=..., response=...) and drops the stream it was returned.
+_STREAM_ENTER = inspect.getsource(
+    importlib.import_module("anthropic.lib.streaming._messages").MessageStreamManager.__enter__
+)
 _AVAILABLE = {
     "openai chat.completions.parse": hasattr(Completions, "parse"),
     "openai chat.completions.stream": hasattr(Completions, "stream"),
@@ -33,10 +37,7 @@ _AVAILABLE = {
     "anthropic open_telemetry=": "open_telemetry"
     in inspect.signature(anthropic.Anthropic.__init__).parameters,
     "anthropic credential providers": _has_module("anthropic.lib.credentials"),
-    "anthropic messages.stream() keeps the guarded stream": "raw_stream)"
-    in inspect.getsource(
-        importlib.import_module("anthropic.lib.streaming._messages").MessageStreamManager.__enter__
-    ),
+    "anthropic messages.stream() keeps the guarded stream": "MessageStream(raw_stream" in _STREAM_ENTER,
 }
 _VERSIONS = f"openai {openai.__version__}, anthropic {anthropic.__version__}"
 
