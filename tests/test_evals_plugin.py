@@ -9,7 +9,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 TESTS = """
 import pytest
-from llmguard.evals._pytest import eval_case_ids
+from llmguard.evals import eval_case_ids
 
 SUITE = "evals/support-bot.suite.yaml"
 

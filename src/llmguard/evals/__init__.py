@@ -21,7 +21,16 @@ from ._report import print_summary, to_json, to_junit, to_markdown
 from ._results import CaseResult, Check, EvalRun, JudgeSummary, Sample, Spend, TagSummary
 from ._runner import arun_suite, resolve_prompt, run_suite
 from ._stats import Interval, t_interval, t_quantile
-from ._suite import CompareGate, JudgeGate, PromptSpec, Suite, TagGate, load_suite, parse_prompt_spec
+from ._suite import (
+    CompareGate,
+    JudgeGate,
+    PromptSpec,
+    Suite,
+    TagGate,
+    eval_case_ids,
+    load_suite,
+    parse_prompt_spec,
+)
 
 __all__ = [
     "DEFAULT_PROTECTED",
@@ -49,6 +58,7 @@ __all__ = [
     "cache_key",
     "compare_runs",
     "demo_provider",
+    "eval_case_ids",
     "find_records",
     "histogram_svg",
     "latest_record",

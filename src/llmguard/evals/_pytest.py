@@ -23,10 +23,9 @@ from typing import Any
 
 import pytest
 
-from ._dataset import load_datasets
 from ._results import EvalRun, case_failures
 from ._runner import run_suite
-from ._suite import load_suite
+from ._suite import eval_case_ids, load_suite
 
 __all__ = [
     "EvalCaseRunner",
@@ -51,11 +50,6 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{_MARKER}(suite, cache=True, write_record=False, **overrides): run an llmguard eval suite for the "
         "llmguard_eval fixture; the test fails when the gate fails",
     )
-
-
-def eval_case_ids(suite: str | Path) -> list[str]:
-    """The case ids of a suite's datasets (for ``pytest.mark.parametrize``)."""
-    return [c.id for d in load_datasets(load_suite(suite).datasets) for c in d.cases]
 
 
 def _run(suite: str | Path, options: dict[str, Any], only: str | None = None) -> EvalRun:

@@ -31,7 +31,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from llmguard.exceptions import EvalError
 
-__all__ = ["CompareGate", "JudgeGate", "PromptSpec", "Suite", "TagGate", "load_suite", "parse_prompt_spec"]
+__all__ = [
+    "CompareGate",
+    "JudgeGate",
+    "PromptSpec",
+    "Suite",
+    "TagGate",
+    "eval_case_ids",
+    "load_suite",
+    "parse_prompt_spec",
+]
 
 Provider = Literal["openai", "anthropic", "fake", "fake-anthropic"]
 _VERSIONISH = re.compile(r"^([\d^~<>=*]|latest$)")
@@ -238,3 +247,17 @@ def load_suite(path: str | Path, **overrides: Any) -> Suite:
 def judge_params(suite: Suite, key: str, case_params: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """The parameters of judge ``key`` for one case: the suite's, overridden by the case's."""
     return {**suite.judges[key], **case_params.get(key, {})}
+
+
+def eval_case_ids(suite: str | Path) -> list[str]:
+    """The case ids of a suite's datasets, e.g. for ``pytest.mark.parametrize``.
+
+    Args:
+        suite: Path of a suite file.
+
+    Returns:
+        The ids of every case of every dataset the suite names, in order.
+    """
+    from ._dataset import load_datasets
+
+    return [case.id for dataset in load_datasets(load_suite(suite).datasets) for case in dataset.cases]
