@@ -14,6 +14,7 @@ from ._version import __version__
 from .exceptions import (
     BudgetExceededError,
     ConfigurationError,
+    ContextError,
     EvalError,
     FeedbackError,
     FeedbackTokenError,
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from ._openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
     from ._pricing import Price
     from ._record import CallRecord, Cost, PromptRef, Usage
+    from ._scope import ContextValues, context, context_headers
 
 __all__ = [
     "Anthropic",
@@ -77,6 +79,8 @@ __all__ = [
     "CallRef",
     "CallbackFeedbackSink",
     "ConfigurationError",
+    "ContextError",
+    "ContextValues",
     "Cost",
     "EvalError",
     "FanOutFeedbackSink",
@@ -104,6 +108,8 @@ __all__ = [
     "afeedback",
     "call_ref",
     "configure",
+    "context",
+    "context_headers",
     "current_call_ref",
     "feedback",
     "feedback_app",
@@ -135,6 +141,9 @@ _LAZY: dict[str, str] = {
     "PromptRef": "._record",
     "Usage": "._record",
     "judge_calls": "._context",
+    "context": "._scope",
+    "context_headers": "._scope",
+    "ContextValues": "._scope",
     "use_prompt": "._context",
     "call_ref": "._feedback",
     "current_call_ref": "._feedback",

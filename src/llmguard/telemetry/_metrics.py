@@ -20,7 +20,7 @@ class Metrics:
         meter: The meter to create the instruments on.
     """
 
-    __slots__ = ("cost", "duration", "tokens", "ttfc")
+    __slots__ = ("chunk", "cost", "cost_histogram", "duration", "tokens", "ttfc")
 
     def __init__(self, meter: Meter) -> None:
         self.duration = meter.create_histogram(
@@ -41,6 +41,17 @@ class Metrics:
             description="Time to receive the first chunk of a streamed response.",
             explicit_bucket_boundaries_advisory=sc.BUCKETS_DURATION,
         )
+        self.chunk = meter.create_histogram(
+            sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
+            unit="s",
+            description="Time per output chunk, recorded for each chunk received after the first one.",
+            explicit_bucket_boundaries_advisory=sc.BUCKETS_DURATION,
+        )
+        self.cost_histogram = meter.create_histogram(
+            sc.GEN_AI_CLIENT_OPERATION_COST,
+            unit="USD",
+            description="Cost of a GenAI operation (proposal: semantic-conventions-genai PR 443).",
+        )
         self.cost = meter.create_counter(
             sc.LLMGUARD_CLIENT_COST, unit="USD", description="Spend on GenAI calls."
         )
@@ -59,7 +70,13 @@ class Metrics:
             self.tokens.record(usage.output_tokens, {**attrs, sc.GEN_AI_TOKEN_TYPE: "output"})
         if record.time_to_first_chunk_s is not None:
             self.ttfc.record(record.time_to_first_chunk_s, attrs)
+            for gap in record.chunk_gaps_s:
+                self.chunk.record(gap, attrs)
         if record.cost is not None:
+            self.cost_histogram.record(
+                float(record.cost.total),
+                {**attrs, sc.GEN_AI_USAGE_COST_CURRENCY: "USD", sc.GEN_AI_USAGE_COST_SOURCE: "local"},
+            )
             cost_attrs = {
                 sc.GEN_AI_PROVIDER_NAME: record.provider,
                 sc.GEN_AI_RESPONSE_MODEL: record.response_model or record.request_model or "",
@@ -82,4 +99,8 @@ def _attributes(record: CallRecord) -> dict[str, Any]:
         attrs[sc.SERVER_ADDRESS] = record.server_address
     if record.server_port:
         attrs[sc.SERVER_PORT] = record.server_port
+    if record.service_tier is not None:
+        attrs[sc.OPENAI_RESPONSE_SERVICE_TIER] = record.service_tier
+    if record.system_fingerprint is not None:
+        attrs[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = record.system_fingerprint
     return attrs
