@@ -13,6 +13,7 @@ Unused, it costs one context-variable read per call.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -51,6 +52,8 @@ MAX_VALUE_CHARS = 256
 """Longest metadata value accepted (metadata keys are capped at `MAX_TAG_CHARS`)."""
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+"""Metadata keys: they become span attribute suffixes, ledger JSON paths and budget scopes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +119,14 @@ def _text(value: object, field: str, limit: int) -> str:
     return value
 
 
+def _key(key: object) -> str:
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise ContextError(
+            f"llmguard.context: metadata key {key!r:.80} must be 1 to 64 letters, digits, '_', '.' or '-'"
+        )
+    return key
+
+
 def build(
     user_id: str | None = None,
     session_id: str | None = None,
@@ -148,7 +159,7 @@ def build(
             )
         frozen = MappingProxyType(
             {
-                _text(key, "metadata key", MAX_TAG_CHARS): _text(value, f"metadata[{key!r}]", MAX_VALUE_CHARS)
+                _key(key): _text(value, f"metadata[{key!r}]", MAX_VALUE_CHARS)
                 for key, value in metadata.items()
             }
         )
