@@ -473,6 +473,7 @@ class Runtime:
             server_port=call.info.server_port,
             service_tier=acc.service_tier,
             system_fingerprint=acc.system_fingerprint,
+            embedding_dimensions=acc.dimensions,
             request=call.request,
             output_text=acc.output_text(),
         )

@@ -60,6 +60,7 @@ class Accumulator:
         "api",
         "cache_read",
         "cache_write",
+        "dimensions",
         "finish_reasons",
         "input_tokens",
         "output_parts",
@@ -86,6 +87,7 @@ class Accumulator:
         self.output_parts: list[str] = []
         self.service_tier: str | None = None
         self.system_fingerprint: str | None = None
+        self.dimensions: int | None = None
 
     # -- final objects -------------------------------------------------------------------------
     def final(self, obj: Any) -> None:
@@ -107,7 +109,15 @@ class Accumulator:
                 self.finish_reasons.append(reason)
             if self.want_output:
                 self._choice_text(choice)
+        if self.api == "embeddings":
+            self._embedding_dimensions(obj)
         self._openai_usage(getattr(obj, "usage", None))
+
+    def _embedding_dimensions(self, obj: Any) -> None:
+        data = getattr(obj, "data", None)
+        vector = getattr(data[0], "embedding", None) if isinstance(data, list) and data else None
+        if isinstance(vector, list):
+            self.dimensions = len(vector)
 
     def _openai_service(self, obj: Any) -> None:
         tier = getattr(obj, "service_tier", None)

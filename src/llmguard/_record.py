@@ -145,6 +145,8 @@ class CallRecord:
     """The service tier the provider says it served the call on (OpenAI ``service_tier``)."""
     system_fingerprint: str | None = None
     """OpenAI's ``system_fingerprint`` of the serving configuration."""
+    embedding_dimensions: int | None = None
+    """For embeddings: the length of the first vector returned (when returned as numbers)."""
     request: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """The request body as sent. Held in memory only; never exported unless content capture is on."""
     output_text: str | None = field(default=None, repr=False, compare=False)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OPENAI_API_TYPES",
     "context_attributes",
+    "embedding_attributes",
     "extra_body_attributes",
     "openai_request_attributes",
     "output_type",
@@ -114,3 +115,9 @@ def response_service_attributes(record: CallRecord, attrs: dict[str, Any]) -> No
         attrs[sc.OPENAI_RESPONSE_SERVICE_TIER] = record.service_tier
     if record.system_fingerprint is not None:
         attrs[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = record.system_fingerprint
+
+
+def embedding_attributes(record: CallRecord, attrs: dict[str, Any]) -> None:
+    """``gen_ai.embeddings.dimension.count`` from the response, unless the request set it."""
+    if record.embedding_dimensions is not None and record.request.get("dimensions") is None:
+        attrs[sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = record.embedding_dimensions

@@ -23,6 +23,7 @@ from . import _semconv as sc
 from ._content import Budget, dumps, input_messages, output_messages, system_instructions
 from ._genai import (
     context_attributes,
+    embedding_attributes,
     extra_body_attributes,
     openai_request_attributes,
     output_type,
@@ -125,6 +126,8 @@ def end_attributes(
         attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = record.finish_reasons
     if record.service_tier is not None or record.system_fingerprint is not None:
         response_service_attributes(record, attrs)
+    if record.embedding_dimensions is not None:
+        embedding_attributes(record, attrs)
     if record.time_to_first_chunk_s is not None:
         attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = record.time_to_first_chunk_s
     if record.stream_completed is not None:
