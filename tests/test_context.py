@@ -89,6 +89,8 @@ def test_nested_contexts_merge() -> None:
         ({"user_id": "x" * 257}, "user_id must be 1 to 256"),
         ({"session_id": ""}, "session_id must be 1 to 256"),
         ({"tags": "checkout"}, "tags must be a list"),
+        ({"tags": 5}, "tags must be a list"),
+        ({"tags": {"a": "b"}}, "tags must be a list"),
         ({"tags": [f"t{i}" for i in range(MAX_TAGS + 1)]}, "at most 32 tags"),
         ({"tags": ["x" * 65]}, r"tags\[\] must be 1 to 64"),
         ({"metadata": {"bad key": "v"}}, "metadata key 'bad key'"),
@@ -188,14 +190,27 @@ def test_per_call_headers_are_applied_and_never_sent(guards: list[llmguard.Guard
     assert record.context.tags == ("outer", "inner")
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('{"u": 42}', "user_id must be a string"),
+        ('{"t": 5}', "tags must be a list"),
+        ('{"m": {"k": ["v"]}}', "metadata['k'] must be a string"),
+        ("[1, 2]", "expected a JSON object"),
+        ("{not json", "not JSON"),
+        ("x" * 70_000, "too long"),
+    ],
+    ids=["user", "tags", "metadata", "array", "json", "size"],
+)
 def test_a_malformed_context_header_is_ignored_with_an_advisory(
-    guards: list[llmguard.Guard], caplog: pytest.LogCaptureFixture
+    value: str, message: str, guards: list[llmguard.Guard], caplog: pytest.LogCaptureFixture
 ) -> None:
     guard, recorder = recorded(guards)
     fake = FakeOpenAI()
     with fake.client(llmguard.OpenAI, guard=guard) as client:
-        ask(client, extra_headers={CONTEXT_HEADER: '{"u": 42}'})
-    assert "user_id must be a string" in caplog.text
+        ask(client, extra_headers={CONTEXT_HEADER: value})
+    assert message in caplog.text
+    assert CONTEXT_HEADER not in fake.calls[0].headers
     assert CONTEXT_HEADER not in fake.calls[0].headers
     assert recorder.records[0].context is None
 

@@ -308,7 +308,7 @@ class Runtime:
         if route is None or not isinstance(body, Mapping) or options.method.lower() != "post":
             return None
         call = CallContext(self, info, route[0], route[1], body)
-        extra = options.extra_json
+        extra = getattr(options, "extra_json", None)
         if extra and isinstance(extra, Mapping):
             call.extra_body = extra
         headers = options.headers

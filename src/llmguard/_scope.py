@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from itertools import islice
 from types import MappingProxyType
 from typing import Any
 
@@ -140,11 +141,9 @@ def build(
         _text(session_id, "session_id", MAX_ID_CHARS)
     tag_list: tuple[str, ...] = ()
     if tags is not None:
-        if isinstance(tags, str):
-            raise ContextError(
-                f"llmguard.context: tags must be a list of strings, got the string {tags[:40]!r}"
-            )
-        tag_list = tuple(_text(tag, "tags[]", MAX_TAG_CHARS) for tag in list(tags)[: MAX_TAGS + 1])
+        if isinstance(tags, str | bytes | Mapping) or not isinstance(tags, Iterable):
+            raise ContextError(f"llmguard.context: tags must be a list of strings, got {tags!r:.60}")
+        tag_list = tuple(_text(tag, "tags[]", MAX_TAG_CHARS) for tag in islice(tags, MAX_TAGS + 1))
         if len(tag_list) > MAX_TAGS:
             raise ContextError(f"llmguard.context: at most {MAX_TAGS} tags, got more")
     frozen = _EMPTY
