@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import llmguard
@@ -38,19 +37,6 @@ def guards() -> Iterator[list[llmguard.Guard]]:
     yield made
     for guard in made:
         guard.close(5)
-
-
-@pytest.fixture
-def exporter() -> InMemorySpanExporter:
-    return InMemorySpanExporter()
-
-
-@pytest.fixture
-def provider(exporter: InMemorySpanExporter) -> Iterator[TracerProvider]:
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield tracer_provider
-    tracer_provider.shutdown()
 
 
 def recorded(guards: list[llmguard.Guard], **kwargs: Any) -> tuple[llmguard.Guard, llmguard.CallRecorder]:

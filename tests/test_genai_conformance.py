@@ -8,7 +8,7 @@ from the installed ``opentelemetry-semantic-conventions``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,19 +150,6 @@ CASES: tuple[Case, ...] = (
     ),
     Case("messages-error", "anthropic", "messages", _messages(), fail=True, table=ANTHROPIC_INFERENCE),
 )
-
-
-@pytest.fixture
-def exporter() -> InMemorySpanExporter:
-    return InMemorySpanExporter()
-
-
-@pytest.fixture
-def provider(exporter: InMemorySpanExporter) -> Iterator[TracerProvider]:
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield tracer_provider
-    tracer_provider.shutdown()
 
 
 def _call(client: Any, case: Case) -> list[Any]:

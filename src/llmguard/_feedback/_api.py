@@ -97,6 +97,31 @@ def _live(ref: CallRef) -> CallContext | None:
     return call if call is not None and call.call_id == ref.call_id else None
 
 
+def _build(
+    target: Any,
+    guard: Guard | None,
+    name: str,
+    value: FeedbackValue,
+    comment: str | None,
+    user_id: str | None,
+    metadata: Mapping[str, Any] | None,
+    session_id: str | None,
+) -> tuple[Guard, FeedbackEntry, CallContext | None]:
+    """Resolve the target and validate the input into an entry (user and session default to the call's)."""
+    ref, owner, call, source = resolve(target, guard)
+    entry = make_entry(
+        _with_context(ref, call),
+        name,
+        value,
+        comment=comment,
+        user_id=user_id,
+        metadata=metadata,
+        source=source,
+        session_id=session_id,
+    )
+    return owner, entry, call
+
+
 def _with_context(ref: CallRef, call: CallContext | None) -> CallRef:
     """``ref`` with the user and session of the live call's context, when the ref lacks them (tokens)."""
     scope = call.scope if call is not None else None
@@ -137,17 +162,7 @@ def feedback(
         FeedbackTokenError: ``target`` is a forged, tampered, expired or malformed token.
         FeedbackError: ``target`` is not linked to a call, or ``name``/``value``/``comment`` is invalid.
     """
-    ref, owner, call, source = resolve(target, guard)
-    entry = make_entry(
-        _with_context(ref, call),
-        name,
-        value,
-        comment=comment,
-        user_id=user_id,
-        metadata=metadata,
-        source=source,
-        session_id=session_id,
-    )
+    owner, entry, call = _build(target, guard, name, value, comment, user_id, metadata, session_id)
     return record_entry(owner, entry, call)
 
 
@@ -180,15 +195,5 @@ async def afeedback(
     """Async `feedback`: validates inline, writes in a worker thread (the event loop never waits on a sink)."""
     import anyio.to_thread
 
-    ref, owner, call, source = resolve(target, guard)
-    entry = make_entry(
-        _with_context(ref, call),
-        name,
-        value,
-        comment=comment,
-        user_id=user_id,
-        metadata=metadata,
-        source=source,
-        session_id=session_id,
-    )
+    owner, entry, call = _build(target, guard, name, value, comment, user_id, metadata, session_id)
     return await anyio.to_thread.run_sync(record_entry, owner, entry, call)

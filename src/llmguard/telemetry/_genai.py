@@ -30,18 +30,6 @@ __all__ = [
 OPENAI_API_TYPES: dict[str, str] = {"chat.completions": "chat_completions", "responses": "responses"}
 """SDK endpoint -> ``openai.api.type`` (the registry's well-known values only)."""
 
-_EXTRA_NUMBERS: tuple[tuple[str, str], ...] = (
-    ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
-    ("top_p", sc.GEN_AI_REQUEST_TOP_P),
-    ("top_k", sc.GEN_AI_REQUEST_TOP_K),
-    ("frequency_penalty", sc.GEN_AI_REQUEST_FREQUENCY_PENALTY),
-    ("presence_penalty", sc.GEN_AI_REQUEST_PRESENCE_PENALTY),
-    ("seed", sc.GEN_AI_REQUEST_SEED),
-    ("max_tokens", sc.GEN_AI_REQUEST_MAX_TOKENS),
-    ("max_completion_tokens", sc.GEN_AI_REQUEST_MAX_TOKENS),
-    ("max_output_tokens", sc.GEN_AI_REQUEST_MAX_TOKENS),
-)
-
 _JSON_FORMATS = frozenset({"json_object", "json_schema", "json"})
 
 
@@ -49,9 +37,14 @@ def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def extra_body_attributes(extra: Mapping[str, Any], attrs: dict[str, Any]) -> None:
-    """Numeric request parameters sent through the SDK's ``extra_body`` (merged last, so they win)."""
-    for key, name in _EXTRA_NUMBERS:
+def extra_body_attributes(
+    extra: Mapping[str, Any], attrs: dict[str, Any], numbers: tuple[tuple[str, str], ...]
+) -> None:
+    """Numeric request parameters (``numbers``: body key -> attribute) sent through the SDK's ``extra_body``.
+
+    The SDK merges ``extra_body`` over the body, so these values win over the body's.
+    """
+    for key, name in numbers:
         value = extra.get(key)
         if _number(value):
             attrs[name] = value

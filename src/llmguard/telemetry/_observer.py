@@ -85,7 +85,7 @@ def request_attributes(call: CallContext) -> dict[str, Any]:
 def _genai_attributes(call: CallContext, body: Mapping[str, Any], attrs: dict[str, Any]) -> None:
     extra = call.extra_body
     if extra is not None:
-        extra_body_attributes(extra, attrs)
+        extra_body_attributes(extra, attrs, _NUMBERS)
         body = {**body, **extra}
     kind = output_type(call.api, body)
     if kind is not None:
