@@ -440,3 +440,24 @@ def test_time_per_output_chunk_and_cost_histograms(is_async: bool, provider: Tra
     assert all(p.attributes[sc.GEN_AI_USAGE_COST_CURRENCY] == "USD" for p in costs)
     durations = points[sc.GEN_AI_CLIENT_OPERATION_DURATION]
     assert all(p.attributes[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT].startswith("fp_") for p in durations)
+
+
+@pytest.mark.parametrize(
+    ("api", "body", "expected"),
+    [
+        ("chat.completions", {"response_format": {"type": "json_schema", "json_schema": {}}}, "json"),
+        ("chat.completions", {"response_format": {"type": "text"}}, "text"),
+        ("chat.completions", {"modalities": ["text", "audio"]}, "speech"),
+        ("chat.completions", {}, None),
+        ("chat.completions", {"response_format": "json"}, None),  # not the API's shape: nothing claimed
+        ("responses", {"text": {"format": {"type": "json_object"}}}, "json"),
+        ("responses", {"text": {"verbosity": "low"}}, None),
+        ("messages", {"output_config": {"format": {"type": "json_schema"}}}, "json"),
+        ("messages", {"output_format": {"type": "json_schema"}}, "json"),
+        ("messages", {}, None),
+    ],
+)
+def test_output_type_of_a_body(api: str, body: dict[str, Any], expected: str | None) -> None:
+    from llmguard.telemetry._genai import output_type
+
+    assert output_type(api, body) == expected
