@@ -461,3 +461,24 @@ def test_output_type_of_a_body(api: str, body: dict[str, Any], expected: str | N
     from llmguard.telemetry._genai import output_type
 
     assert output_type(api, body) == expected
+
+
+def test_openai_attributes_only_for_the_openai_provider() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    guard = llmguard.Guard(pin_policy="off", tracer_provider=provider)
+    fake = FakeOpenAI()
+    try:
+        with fake.client(llmguard.OpenAI, guard=guard, base_url="https://api.groq.com/v1") as client:
+            client.chat.completions.create(
+                **_chat(service_tier="flex", response_format={"type": "json_object"})
+            )
+    finally:
+        guard.close()
+        provider.shutdown()
+    (span,) = exporter.get_finished_spans()
+    attrs = dict(span.attributes or {})
+    assert attrs[sc.GEN_AI_PROVIDER_NAME] == "groq"
+    assert attrs[sc.GEN_AI_OUTPUT_TYPE] == "json"  # a GenAI attribute: every provider
+    assert not any(name.startswith("openai.") for name in attrs)

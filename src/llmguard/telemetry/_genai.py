@@ -21,6 +21,7 @@ __all__ = [
     "OPENAI_API_TYPES",
     "context_attributes",
     "embedding_attributes",
+    "embeddings_request_attributes",
     "extra_body_attributes",
     "openai_request_attributes",
     "output_type",
@@ -72,21 +73,28 @@ def output_type(api: str, body: Mapping[str, Any]) -> str | None:
 
 
 def openai_request_attributes(call: CallContext, body: Mapping[str, Any], attrs: dict[str, Any]) -> None:
-    """``openai.api.type``, ``openai.request.service_tier`` and the embeddings request attributes."""
+    """``openai.api.type`` and ``openai.request.service_tier`` (the OpenAI API itself only).
+
+    Other providers behind the OpenAI protocol (Azure, Groq...) get no ``openai.*`` attributes, as the
+    conventions expect provider-specific attributes to match ``gen_ai.provider.name``.
+    """
     api_type = OPENAI_API_TYPES.get(call.api)
     if api_type is not None:
         attrs[sc.OPENAI_API_TYPE] = api_type
     tier = body.get("service_tier")
     if isinstance(tier, str) and tier != "auto":
         attrs[sc.OPENAI_REQUEST_SERVICE_TIER] = tier
-    if call.operation == "embeddings":
-        fmt = body.get("encoding_format")
-        # The SDK asks for base64 on the wire unless told otherwise; record what was sent.
-        if isinstance(fmt, str):
-            attrs[sc.GEN_AI_REQUEST_ENCODING_FORMATS] = (fmt,)
-        dimensions = body.get("dimensions")
-        if _number(dimensions):
-            attrs[sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
+
+
+def embeddings_request_attributes(body: Mapping[str, Any], attrs: dict[str, Any]) -> None:
+    """``gen_ai.request.encoding_formats`` and ``gen_ai.embeddings.dimension.count`` from the request."""
+    fmt = body.get("encoding_format")
+    # The OpenAI SDK asks for base64 on the wire unless told otherwise; record what was sent.
+    if isinstance(fmt, str):
+        attrs[sc.GEN_AI_REQUEST_ENCODING_FORMATS] = (fmt,)
+    dimensions = body.get("dimensions")
+    if _number(dimensions):
+        attrs[sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
 
 
 def context_attributes(scope: ContextValues, attrs: dict[str, Any], *, user_id: bool = True) -> None:
@@ -103,7 +111,9 @@ def context_attributes(scope: ContextValues, attrs: dict[str, Any], *, user_id: 
 
 
 def response_service_attributes(record: CallRecord, attrs: dict[str, Any]) -> None:
-    """``openai.response.service_tier`` and ``openai.response.system_fingerprint`` when the response had them."""
+    """``openai.response.service_tier`` and ``.system_fingerprint`` when the OpenAI API returned them."""
+    if record.provider != "openai":
+        return
     if record.service_tier is not None:
         attrs[sc.OPENAI_RESPONSE_SERVICE_TIER] = record.service_tier
     if record.system_fingerprint is not None:

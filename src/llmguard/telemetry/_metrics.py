@@ -99,8 +99,9 @@ def _attributes(record: CallRecord) -> dict[str, Any]:
         attrs[sc.SERVER_ADDRESS] = record.server_address
     if record.server_port:
         attrs[sc.SERVER_PORT] = record.server_port
-    if record.service_tier is not None:
-        attrs[sc.OPENAI_RESPONSE_SERVICE_TIER] = record.service_tier
-    if record.system_fingerprint is not None:
-        attrs[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = record.system_fingerprint
+    if record.provider == "openai":
+        if record.service_tier is not None:
+            attrs[sc.OPENAI_RESPONSE_SERVICE_TIER] = record.service_tier
+        if record.system_fingerprint is not None:
+            attrs[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = record.system_fingerprint
     return attrs

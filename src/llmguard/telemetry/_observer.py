@@ -24,6 +24,7 @@ from ._content import Budget, dumps, input_messages, output_messages, system_ins
 from ._genai import (
     context_attributes,
     embedding_attributes,
+    embeddings_request_attributes,
     extra_body_attributes,
     openai_request_attributes,
     output_type,
@@ -90,7 +91,9 @@ def _genai_attributes(call: CallContext, body: Mapping[str, Any], attrs: dict[st
     kind = output_type(call.api, body)
     if kind is not None:
         attrs[sc.GEN_AI_OUTPUT_TYPE] = kind
-    if call.info.openai_family:
+    if call.operation == "embeddings":
+        embeddings_request_attributes(body, attrs)
+    if call.info.provider == "openai":
         openai_request_attributes(call, body, attrs)
 
 
