@@ -33,7 +33,8 @@ class TelemetryOptions:
     legacy_cache_creation: bool = False
     """Also emit ``gen_ai.usage.cache_creation.input_tokens`` (the pre-rename name some backends still read)."""
     legacy_cost: bool = False
-    """Also emit ``gen_ai.usage.cost`` (USD), the pre-proposal name Langfuse and OpenLIT read."""
+    """Also emit ``gen_ai.usage.cost`` (USD), the pre-proposal name Langfuse and OpenLIT read, and the
+    ``llmguard.client.cost`` counter (the ``gen_ai.client.operation.cost`` histogram replaces it)."""
     user_id: bool = True
     """Put the call context's user id on spans as ``user.id`` (``False`` leaves this personal data off)."""
     content_max_bytes: int = 16_384

@@ -203,7 +203,7 @@ GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK: Final = "gen_ai.client.operation.
 GEN_AI_CLIENT_OPERATION_COST: Final = "gen_ai.client.operation.cost"
 """Histogram of the cost per priced call (proposal: semantic-conventions-genai PR 443)."""
 LLMGUARD_CLIENT_COST: Final = "llmguard.client.cost"
-"""Counter of spend in USD by provider, model and prompt."""
+"""Counter of spend in USD by provider, model and prompt (only with ``TelemetryOptions(legacy_cost=True)``)."""
 
 BUCKETS_DURATION: Final = (
     0.01,
