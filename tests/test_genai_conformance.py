@@ -439,6 +439,7 @@ def test_time_per_output_chunk_and_cost_histograms(is_async: bool, provider: Tra
     assert sum(p.count for p in costs) == (1 if is_async else 2)
     assert all(p.attributes[sc.GEN_AI_USAGE_COST_CURRENCY] == "USD" for p in costs)
     durations = points[sc.GEN_AI_CLIENT_OPERATION_DURATION]
+    assert sc.LLMGUARD_CLIENT_COST not in points
     assert all(p.attributes[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT].startswith("fp_") for p in durations)
 
 
@@ -482,3 +483,18 @@ def test_openai_attributes_only_for_the_openai_provider() -> None:
     assert attrs[sc.GEN_AI_PROVIDER_NAME] == "groq"
     assert attrs[sc.GEN_AI_OUTPUT_TYPE] == "json"  # a GenAI attribute: every provider
     assert not any(name.startswith("openai.") for name in attrs)
+
+
+def test_chunk_metric_can_be_turned_off() -> None:
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader])
+    guard = llmguard.Guard(pin_policy="off", meter_provider=meters, telemetry={"chunk_metric": False})
+    try:
+        with FakeOpenAI(reply="one two three").client(llmguard.OpenAI, guard=guard) as client:
+            assert len(list(client.chat.completions.create(**_chat(stream=True)))) > 2
+        points = _metrics(reader)
+    finally:
+        guard.close()
+        meters.shutdown()
+    assert sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK not in points
+    assert points[sc.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK][0].count == 1

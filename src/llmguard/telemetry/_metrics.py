@@ -23,11 +23,12 @@ class Metrics:
     Args:
         meter: The meter to create the instruments on.
         legacy_cost: Also record the ``llmguard.client.cost`` counter.
+        chunk_metric: Record ``time_per_output_chunk`` (one record per streamed chunk after the first).
     """
 
     __slots__ = ("chunk", "cost", "cost_histogram", "duration", "tokens", "ttfc")
 
-    def __init__(self, meter: Meter, *, legacy_cost: bool = False) -> None:
+    def __init__(self, meter: Meter, *, legacy_cost: bool = False, chunk_metric: bool = True) -> None:
         self.duration = meter.create_histogram(
             sc.GEN_AI_CLIENT_OPERATION_DURATION,
             unit="s",
@@ -46,11 +47,15 @@ class Metrics:
             description="Time to receive the first chunk of a streamed response.",
             explicit_bucket_boundaries_advisory=sc.BUCKETS_DURATION,
         )
-        self.chunk = meter.create_histogram(
-            sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
-            unit="s",
-            description="Time per output chunk, recorded for each chunk received after the first one.",
-            explicit_bucket_boundaries_advisory=sc.BUCKETS_DURATION,
+        self.chunk = (
+            meter.create_histogram(
+                sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
+                unit="s",
+                description="Time per output chunk, recorded for each chunk received after the first one.",
+                explicit_bucket_boundaries_advisory=sc.BUCKETS_DURATION,
+            )
+            if chunk_metric
+            else None
         )
         self.cost_histogram = meter.create_histogram(
             sc.GEN_AI_CLIENT_OPERATION_COST,
@@ -75,8 +80,9 @@ class Metrics:
             self.tokens.record(usage.output_tokens, {**attrs, sc.GEN_AI_TOKEN_TYPE: "output"})
         if record.time_to_first_chunk_s is not None:
             self.ttfc.record(record.time_to_first_chunk_s, attrs)
-            for gap in record.chunk_gaps_s:
-                self.chunk.record(gap, attrs)
+            if self.chunk is not None:
+                for gap in record.chunk_gaps_s:
+                    self.chunk.record(gap, attrs)
         if record.cost is not None:
             total = float(record.cost.total)
             cost_attrs = {

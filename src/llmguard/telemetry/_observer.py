@@ -301,7 +301,7 @@ def build(guard: Guard) -> TelemetryObserver | None:
         meter = metrics.get_meter(
             "llmguard", __version__, meter_provider=guard.meter_provider, schema_url=sc.SCHEMA_URL
         )
-        instruments = Metrics(meter, legacy_cost=options.legacy_cost)
+        instruments = Metrics(meter, legacy_cost=options.legacy_cost, chunk_metric=options.chunk_metric)
     return TelemetryObserver(
         tracer,
         instruments,

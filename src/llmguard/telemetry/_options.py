@@ -32,6 +32,9 @@ class TelemetryOptions:
     """Record the GenAI client metrics and the cost counter."""
     legacy_cache_creation: bool = False
     """Also emit ``gen_ai.usage.cache_creation.input_tokens`` (the pre-rename name some backends still read)."""
+    chunk_metric: bool = True
+    """Record ``gen_ai.client.operation.time_per_output_chunk``: one histogram record per streamed chunk
+    after the first, as the conventions define it (``False`` saves those records on long streams)."""
     legacy_cost: bool = False
     """Also emit ``gen_ai.usage.cost`` (USD), the pre-proposal name Langfuse and OpenLIT read, and the
     ``llmguard.client.cost`` counter (the ``gen_ai.client.operation.cost`` histogram replaces it)."""
