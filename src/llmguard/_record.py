@@ -8,10 +8,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from ._scope import ContextValues
+from ._scope import ContextValues
 
 __all__ = ["CallKind", "CallRecord", "Cost", "PromptRef", "Usage", "new_call_id"]
 
