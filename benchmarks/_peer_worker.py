@@ -186,7 +186,10 @@ def describe(spans: Sequence[Any], calls: int) -> dict[str, Any]:
             )
         ),
         "cost": has(
-            lambda k, v: k == "gen_ai.usage.cost" or (k == "langfuse.observation.cost_details" and bool(v))
+            lambda k, v: (
+                k in ("gen_ai.usage.cost.amount", "gen_ai.usage.cost")
+                or (k == "langfuse.observation.cost_details" and bool(v))
+            )
         ),
         "content": has(lambda k, v: "Say hello." in str(v)),
     }

@@ -264,11 +264,27 @@ def check_span(span: dict[str, Any], record: llmguard.CallRecord, sent: Readable
     cost = record.cost
     assert cost is not None
     assert cost.total > 0
-    assert attrs[sc.GEN_AI_USAGE_COST] == float(cost.total)
+    assert attrs[sc.GEN_AI_USAGE_COST_AMOUNT] == float(cost.total)
+    assert attrs[sc.GEN_AI_USAGE_COST_CURRENCY] == "USD"
+    assert attrs[sc.GEN_AI_USAGE_COST_SOURCE] == "local"
     assert attrs[sc.LLMGUARD_COST_PRICED] is True
     assert attrs[sc.LLMGUARD_COST_SOURCE] == cost.source == "genai-prices"
     for key, field in COST_ATTRIBUTES.items():
         assert attrs[key] == float(getattr(cost, field)), key
+
+    if record.provider == "openai":
+        assert attrs[sc.OPENAI_API_TYPE] == "chat_completions"
+        assert attrs[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] == record.system_fingerprint
+    context = record.context
+    if context is None:
+        assert sc.GEN_AI_CONVERSATION_ID not in attrs
+        assert sc.USER_ID not in attrs
+    else:
+        assert attrs[sc.GEN_AI_CONVERSATION_ID] == attrs[sc.SESSION_ID] == context.session_id
+        assert attrs[sc.USER_ID] == context.user_id
+        assert attrs[sc.LLMGUARD_TAGS] == list(context.tags)
+        for key, value in context.metadata.items():
+            assert attrs[sc.LLMGUARD_METADATA_PREFIX + key] == value
 
     if record.stream:
         assert attrs[sc.GEN_AI_REQUEST_STREAM] is True
@@ -328,3 +344,17 @@ def test_mixed_calls_in_one_project(traced: Traced, phoenix: Phoenix) -> None:
             call(vendor, is_async, client, request(vendor, stream))
     spans = check_project(traced, phoenix, 8)
     assert {span["attributes"][sc.GEN_AI_PROVIDER_NAME] for span in spans} == {"openai", "anthropic"}
+
+
+def test_call_context_reaches_phoenix(traced: Traced, phoenix: Phoenix) -> None:
+    """A context's user, session, tags and metadata come back from Phoenix on each call's span."""
+    for vendor, is_async in CLIENTS:
+        client = make_client(vendor, is_async, traced.guard)
+        with (
+            llmguard.context(user_id=f"user-{vendor}", session_id="e2e-session", tags=["e2e"]),
+            llmguard.context(metadata={"tenant": "acme"}),  # nested: merged into the outer one
+        ):
+            call(vendor, is_async, client, request(vendor, stream=is_async))
+    spans = check_project(traced, phoenix, len(CLIENTS))
+    assert {span["attributes"][sc.USER_ID] for span in spans} == {"user-openai", "user-anthropic"}
+    assert {span["attributes"][sc.SESSION_ID] for span in spans} == {"e2e-session"}

@@ -134,7 +134,7 @@ def tour_features(
     console.print(f"   span {span.name!r}: provider={attrs.get('gen_ai.provider.name')} ")
     console.print(
         f"   tokens in/out={attrs.get('gen_ai.usage.input_tokens')}/{attrs.get('gen_ai.usage.output_tokens')}"
-        f"  cost=${attrs.get('gen_ai.usage.cost')}  (no message content unless you opt in)"
+        f"  cost=${attrs.get('gen_ai.usage.cost.amount')}  (no message content unless you opt in)"
     )
 
     console.print("[bold]6. A versioned prompt from the registry (prompts as code)[/bold]")

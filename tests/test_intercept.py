@@ -88,7 +88,7 @@ async def test_anthropic_messages_async(guard: Guard, recorder: CallRecorder, st
     assert record.usage.input_tokens == 9  # Anthropic's input excludes cache; ours includes it
     assert record.usage.cache_read_tokens == 4
     assert record.usage.output_tokens == 2
-    assert record.finish_reasons == ("end_turn",)
+    assert record.finish_reasons == ("stop",)  # end_turn, in the conventions' terms
 
 
 @pytest.mark.anyio

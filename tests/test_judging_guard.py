@@ -201,6 +201,7 @@ def test_sampling_keys_on_the_trace_id(guards: list[llmguard.Guard]) -> None:
             kind=kind,
             operation=operation,
             prompt=None,
+            scope=None,
             extras={},
             trace_id=trace_id,
             call_id=call_id,

@@ -59,11 +59,14 @@ def test_metrics(stream: bool, reader: InMemoryMetricReader) -> None:
         assert ttfc[0].count == 1
     else:
         assert sc.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK not in found
-    (cost,) = found[sc.LLMGUARD_CLIENT_COST]
-    assert isinstance(cost, NumberDataPoint)
-    assert cost.value == pytest.approx((20 * 2.5 + 10 * 10) / 1e6)
+    (cost,) = found[sc.GEN_AI_CLIENT_OPERATION_COST]
+    assert isinstance(cost, HistogramDataPoint)
+    assert cost.count == 1
+    assert cost.sum == pytest.approx((20 * 2.5 + 10 * 10) / 1e6)
     assert dict(cost.attributes or {})[sc.GEN_AI_PROMPT_NAME] == "bot"
     assert dict(cost.attributes or {})[sc.GEN_AI_RESPONSE_MODEL] == "gpt-4o-2024-08-06"
+    assert dict(cost.attributes or {})[sc.GEN_AI_USAGE_COST_CURRENCY] == "USD"
+    assert sc.LLMGUARD_CLIENT_COST not in found  # the pre-proposal counter only with legacy_cost
     provider.shutdown()
 
 
@@ -80,7 +83,23 @@ def test_error_duration_has_error_type(reader: InMemoryMetricReader) -> None:
         )
     (point,) = points(reader)[sc.GEN_AI_CLIENT_OPERATION_DURATION]
     assert dict(point.attributes or {})[sc.ERROR_TYPE] == "openai.InternalServerError"
-    assert sc.LLMGUARD_CLIENT_COST not in points(reader)
+    assert sc.GEN_AI_CLIENT_OPERATION_COST not in points(reader)
+    provider.shutdown()
+
+
+def test_legacy_cost_counter_on_request(reader: InMemoryMetricReader) -> None:
+    provider = MeterProvider(metric_readers=[reader])
+    guard = llmguard.Guard(meter_provider=provider, pin_policy="off", telemetry={"legacy_cost": True})
+    with FakeOpenAI(usage=FakeUsage(input_tokens=20, output_tokens=10)).client(
+        llmguard.OpenAI, guard=guard
+    ) as c:
+        c.chat.completions.create(model="gpt-4o-2024-08-06", messages=[{"role": "user", "content": "hi"}])
+    found = points(reader)
+    (counter,) = found[sc.LLMGUARD_CLIENT_COST]
+    (histogram,) = found[sc.GEN_AI_CLIENT_OPERATION_COST]
+    assert isinstance(counter, NumberDataPoint)
+    assert counter.value == pytest.approx(histogram.sum)
+    assert set(dict(counter.attributes or {})) == {sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_RESPONSE_MODEL}
     provider.shutdown()
 
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
 import openai
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as ga
-from opentelemetry.semconv._incubating.attributes import server_attributes
+from opentelemetry.semconv._incubating.attributes import (
+    openai_attributes,
+    server_attributes,
+    session_attributes,
+    user_attributes,
+)
 from opentelemetry.semconv.attributes import error_attributes
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -29,19 +32,6 @@ ANTHROPIC_MODEL = "claude-sonnet-4-6"
 USAGE = FakeUsage(
     input_tokens=20, output_tokens=12, cached_tokens=8, cache_write_tokens=4, reasoning_tokens=3
 )
-
-
-@pytest.fixture
-def exporter() -> InMemorySpanExporter:
-    return InMemorySpanExporter()
-
-
-@pytest.fixture
-def provider(exporter: InMemorySpanExporter) -> Iterator[TracerProvider]:
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield tracer_provider
-    tracer_provider.shutdown()
 
 
 def make_guard(provider: TracerProvider, **kwargs: Any) -> llmguard.Guard:
@@ -176,7 +166,8 @@ def test_one_span_with_genai_attributes(
     else:
         assert a[ga.GEN_AI_REQUEST_MAX_TOKENS] == 64
     assert a[ga.GEN_AI_RESPONSE_ID]
-    assert a[ga.GEN_AI_RESPONSE_FINISH_REASONS] == (("stop",) if vendor == "openai" else ("end_turn",))
+    # Anthropic's end_turn is mapped to the conventions' stop
+    assert a[ga.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
     assert a[server_attributes.SERVER_ADDRESS].startswith("fake-")
     assert a[server_attributes.SERVER_PORT] == 443
     # input includes cached tokens (reads and writes) for both providers
@@ -185,7 +176,10 @@ def test_one_span_with_genai_attributes(
     assert a[ga.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 8
     assert a[sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] == 4
     assert ga.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS not in a
-    assert a[sc.GEN_AI_USAGE_COST] > 0
+    assert a[sc.GEN_AI_USAGE_COST_AMOUNT] > 0
+    assert a[sc.GEN_AI_USAGE_COST_CURRENCY] == "USD"
+    assert a[sc.GEN_AI_USAGE_COST_SOURCE] == "local"
+    assert sc.GEN_AI_USAGE_COST not in a  # the pre-proposal name only on request
     assert a[sc.LLMGUARD_COST_PRICED] is True
     assert a[sc.LLMGUARD_COST_SOURCE] == "genai-prices"
     if stream:
@@ -321,7 +315,7 @@ def test_anthropic_sdk_spans_are_off_by_default(
 
 @needs("anthropic open_telemetry=")
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
-def test_user_enabled_anthropic_sdk_spans_keep_usage_there_only(
+def test_user_enabled_anthropic_sdk_spans_nest_inside_ours_and_both_keep_usage(
     stream: bool, provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
     guard = make_guard(provider)
@@ -333,10 +327,12 @@ def test_user_enabled_anthropic_sdk_spans_keep_usage_there_only(
     assert len(ours) == 1
     assert len(sdk) == 1
     mine = attrs(ours[0])
-    assert mine[sc.LLMGUARD_USAGE_OMITTED] is True
-    assert ga.GEN_AI_USAGE_INPUT_TOKENS not in mine
-    assert sc.GEN_AI_USAGE_COST not in mine
-    assert ga.GEN_AI_USAGE_INPUT_TOKENS in attrs(sdk[0])
+    assert sdk[0].parent is not None
+    assert sdk[0].parent.span_id == ours[0].context.span_id
+    assert sdk[0].context.trace_id == ours[0].context.trace_id
+    assert sc.LLMGUARD_USAGE_OMITTED not in mine
+    assert mine[ga.GEN_AI_USAGE_INPUT_TOKENS] == attrs(sdk[0])[ga.GEN_AI_USAGE_INPUT_TOKENS]
+    assert mine[sc.GEN_AI_USAGE_COST_AMOUNT] > 0
 
 
 def test_legacy_cache_creation_name_on_request(
@@ -397,7 +393,7 @@ def test_unknown_model_has_no_cost(provider: TracerProvider, exporter: InMemoryS
     run("openai", False, client, {**request("openai", stream=False), "model": "my-private-model"})
     a = attrs(only_span(exporter))
     assert a[sc.LLMGUARD_COST_PRICED] is False
-    assert sc.GEN_AI_USAGE_COST not in a
+    assert sc.GEN_AI_USAGE_COST_AMOUNT not in a
     assert sc.LLMGUARD_COST_INPUT not in a
 
 
@@ -407,7 +403,7 @@ def test_price_override_reaches_the_span(provider: TracerProvider, exporter: InM
     run("openai", False, client, {**request("openai", stream=False), "model": "my-private-model"})
     a = attrs(only_span(exporter))
     # 32 input tokens at $1/M (no cache price: cache billed as input) + 15 output at $2/M
-    assert a[sc.GEN_AI_USAGE_COST] == pytest.approx((32 * 1 + 15 * 2) / 1e6)
+    assert a[sc.GEN_AI_USAGE_COST_AMOUNT] == pytest.approx((32 * 1 + 15 * 2) / 1e6)
     assert a[sc.LLMGUARD_COST_SOURCE] == "override"
 
 
@@ -434,14 +430,25 @@ def test_semconv_module_matches_the_package() -> None:
         value = getattr(sc, name)
         if name.startswith("GEN_AI_") and hasattr(ga, name):
             assert value == getattr(ga, name), name
-        elif name.startswith("GEN_AI_CLIENT_"):
+        elif name.startswith("GEN_AI_CLIENT_") and name != "GEN_AI_CLIENT_OPERATION_COST":
             assert value == getattr(gen_ai_metrics, name), name
     assert sc.SERVER_ADDRESS == server_attributes.SERVER_ADDRESS
     assert sc.SERVER_PORT == server_attributes.SERVER_PORT
     assert sc.ERROR_TYPE == error_attributes.ERROR_TYPE
-    # the documented departures: the newer cache_write name and the cost attribute
+    for name in ("OPENAI_API_TYPE", "OPENAI_REQUEST_SERVICE_TIER", "OPENAI_RESPONSE_SERVICE_TIER"):
+        assert getattr(sc, name) == getattr(openai_attributes, name), name
+    assert sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT == openai_attributes.OPENAI_RESPONSE_SYSTEM_FINGERPRINT
+    assert sc.USER_ID == user_attributes.USER_ID
+    assert sc.SESSION_ID == session_attributes.SESSION_ID
+    # the documented departures: the newer cache_write name and the cost proposal (PR 443)
     extra = {n for n in sc.__all__ if n.startswith("GEN_AI_") and not hasattr(ga, n) and "CLIENT" not in n}
-    assert extra == {"GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS", "GEN_AI_USAGE_COST"}
+    assert extra == {
+        "GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS",
+        "GEN_AI_USAGE_COST",
+        "GEN_AI_USAGE_COST_AMOUNT",
+        "GEN_AI_USAGE_COST_CURRENCY",
+        "GEN_AI_USAGE_COST_SOURCE",
+    }
 
 
 def test_every_emitted_name_is_declared(provider: TracerProvider, exporter: InMemorySpanExporter) -> None:

@@ -14,6 +14,7 @@ from ._version import __version__
 from .exceptions import (
     BudgetExceededError,
     ConfigurationError,
+    ContextError,
     EvalError,
     FeedbackError,
     FeedbackTokenError,
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from ._openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
     from ._pricing import Price
     from ._record import CallRecord, Cost, PromptRef, Usage
+    from ._scope import ContextValues, context, context_headers
     from ._stats import FeedbackStats, GuardStats
 
 __all__ = [
@@ -80,6 +82,8 @@ __all__ = [
     "CallRef",
     "CallbackFeedbackSink",
     "ConfigurationError",
+    "ContextError",
+    "ContextValues",
     "Cost",
     "EvalError",
     "FanOutFeedbackSink",
@@ -111,6 +115,8 @@ __all__ = [
     "afeedback",
     "call_ref",
     "configure",
+    "context",
+    "context_headers",
     "current_call_ref",
     "feedback",
     "feedback_app",
@@ -142,6 +148,9 @@ _LAZY: dict[str, str] = {
     "PromptRef": "._record",
     "Usage": "._record",
     "judge_calls": "._context",
+    "context": "._scope",
+    "context_headers": "._scope",
+    "ContextValues": "._scope",
     "use_prompt": "._context",
     "call_ref": "._feedback",
     "current_call_ref": "._feedback",

@@ -25,8 +25,9 @@ from ._policy import opted_in, rewrite_model, routed_model, sent_body, unavailab
 from ._providers import ClientInfo
 from ._record import CallRecord, Cost, PromptRef, Usage, new_call_id
 from ._refs import remember_response_id
+from ._scope import CONTEXT_HEADER, ContextValues, current_context, decode_context_header
 from ._settings import Settings
-from .exceptions import LLMGuardError, UnpinnedModelError
+from .exceptions import ContextError, LLMGuardError, UnpinnedModelError
 
 __all__ = [
     "ENDPOINTS",
@@ -87,6 +88,7 @@ def encode_prompt_header(prompt: PromptRef) -> str:
             "label": prompt.label,
             "hash": prompt.content_hash,
             "model": prompt.model,
+            **({"tags": list(prompt.tags)} if prompt.tags else {}),
         },
         separators=(",", ":"),
     )
@@ -101,12 +103,28 @@ def _decode_prompt_header(value: str) -> PromptRef | None:
             label=data.get("label"),
             content_hash=data.get("hash"),
             model=data.get("model"),
+            tags=tuple(str(tag) for tag in data.get("tags") or ()),
         )
     except (ValueError, KeyError, TypeError):
         advise_once(
             "prompt-header", value[:64], f"llmguard: ignoring malformed {PROMPT_HEADER} header {value[:64]!r}"
         )
         return None
+
+
+_OWN_HEADERS = frozenset({PROMPT_HEADER, CONTEXT_HEADER})
+
+
+def _apply_context_header(call: CallContext, value: object) -> None:
+    """Apply a per-call context header on top of the ambient context (a malformed one is ignored, once advised)."""
+    if not isinstance(value, str):
+        return
+    try:
+        values = decode_context_header(value)
+    except ContextError as exc:
+        advise_once("context-header", value[:64], f"llmguard: ignoring {exc}")
+        return
+    call.scope = values if call.scope is None else call.scope.merged(values)
 
 
 @runtime_checkable
@@ -141,12 +159,15 @@ class CallContext:
         "acc",
         "api",
         "call_id",
+        "chunk_gaps",
+        "extra_body",
         "extras",
         "finished",
         "first_chunk",
         "hide_usage_chunk",
         "info",
         "kind",
+        "last_chunk",
         "locked_model",
         "operation",
         "pin",
@@ -158,6 +179,7 @@ class CallContext:
         "requested_model",
         "retries",
         "runtime",
+        "scope",
         "sdk_helper",
         "span",
         "span_id",
@@ -184,6 +206,8 @@ class CallContext:
         self.call_id = new_call_id()
         self.kind = "judge" if _context.judge_mode.get() else "app"
         self.prompt: PromptRef | None = _context.current_prompt.get()
+        self.scope: ContextValues | None = current_context.get()
+        """The call context (user, session, tags, metadata), or ``None`` when none applies."""
         self.stream = bool(body.get("stream"))
         self.raw = False
         self.sdk_helper: str | None = None
@@ -193,8 +217,13 @@ class CallContext:
         self.span_id: str | None = None
         self.span: Any = None
         self.extras: dict[str, Any] = {}
+        self.extra_body: Mapping[str, Any] | None = None
+        """The SDK's ``extra_body`` (merged over the body when sent), when the caller gave one."""
         self.retries = 0
         self.first_chunk: float | None = None
+        self.last_chunk = 0.0
+        self.chunk_gaps: list[float] = []
+        """Seconds between consecutive streamed items, after the first."""
         self.finished = False
         self.record: CallRecord | None = None
         self.acc: Accumulator = None  # type: ignore[assignment]  # set in Runtime.begin after observers ran
@@ -204,8 +233,12 @@ class CallContext:
     # -- outcomes ---------------------------------------------------------------------------------
     def on_item(self, item: Any) -> bool:
         """Record one streamed item; returns False when the item must be hidden from the user."""
+        now = time.perf_counter()
         if self.first_chunk is None:
-            self.first_chunk = time.perf_counter()
+            self.first_chunk = now
+        else:
+            self.chunk_gaps.append(now - self.last_chunk)
+        self.last_chunk = now
         self.acc.item(item)
         return not (self.hide_usage_chunk and _usage_only(item))
 
@@ -298,10 +331,15 @@ class Runtime:
 
     def _pre_call(self, call: CallContext, options: Any, body: Mapping[str, Any]) -> Any:
         """Headers, the pin policy and pre-call policies; returns the options to send."""
+        extra = getattr(options, "extra_json", None)
+        if extra and isinstance(extra, Mapping):
+            call.extra_body = extra
         headers = options.headers
         changes: dict[str, Any] = {}
         if headers:
             self._read_headers(call, headers, changes)
+        if call.prompt is not None and call.prompt.tags:
+            call.scope = (call.scope or ContextValues()).with_tags(call.prompt.tags)
         self._apply_pins(call)
         routed = routed_model(options, call.info.pin_provider)
         if routed is not None and self.settings.pin_policy == "enforce":
@@ -332,13 +370,19 @@ class Runtime:
         helper = headers.get(HELPER_HEADER)
         if isinstance(helper, str):
             call.sdk_helper = helper
+        strip = False
         for key in headers:
-            if key.lower() == PROMPT_HEADER:
+            lower = key.lower()
+            if lower == PROMPT_HEADER:
                 value = headers[key]
                 if isinstance(value, str):
                     call.prompt = _decode_prompt_header(value) or call.prompt
-                changes["headers"] = {k: v for k, v in headers.items() if k.lower() != PROMPT_HEADER}
-                break
+                strip = True
+            elif lower == CONTEXT_HEADER:
+                _apply_context_header(call, headers[key])
+                strip = True
+        if strip:
+            changes["headers"] = {k: v for k, v in headers.items() if k.lower() not in _OWN_HEADERS}
 
     def _prompt_model_changed(self, prompt: PromptRef, model: str | None) -> None:
         advise_once(
@@ -446,15 +490,20 @@ class Runtime:
             start_time_ns=call.start_ns,
             duration_s=end - call.start_perf,
             time_to_first_chunk_s=None if call.first_chunk is None else call.first_chunk - call.start_perf,
+            chunk_gaps_s=tuple(call.chunk_gaps),
             retries=call.retries,
             error_type=_error_type(error),
             error=error,
             prompt=call.prompt,
+            context=call.scope,
             cost=cost,
             trace_id=call.trace_id,
             span_id=call.span_id,
             server_address=call.info.server_address,
             server_port=call.info.server_port,
+            service_tier=acc.service_tier,
+            system_fingerprint=acc.system_fingerprint,
+            embedding_dimensions=acc.dimensions,
             request=call.request,
             output_text=acc.output_text(),
         )

@@ -8,7 +8,45 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Accumulator"]
+__all__ = ["ANTHROPIC_FINISH_REASONS", "Accumulator", "anthropic_finish_reason", "responses_finish_reason"]
+
+ANTHROPIC_FINISH_REASONS: dict[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_call",
+    "refusal": "content_filter",
+}
+"""Anthropic ``stop_reason`` -> the GenAI conventions' finish reason (others, e.g. ``pause_turn``, pass through)."""
+
+_INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
+
+
+def anthropic_finish_reason(reason: str) -> str:
+    """The finish reason recorded for an Anthropic ``stop_reason``."""
+    return ANTHROPIC_FINISH_REASONS.get(reason, reason)
+
+
+def responses_finish_reason(response: Any) -> str | None:
+    """The finish reason of a Responses API response, from its status (not the status itself).
+
+    ``completed`` is ``stop`` (``tool_call`` when the output holds a function call), ``incomplete``
+    maps its reason (``max_output_tokens`` -> ``length``), ``failed`` is ``error``, ``cancelled``
+    passes through; a response still queued or in progress has none.
+    """
+    status = getattr(response, "status", None)
+    if status == "completed":
+        for item in getattr(response, "output", None) or ():
+            if getattr(item, "type", None) in ("function_call", "custom_tool_call", "mcp_call"):
+                return "tool_call"
+        return "stop"
+    if status == "incomplete":
+        reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
+        return _INCOMPLETE_REASONS.get(reason, reason) if isinstance(reason, str) else "length"
+    if status == "failed":
+        return "error"
+    return status if status == "cancelled" else None
 
 
 def _int(value: object) -> int | None:
@@ -33,6 +71,7 @@ class Accumulator:
         "api",
         "cache_read",
         "cache_write",
+        "dimensions",
         "finish_reasons",
         "input_tokens",
         "output_parts",
@@ -40,6 +79,8 @@ class Accumulator:
         "reasoning",
         "response_id",
         "response_model",
+        "service_tier",
+        "system_fingerprint",
         "want_output",
     )
 
@@ -55,6 +96,9 @@ class Accumulator:
         self.cache_write: int | None = None
         self.reasoning: int | None = None
         self.output_parts: list[str] = []
+        self.service_tier: str | None = None
+        self.system_fingerprint: str | None = None
+        self.dimensions: int | None = None
 
     # -- final objects -------------------------------------------------------------------------
     def final(self, obj: Any) -> None:
@@ -69,13 +113,30 @@ class Accumulator:
     def _openai_completion(self, obj: Any) -> None:
         self.response_id = getattr(obj, "id", None) or self.response_id
         self.response_model = getattr(obj, "model", None) or self.response_model
+        self._openai_service(obj)
         for choice in getattr(obj, "choices", None) or ():
             reason = getattr(choice, "finish_reason", None)
             if reason:
                 self.finish_reasons.append(reason)
             if self.want_output:
                 self._choice_text(choice)
+        if self.api == "embeddings":
+            self._embedding_dimensions(obj)
         self._openai_usage(getattr(obj, "usage", None))
+
+    def _embedding_dimensions(self, obj: Any) -> None:
+        data = getattr(obj, "data", None)
+        vector = getattr(data[0], "embedding", None) if isinstance(data, list) and data else None
+        if isinstance(vector, list):
+            self.dimensions = len(vector)
+
+    def _openai_service(self, obj: Any) -> None:
+        tier = getattr(obj, "service_tier", None)
+        if isinstance(tier, str):
+            self.service_tier = tier
+        fingerprint = getattr(obj, "system_fingerprint", None)
+        if isinstance(fingerprint, str):
+            self.system_fingerprint = fingerprint
 
     def _choice_text(self, choice: Any) -> None:
         message = getattr(choice, "message", None) or getattr(choice, "delta", None)
@@ -99,11 +160,9 @@ class Accumulator:
     def _response(self, obj: Any) -> None:
         self.response_id = getattr(obj, "id", None) or self.response_id
         self.response_model = getattr(obj, "model", None) or self.response_model
-        status = getattr(obj, "status", None)
-        incomplete = getattr(obj, "incomplete_details", None)
-        reason = getattr(incomplete, "reason", None) if incomplete is not None else None
-        final = reason or status
-        if isinstance(final, str):
+        self._openai_service(obj)
+        final = responses_finish_reason(obj)
+        if final is not None:
             self.finish_reasons = [final]
         usage = getattr(obj, "usage", None)
         if usage is not None:
@@ -125,8 +184,8 @@ class Accumulator:
         self.response_id = getattr(obj, "id", None) or self.response_id
         self.response_model = getattr(obj, "model", None) or self.response_model
         reason = getattr(obj, "stop_reason", None)
-        if reason:
-            self.finish_reasons = [reason]
+        if isinstance(reason, str) and reason:
+            self.finish_reasons = [anthropic_finish_reason(reason)]
         self._anthropic_usage(getattr(obj, "usage", None))
         if self.want_output:
             for block in getattr(obj, "content", None) or ():
@@ -165,6 +224,7 @@ class Accumulator:
         if self.response_id is None:
             self.response_id = getattr(chunk, "id", None)
             self.response_model = getattr(chunk, "model", None)
+            self._openai_service(chunk)
         for choice in getattr(chunk, "choices", None) or ():
             reason = getattr(choice, "finish_reason", None)
             if reason:
@@ -203,8 +263,8 @@ class Accumulator:
             self._anthropic_usage(getattr(message, "usage", None))
         elif kind == "message_delta":
             reason = getattr(getattr(event, "delta", None), "stop_reason", None)
-            if reason:
-                self.finish_reasons = [reason]
+            if isinstance(reason, str) and reason:
+                self.finish_reasons = [anthropic_finish_reason(reason)]
             self._anthropic_usage(getattr(event, "usage", None))
 
     def output_text(self) -> str | None:

@@ -27,7 +27,15 @@ if TYPE_CHECKING:
     from ._core import CallContext, Runtime
     from ._guard import Guard
 
-__all__ = ["anthropic_telemetry_default", "async_shell", "check_guard", "shell_namespace", "sync_shell"]
+__all__ = [
+    "anthropic_telemetry_default",
+    "async_shell",
+    "check_guard",
+    "enter_span",
+    "exit_span",
+    "shell_namespace",
+    "sync_shell",
+]
 
 
 def anthropic_telemetry_default(kwargs: dict[str, Any]) -> None:
@@ -191,6 +199,28 @@ def _parse_read_body(call: CallContext, http: Any, cast_to: Any) -> None:
         call.succeed(None)
 
 
+def enter_span(call: CallContext) -> object | None:
+    """Make the call's span current while the SDK runs, when the Anthropic SDK traces too.
+
+    The SDK opens its own span inside ``request``; made current here, llmguard's span is its
+    parent (as with the official instrumentations), so both keep their usage. Returns the token
+    for `exit_span`, or ``None`` when nothing was attached (the common case: no OpenTelemetry work).
+    """
+    if call.span is None or not call.info.sdk_traces:
+        return None
+    from opentelemetry import context, trace
+
+    return context.attach(trace.set_span_in_context(call.span))
+
+
+def exit_span(token: object | None) -> None:
+    """Undo `enter_span`."""
+    if token is not None:
+        from opentelemetry import context
+
+        context.detach(token)  # type: ignore[arg-type]
+
+
 def _hand_over_retries(response: Any, stream: bool, retries_taken: int) -> None:
     call = active_call.get()
     if call is not None:
@@ -218,12 +248,14 @@ def sync_shell(base: type) -> dict[str, Any]:
         if kwargs.get("stream_cls") is not None:
             kwargs["stream_cls"] = guarded_stream_cls(kwargs["stream_cls"], is_async=False)
         token = active_call.set(call)
+        span_token = enter_span(call)
         try:
             result = sdk_request(self, cast_to, options, *args, **kwargs)
         except BaseException as exc:
             call.fail(exc)
             raise
         finally:
+            exit_span(span_token)
             active_call.reset(token)
         self._llmguard_returned(call, result, cast_to)
         return result
@@ -264,12 +296,14 @@ def async_shell(base: type) -> dict[str, Any]:
         if kwargs.get("stream_cls") is not None:
             kwargs["stream_cls"] = guarded_stream_cls(kwargs["stream_cls"], is_async=True)
         token = active_call.set(call)
+        span_token = enter_span(call)
         try:
             result = await sdk_request(self, cast_to, options, *args, **kwargs)
         except BaseException as exc:
             call.fail(exc)
             raise
         finally:
+            exit_span(span_token)
             active_call.reset(token)
         self._llmguard_returned(call, result, cast_to)
         return result

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from ._scope import ContextValues
+
 __all__ = ["CallKind", "CallRecord", "Cost", "PromptRef", "Usage", "new_call_id"]
 
 CallKind = Literal["app", "judge"]
@@ -69,6 +71,8 @@ class PromptRef:
     content_hash: str | None = None
     model: str | None = None
     """The model the prompt was designed for."""
+    tags: tuple[str, ...] = ()
+    """The prompt file's ``tags:``; they join the call context's tags."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -126,13 +130,23 @@ class CallRecord:
     time_to_first_chunk_s: float | None
     retries: int
     error_type: str | None
+    chunk_gaps_s: tuple[float, ...] = field(default=(), repr=False, compare=False)
+    """For streams: seconds between consecutive chunks, after the first (``time_per_output_chunk``)."""
     error: BaseException | None = field(default=None, repr=False, compare=False)
     prompt: PromptRef | None = None
+    context: ContextValues | None = None
+    """The call context (`llmguard.context`): user, session, tags and metadata."""
     cost: Cost | None = None
     trace_id: str | None = None
     span_id: str | None = None
     server_address: str | None = None
     server_port: int | None = None
+    service_tier: str | None = None
+    """The service tier the provider says it served the call on (OpenAI ``service_tier``)."""
+    system_fingerprint: str | None = None
+    """OpenAI's ``system_fingerprint`` of the serving configuration."""
+    embedding_dimensions: int | None = None
+    """For embeddings: the length of the first vector returned (when returned as numbers)."""
     request: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """The request body as sent. Held in memory only; never exported unless content capture is on."""
     output_text: str | None = field(default=None, repr=False, compare=False)

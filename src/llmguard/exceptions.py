@@ -9,6 +9,7 @@ The tree::
 
     LLMGuardError
     ├── ConfigurationError          (also a ValueError)
+    ├── ContextError                a call context value has the wrong type or size (also a ValueError)
     ├── UnpinnedModelError          a floating model alias (or an invalid name) under an enforcing pin policy
     ├── PolicyUnavailableError      an opted-in policy could not be evaluated: the call was refused (fail closed)
     ├── PromptError
@@ -28,6 +29,7 @@ from __future__ import annotations
 __all__ = [
     "BudgetExceededError",
     "ConfigurationError",
+    "ContextError",
     "EvalError",
     "FeedbackError",
     "FeedbackTokenError",
@@ -49,6 +51,10 @@ class LLMGuardError(Exception):
 
 class ConfigurationError(LLMGuardError, ValueError):
     """A setting is invalid: the message names its source, key and the valid choices."""
+
+
+class ContextError(LLMGuardError, ValueError):
+    """A call context (`llmguard.context`) was given a value of the wrong type or over its size cap."""
 
 
 class UnpinnedModelError(LLMGuardError):

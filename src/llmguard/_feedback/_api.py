@@ -133,6 +133,39 @@ def _live(ref: CallRef) -> CallContext | None:
     return call if call is not None and call.call_id == ref.call_id else None
 
 
+def _build(
+    target: Any,
+    guard: Guard | None,
+    name: str,
+    value: FeedbackValue,
+    comment: str | None,
+    user_id: str | None,
+    metadata: Mapping[str, Any] | None,
+    session_id: str | None,
+) -> tuple[Guard, FeedbackEntry, CallContext | None]:
+    """Resolve the target and validate the input into an entry (user and session default to the call's)."""
+    ref, owner, call, source = resolve(target, guard)
+    entry = make_entry(
+        _with_context(ref, call),
+        name,
+        value,
+        comment=comment,
+        user_id=user_id,
+        metadata=metadata,
+        source=source,
+        session_id=session_id,
+    )
+    return owner, entry, call
+
+
+def _with_context(ref: CallRef, call: CallContext | None) -> CallRef:
+    """``ref`` with the user and session of the live call's context, when the ref lacks them (tokens)."""
+    scope = call.scope if call is not None else None
+    if scope is None or (ref.user_id is not None or ref.session_id is not None):
+        return ref
+    return replace(ref, user_id=scope.user_id, session_id=scope.session_id)
+
+
 def feedback(
     target: Any,
     name: str,
@@ -142,6 +175,7 @@ def feedback(
     user_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     guard: Guard | None = None,
+    session_id: str | None = None,
 ) -> FeedbackEntry:
     """Record user feedback on the call that produced ``target``.
 
@@ -152,8 +186,10 @@ def feedback(
         value: A number (rating), a bool (thumbs) or a string (category).
         comment: Free text from the user.
         user_id: Who gave it; feedback is unique per (call, name, user): re-sending updates it.
+            Defaults to the user of the call's context (`llmguard.context`).
         metadata: JSON-serialisable extra fields.
         guard: Where to record it (default: the guard that made the call, else the default guard).
+        session_id: The session; defaults to the session of the call's context.
 
     Returns:
         The entry as written to the sink.
@@ -162,8 +198,7 @@ def feedback(
         FeedbackTokenError: ``target`` is a forged, tampered, expired or malformed token.
         FeedbackError: ``target`` is not linked to a call, or ``name``/``value``/``comment`` is invalid.
     """
-    ref, owner, call, source = resolve(target, guard)
-    entry = make_entry(ref, name, value, comment=comment, user_id=user_id, metadata=metadata, source=source)
+    owner, entry, call = _build(target, guard, name, value, comment, user_id, metadata, session_id)
     return record_entry(owner, entry, call)
 
 
@@ -190,10 +225,10 @@ async def afeedback(
     user_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     guard: Guard | None = None,
+    session_id: str | None = None,
 ) -> FeedbackEntry:
     """Async `feedback`: validates inline, writes in a worker thread (the event loop never waits on a sink)."""
     import anyio.to_thread
 
-    ref, owner, call, source = resolve(target, guard)
-    entry = make_entry(ref, name, value, comment=comment, user_id=user_id, metadata=metadata, source=source)
+    owner, entry, call = _build(target, guard, name, value, comment, user_id, metadata, session_id)
     return await anyio.to_thread.run_sync(record_entry, owner, entry, call)

@@ -57,7 +57,9 @@ class FeedbackEntry:
         score: The numeric value (1.0/0.0 for booleans), ``None`` for categories.
         label: The category or ``true``/``false``, ``None`` for numbers.
         comment: Free text from the user (content: exported to OTel only with content capture on).
-        user_id: Who gave it; ``(call, name, user)`` is unique, re-sending updates.
+        user_id: Who gave it; ``(call, name, user)`` is unique, re-sending updates. Defaults to
+            the call context's user (`llmguard.context`).
+        session_id: The session it belongs to; defaults to the call context's session.
         metadata: JSON-serialisable extra fields.
         created_at: When it was recorded (UTC).
         source: ``api`` (backend) or ``token`` (browser, through a signed token).
@@ -74,6 +76,7 @@ class FeedbackEntry:
     label: str | None
     comment: str | None = None
     user_id: str | None = None
+    session_id: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     source: str = "api"
@@ -152,6 +155,7 @@ def make_entry(
     user_id: object = None,
     metadata: object = None,
     source: str = "api",
+    session_id: object = None,
 ) -> FeedbackEntry:
     """Validate user input and build the entry; raise `FeedbackError` when invalid."""
     value_type, score, label = check_value(value)
@@ -164,7 +168,10 @@ def make_entry(
         score=score,
         label=label,
         comment=_check_text(comment, "comment", MAX_COMMENT),
-        user_id=_check_text(user_id, "user_id", MAX_USER_ID),
+        user_id=_check_text(ref.user_id if user_id is None else user_id, "user_id", MAX_USER_ID),
+        session_id=_check_text(
+            ref.session_id if session_id is None else session_id, "session_id", MAX_USER_ID
+        ),
         metadata=_check_metadata(metadata),
         source=source,
         negative=is_negative(checked),

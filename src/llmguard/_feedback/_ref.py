@@ -36,6 +36,8 @@ class CallRef:
         prompt_name: The registry prompt the call was built from, if any.
         prompt_version: That prompt's version.
         model: The model the provider served (the requested one until the call finished).
+        user_id: The call context's user (`llmguard.context`); feedback inherits it unless given.
+        session_id: The call context's session; feedback inherits it unless given.
     """
 
     call_id: str
@@ -45,12 +47,15 @@ class CallRef:
     prompt_name: str | None = None
     prompt_version: str | None = None
     model: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
 
 
 def ref_from_context(call: CallContext) -> CallRef:
     """Build the reference of an in-flight or finished call."""
     record = call.record
     prompt = call.prompt
+    scope = call.scope
     model = record.response_model if record is not None and record.response_model else call.request_model
     return CallRef(
         call_id=call.call_id,
@@ -60,6 +65,8 @@ def ref_from_context(call: CallContext) -> CallRef:
         prompt_name=prompt.name if prompt else None,
         prompt_version=prompt.version if prompt else None,
         model=model,
+        user_id=scope.user_id if scope is not None else None,
+        session_id=scope.session_id if scope is not None else None,
     )
 
 

@@ -191,6 +191,7 @@ class OTelFeedbackSink:
             "gen_ai.response.model": ref.model,
             "gen_ai.prompt.name": ref.prompt_name,
             "llmguard.prompt.version": ref.prompt_version,
+            "gen_ai.conversation.id": entry.session_id,
             "gen_ai.evaluation.explanation": entry.comment if self.capture_content else None,
         }
         attrs.update({key: value for key, value in optional.items() if value is not None})

@@ -55,13 +55,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX IF NOT EXISTS {TABLE}_prompt ON {TABLE} (prompt_name, prompt_version, model);
     CREATE INDEX IF NOT EXISTS {TABLE}_trace ON {TABLE} (trace_id)
     """,
+    f"ALTER TABLE {TABLE} ADD COLUMN session_id TEXT",
 )
 """Schema migrations of the feedback table (applied in order, tracked in ``llmguard_schema``)."""
 
 COLUMNS = (
     "call_id", "name", "user_id", "value_type", "score", "label", "value_json", "comment", "metadata",
     "trace_id", "span_id", "response_id", "prompt_name", "prompt_version", "model", "source", "negative",
-    "judging", "content", "created_at", "updated_at",
+    "judging", "content", "created_at", "updated_at", "session_id",
 )  # fmt: skip
 _UPDATED = [c for c in COLUMNS if c not in ("call_id", "name", "user_id", "created_at")]
 UPSERT = (
@@ -82,6 +83,7 @@ def entry_row(entry: FeedbackEntry) -> tuple[Any, ...]:
         ref.trace_id, ref.span_id, ref.response_id, ref.prompt_name, ref.prompt_version, ref.model,
         entry.source, int(entry.negative), entry.judging,
         json.dumps(dict(entry.content), default=str) if entry.content is not None else None, stamp, stamp,
+        entry.session_id,
     )  # fmt: skip
 
 

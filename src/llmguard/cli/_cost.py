@@ -1,7 +1,8 @@
 """``llmguard cost``: reports over the call ledger and a budget/anomaly check for cron and CI.
 
-``report`` groups the ledger by day, model, prompt or service (a table with a sparkline of
-daily cost, or CSV/JSON). ``check`` evaluates the configured rules and budgets
+``report`` groups the ledger by day, model, prompt, service, or the call context's user, session
+or tag (a table with a sparkline of daily cost, or CSV/JSON). By tag, a call counts under each of
+its tags (so the rows may add up to more than the total spend); calls without one show as ``-``. ``check`` evaluates the configured rules and budgets
 (``[tool.llmguard.budgets]``) and exits 0 when nothing fires, 1 when an alert fires, 2 on a
 configuration error or a missing ledger.
 
@@ -43,6 +44,9 @@ _GROUPS = {
     "prompt": "COALESCE(prompt_name, '-')",
 }
 _GROUPS["service"] = "service"
+_GROUPS["user"] = "COALESCE(user_id, '-')"
+_GROUPS["session"] = "COALESCE(session_id, '-')"
+_GROUPS["tag"] = "COALESCE(g.value, '-')"
 
 
 class By(StrEnum):
@@ -52,6 +56,9 @@ class By(StrEnum):
     model = "model"
     prompt = "prompt"
     service = "service"
+    user = "user"
+    session = "session"
+    tag = "tag"
 
 
 class Format(StrEnum):
@@ -101,12 +108,16 @@ def _ledger() -> SQLiteLedger:
     return ledger
 
 
+_TAG_JOIN = f" LEFT JOIN json_each({TABLE}.tags) AS g"
+
+
 def _rows(ledger: SQLiteLedger, by: By, since: date) -> list[dict[str, Any]]:
     key = _GROUPS[by.value]
     sql = (
         f"SELECT {key} AS k, COUNT(*), COUNT(cost_nanos), COALESCE(SUM(cost_nanos), 0), "
         "COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), SUM(status = 'error') "
-        f"FROM {TABLE} WHERE day >= ? GROUP BY k ORDER BY " + ("k" if by is By.day else "4 DESC, k")
+        f"FROM {TABLE}{_TAG_JOIN if by is By.tag else ''} WHERE day >= ? GROUP BY k ORDER BY "
+        + ("k" if by is By.day else "4 DESC, k")
     )
     out = []
     for k, calls, priced, nanos, tin, tout, errors in ledger.query(sql, [since.isoformat()]):
@@ -176,7 +187,9 @@ def _print_table(rows: list[dict[str, Any]], by: By, daily: list[float | None]) 
 @cost_app.command()
 def report(
     ctx: typer.Context,
-    by: Annotated[By, typer.Option("--by", help="Group by day, model, prompt or service.")] = By.day,
+    by: Annotated[
+        By, typer.Option("--by", help="Group by day, model, prompt, service, user, session or tag.")
+    ] = By.day,
     since: Annotated[
         str | None, typer.Option("--since", help="Start date (2025-03-01) or days back (30d).")
     ] = None,

@@ -107,11 +107,14 @@ def ledger_stats(guard: Guard) -> WriterStats | None:
     return None if state is None or state.writer is None else state.writer.stats()
 
 
-def budget_spent(guard: Guard, budget: Budget) -> float:
-    """USD counted against ``budget`` (one of ``guard``'s) in its current window, from the in-memory totals."""
+def budget_spent(guard: Guard, budget: Budget, *, group: str | None = None) -> float:
+    """USD counted against ``budget`` (one of ``guard``'s) in its current window, from the in-memory totals.
+
+    For a ``per`` budget, ``group`` names the user, session, tag or metadata value.
+    """
     from ._state import state_for
 
     state = state_for(guard)
     if state is None or state.tracker is None:
         raise KeyError(budget.id)
-    return state.tracker.spent(budget)
+    return state.tracker.spent(budget, group=group)

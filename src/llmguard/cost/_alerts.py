@@ -21,9 +21,9 @@ from opentelemetry._logs import SeverityNumber, get_logger
 from llmguard._db import after_fork
 from llmguard._internal import handle_internal_errors
 
-from ._budget import Budget, budget_sum_sql
+from ._budget import Budget, budget_alert, budget_groups_sql, budget_sum_sql
 from ._ledger import NANOS, Ledger
-from ._rules import Alert, ProjectionRule, Rule, Severity
+from ._rules import Alert, ProjectionRule, Rule
 from ._series import load_series
 
 __all__ = ["ALERT_EVENT", "AlertCallback", "AlertDispatcher", "evaluate_alerts", "implied_rules"]
@@ -42,7 +42,7 @@ def implied_rules(budgets: Iterable[Budget]) -> list[Rule]:
     rules: list[Rule] = []
     for budget in budgets:
         limit = budget.soft_usd if budget.soft_usd is not None else budget.hard_usd
-        if budget.period == "month" and budget.project and limit is not None:
+        if budget.period == "month" and budget.project and limit is not None and budget.per is None:
             rules.append(ProjectionRule(budget=limit, where=budget.where, name=f"{budget.id}:projection"))
     return rules
 
@@ -81,26 +81,17 @@ def evaluate_alerts(
 
 def _budget_alerts(ledger: Ledger, budget: Budget, today: date) -> list[Alert]:
     window = today.isoformat() if budget.period == "day" else today.isoformat()[:7]
-    sql, params = budget_sum_sql(budget, window)
-    spent = (ledger.query(sql, params)[0][0] or 0) / NANOS
+    if budget.per is None:
+        sql, params = budget_sum_sql(budget, window)
+        totals: list[tuple[str | None, float]] = [(None, (ledger.query(sql, params)[0][0] or 0) / NANOS)]
+    else:
+        sql, params = budget_groups_sql(budget, window)
+        totals = [(str(group), (nanos or 0) / NANOS) for group, nanos in ledger.query(sql, params)]
     out: list[Alert] = []
-    for what, limit in (("soft", budget.soft_usd), ("hard", budget.hard_usd)):
-        if limit is not None and spent >= limit:
-            message = f"{budget.id}: spend ${spent:,.2f} this {budget.period} ({window}) reached the {what} budget ${limit:,.2f}"
-            severity: Severity = "critical" if what == "hard" else "warning"
-            out.append(
-                Alert(
-                    f"{budget.id}:{what}",
-                    "budget",
-                    "cost",
-                    window,
-                    spent,
-                    limit,
-                    message,
-                    severity,
-                    budget.where,
-                )
-            )
+    for group, spent in totals:
+        for what, limit in (("soft", budget.soft_usd), ("hard", budget.hard_usd)):
+            if limit is not None and spent >= limit:
+                out.append(budget_alert(budget, what, window, spent, limit, group))
     return out
 
 

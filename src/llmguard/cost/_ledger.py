@@ -52,8 +52,16 @@ COLUMNS: tuple[str, ...] = (
     "status",
     "error_type",
     "refused",
+    "user_id",
+    "session_id",
+    "tags",
+    "metadata",
 )
-"""Ledger columns, in row-tuple order. ``model`` is the model sent; ``status`` is ``ok`` or ``error``."""
+"""Ledger columns, in row-tuple order. ``model`` is the model sent; ``status`` is ``ok`` or ``error``.
+
+``user_id``, ``session_id``, ``tags`` (a JSON array) and ``metadata`` (a JSON object) hold the call
+context (`llmguard.context`); ``NULL`` when the call had none (schema version 2).
+"""
 
 LedgerRow = tuple[Any, ...]
 """One ledger row: values in `COLUMNS` order."""
@@ -94,7 +102,15 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (rule, window)
     )
     """,
+    f"""
+    ALTER TABLE {TABLE} ADD COLUMN user_id TEXT;
+    ALTER TABLE {TABLE} ADD COLUMN session_id TEXT;
+    ALTER TABLE {TABLE} ADD COLUMN tags TEXT;
+    ALTER TABLE {TABLE} ADD COLUMN metadata TEXT;
+    CREATE INDEX IF NOT EXISTS {TABLE}_user ON {TABLE} (user_id, day)
+    """,
 )
+"""Schema versions of the ``cost_ledger`` component: 1 the table, 2 the call-context columns."""
 
 _ROW = f"({', '.join('?' * len(COLUMNS))})"
 _MAX_VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999

@@ -7,12 +7,14 @@ caller's path touches the disk.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llmguard._record import CallRecord
+from llmguard._scope import ContextValues
 
-from ._budget import UTCClock
+from ._budget import UTCClock, context_scope
 from ._ledger import NANOS, Ledger, LedgerRow
 from ._state import CostState, state_for
 from ._writer import WriterStats
@@ -56,12 +58,24 @@ def ledger_row(record: CallRecord, clock: UTCClock, nanos: int | None) -> Ledger
         "error" if record.error_type else "ok",
         record.error_type,
         1 if finish and not REFUSAL_REASONS.isdisjoint(finish) else 0,
+        *_context_columns(record.context),
+    )
+
+
+def _context_columns(scope: ContextValues | None) -> tuple[str | None, str | None, str | None, str | None]:
+    if scope is None:
+        return (None, None, None, None)
+    return (
+        scope.user_id,
+        scope.session_id,
+        json.dumps(list(scope.tags)) if scope.tags else None,
+        json.dumps(dict(scope.metadata), sort_keys=True) if scope.metadata else None,
     )
 
 
 def record_scope(record: CallRecord) -> dict[str, Any]:
     """Budget scope values of a finished call."""
-    return {
+    values = {
         "service": record.service_name,
         "prompt": record.prompt.name if record.prompt else None,
         "model": record.request_model,
@@ -69,6 +83,9 @@ def record_scope(record: CallRecord) -> dict[str, Any]:
         "provider": record.provider,
         "kind": record.kind,
     }
+    if record.context is not None:
+        context_scope(record.context, values)
+    return values
 
 
 class LedgerObserver:

@@ -18,7 +18,15 @@ from typing import Any
 from ._ledger import NANOS, TABLE, Ledger, SQLiteLedger
 from ._rules import Series
 
-__all__ = ["LEDGER_SERIES", "QUALITY_SERIES", "SERIES", "load_series", "where_sql"]
+__all__ = [
+    "LEDGER_SERIES",
+    "METADATA_PREFIX",
+    "QUALITY_SERIES",
+    "SERIES",
+    "load_series",
+    "metadata_path",
+    "where_sql",
+]
 
 _AGGREGATES: dict[str, tuple[str, bool]] = {
     "cost": (f"SUM(cost_nanos) / {float(NANOS)}, COUNT(cost_nanos)", True),
@@ -35,27 +43,45 @@ SERIES: tuple[str, ...] = LEDGER_SERIES + QUALITY_SERIES
 """Every series name a rule can watch."""
 
 _LEDGER_KEYS = {"service", "environment", "provider", "model", "requested_model", "response_model", "kind"}
-_LEDGER_KEYS |= {"prompt", "prompt_version", "status"}
+_LEDGER_KEYS |= {"prompt", "prompt_version", "status", "user", "session"}
+METADATA_PREFIX = "metadata."
+"""Ledger filter keys ``metadata.<key>`` match the call context's metadata."""
 
 JUDGMENT_TABLES = ("llmguard_judgments", "judgments")
 FEEDBACK_TABLES = ("llmguard_feedback", "feedback")
 
 
 def where_sql(where: Mapping[str, str], alias: str = "") -> tuple[str, list[Any]]:
-    """SQL conditions (joined with AND, leading ``AND``) for a ledger ``where`` mapping."""
+    """SQL conditions (joined with AND, leading ``AND``) for a ledger ``where`` mapping.
+
+    Besides the ledger's columns, ``user`` and ``session`` match the call context's ids, ``tag``
+    matches a call carrying that tag, and ``metadata.<key>`` a call whose metadata has that value.
+    """
     clauses: list[str] = []
     params: list[Any] = []
     for key, value in sorted(where.items()):
-        if key not in _LEDGER_KEYS:
-            raise ValueError(f"unknown ledger filter {key!r}; valid: {', '.join(sorted(_LEDGER_KEYS))}")
         if key == "model":
             clauses.append(f"({alias}model = ? OR {alias}requested_model = ?)")
             params += [value, value]
-            continue
-        column = {"prompt": "prompt_name"}.get(key, key)
-        clauses.append(f"{alias}{column} = ?")
-        params.append(value)
+        elif key == "tag":
+            clauses.append(f"EXISTS (SELECT 1 FROM json_each({alias}tags) WHERE json_each.value = ?)")
+            params.append(value)
+        elif key.startswith(METADATA_PREFIX) and len(key) > len(METADATA_PREFIX):
+            clauses.append(f"json_extract({alias}metadata, ?) = ?")
+            params += [metadata_path(key[len(METADATA_PREFIX) :]), value]
+        elif key in _LEDGER_KEYS:
+            column = {"prompt": "prompt_name", "user": "user_id", "session": "session_id"}.get(key, key)
+            clauses.append(f"{alias}{column} = ?")
+            params.append(value)
+        else:
+            valid = ", ".join(sorted({*_LEDGER_KEYS, "tag", "metadata.<key>"}))
+            raise ValueError(f"unknown ledger filter {key!r}; valid: {valid}")
     return "".join(f" AND {c}" for c in clauses), params
+
+
+def metadata_path(key: str) -> str:
+    """The JSON path of a metadata key (keys are restricted to letters, digits, ``_ . -``)."""
+    return '$."' + key.replace('"', "") + '"'
 
 
 def load_series(ledger: Ledger, name: str, since: date, where: Mapping[str, str] | None = None) -> Series:

@@ -76,7 +76,10 @@ class JudgingObserver:
         if call.kind == "judge" or call.operation not in _JUDGED_OPERATIONS:
             return
         prompt = call.prompt.name if call.prompt is not None else None
-        tags: Iterable[str] = call.extras.get("tags", ())
+        tags: Iterable[str] = call.scope.tags if call.scope is not None else ()
+        extra_tags = call.extras.get("tags")
+        if extra_tags:
+            tags = (*tags, *extra_tags)
         if self.sampling.decide(call.trace_id or call.call_id, prompt, tags):
             call.want_output = True
             call.extras[SAMPLED_KEY] = True

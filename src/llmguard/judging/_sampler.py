@@ -61,7 +61,8 @@ class Sampling:
     Attributes:
         rate: Default sample rate (0..1).
         prompts: Rate per registry prompt name (overrides tags and the default).
-        tags: Rate per tag (``call.extras["tags"]``); the highest matching rate wins.
+        tags: Rate per tag of the call context (`llmguard.context`, a prompt file's ``tags:``); the
+            highest matching rate wins.
         errors: Always judge calls that failed (their output is what was received, often empty).
         salt: Hash salt (see the module docs).
         max_queue: Calls held waiting for judges; beyond it new samples are dropped and counted.

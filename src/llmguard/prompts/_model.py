@@ -183,6 +183,7 @@ class PromptVersion(_Frozen):
             label=self.label,
             content_hash=self.content_hash,
             model=self.model,
+            tags=self.tags,
         )
 
     def templates(self) -> dict[str, str]:

@@ -1,4 +1,8 @@
-"""GenAI client metrics (with the spec's bucket advice) and llmguard's cost counter."""
+"""GenAI client metrics (with the spec's bucket advice) and the cost histogram (a proposal, PR 443).
+
+One record per instrument per call (plus one per streamed chunk for ``time_per_output_chunk``).
+The pre-proposal ``llmguard.client.cost`` counter is kept only with ``TelemetryOptions(legacy_cost=True)``.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +22,13 @@ class Metrics:
 
     Args:
         meter: The meter to create the instruments on.
+        legacy_cost: Also record the ``llmguard.client.cost`` counter.
+        chunk_metric: Record ``time_per_output_chunk`` (one record per streamed chunk after the first).
     """
 
-    __slots__ = ("cost", "duration", "tokens", "ttfc")
+    __slots__ = ("chunk", "cost", "cost_histogram", "duration", "tokens", "ttfc")
 
-    def __init__(self, meter: Meter) -> None:
+    def __init__(self, meter: Meter, *, legacy_cost: bool = False, chunk_metric: bool = True) -> None:
         self.duration = meter.create_histogram(
             sc.GEN_AI_CLIENT_OPERATION_DURATION,
             unit="s",
@@ -41,17 +47,32 @@ class Metrics:
             description="Time to receive the first chunk of a streamed response.",
             explicit_bucket_boundaries_advisory=sc.BUCKETS_DURATION,
         )
-        self.cost = meter.create_counter(
-            sc.LLMGUARD_CLIENT_COST, unit="USD", description="Spend on GenAI calls."
+        self.chunk = (
+            meter.create_histogram(
+                sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
+                unit="s",
+                description="Time per output chunk, recorded for each chunk received after the first one.",
+                explicit_bucket_boundaries_advisory=sc.BUCKETS_DURATION,
+            )
+            if chunk_metric
+            else None
+        )
+        self.cost_histogram = meter.create_histogram(
+            sc.GEN_AI_CLIENT_OPERATION_COST,
+            unit="USD",
+            description="Cost of a GenAI operation (proposal: semantic-conventions-genai PR 443).",
+        )
+        self.cost = (
+            meter.create_counter(sc.LLMGUARD_CLIENT_COST, unit="USD", description="Spend on GenAI calls.")
+            if legacy_cost
+            else None
         )
 
     def record(self, record: CallRecord) -> None:
         """Record one finished call."""
         attrs = _attributes(record)
-        if record.error_type is None:
-            self.duration.record(record.duration_s, attrs)
-        else:
-            self.duration.record(record.duration_s, {**attrs, sc.ERROR_TYPE: record.error_type})
+        duration_attrs = _duration_attributes(record, attrs)
+        self.duration.record(record.duration_s, duration_attrs)
         usage = record.usage
         if usage.input_tokens is not None:
             self.tokens.record(usage.input_tokens, {**attrs, sc.GEN_AI_TOKEN_TYPE: "input"})
@@ -59,14 +80,44 @@ class Metrics:
             self.tokens.record(usage.output_tokens, {**attrs, sc.GEN_AI_TOKEN_TYPE: "output"})
         if record.time_to_first_chunk_s is not None:
             self.ttfc.record(record.time_to_first_chunk_s, attrs)
+            if self.chunk is not None:
+                for gap in record.chunk_gaps_s:
+                    self.chunk.record(gap, attrs)
         if record.cost is not None:
+            total = float(record.cost.total)
             cost_attrs = {
+                sc.GEN_AI_OPERATION_NAME: record.operation,
                 sc.GEN_AI_PROVIDER_NAME: record.provider,
                 sc.GEN_AI_RESPONSE_MODEL: record.response_model or record.request_model or "",
+                sc.GEN_AI_USAGE_COST_CURRENCY: "USD",
+                sc.GEN_AI_USAGE_COST_SOURCE: "local",
             }
             if record.prompt is not None:
                 cost_attrs[sc.GEN_AI_PROMPT_NAME] = record.prompt.name
-            self.cost.add(float(record.cost.total), cost_attrs)
+            self.cost_histogram.record(total, cost_attrs)
+            if self.cost is not None:
+                legacy = {k: v for k, v in cost_attrs.items() if k in _LEGACY_COST_KEYS}
+                self.cost.add(total, legacy)
+
+
+_LEGACY_COST_KEYS = frozenset({sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_RESPONSE_MODEL, sc.GEN_AI_PROMPT_NAME})
+
+
+def _duration_attributes(record: CallRecord, attrs: dict[str, Any]) -> dict[str, Any]:
+    """The duration's attributes: plus ``error.type``, and the OpenAI response facts openai.md recommends."""
+    if record.error_type is None and (
+        record.provider != "openai" or (record.service_tier is None and record.system_fingerprint is None)
+    ):
+        return attrs
+    out = dict(attrs)
+    if record.error_type is not None:
+        out[sc.ERROR_TYPE] = record.error_type
+    if record.provider == "openai":
+        if record.service_tier is not None:
+            out[sc.OPENAI_RESPONSE_SERVICE_TIER] = record.service_tier
+        if record.system_fingerprint is not None:
+            out[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = record.system_fingerprint
+    return out
 
 
 def _attributes(record: CallRecord) -> dict[str, Any]:

@@ -21,6 +21,15 @@ from llmguard._version import __version__
 
 from . import _semconv as sc
 from ._content import Budget, dumps, input_messages, output_messages, system_instructions
+from ._genai import (
+    context_attributes,
+    embedding_attributes,
+    embeddings_request_attributes,
+    extra_body_attributes,
+    openai_request_attributes,
+    output_type,
+    response_service_attributes,
+)
 from ._metrics import Metrics
 from ._options import TelemetryOptions
 
@@ -69,8 +78,23 @@ def request_attributes(call: CallContext) -> dict[str, Any]:
         attrs[sc.SERVER_ADDRESS] = call.info.server_address
     if call.info.server_port:
         attrs[sc.SERVER_PORT] = call.info.server_port
+    _genai_attributes(call, body, attrs)
     _guard_attributes(call, attrs)
     return attrs
+
+
+def _genai_attributes(call: CallContext, body: Mapping[str, Any], attrs: dict[str, Any]) -> None:
+    extra = call.extra_body
+    if extra is not None:
+        extra_body_attributes(extra, attrs, _NUMBERS)
+        body = {**body, **extra}
+    kind = output_type(call.api, body)
+    if kind is not None:
+        attrs[sc.GEN_AI_OUTPUT_TYPE] = kind
+    if call.operation == "embeddings":
+        embeddings_request_attributes(body, attrs)
+    if call.info.provider == "openai":
+        openai_request_attributes(call, body, attrs)
 
 
 def _guard_attributes(call: CallContext, attrs: dict[str, Any]) -> None:
@@ -93,7 +117,7 @@ def _guard_attributes(call: CallContext, attrs: dict[str, Any]) -> None:
 
 
 def end_attributes(
-    record: CallRecord, *, omit_usage: bool = False, legacy_cache: bool = False
+    record: CallRecord, *, omit_usage: bool = False, legacy_cache: bool = False, legacy_cost: bool = False
 ) -> dict[str, Any]:
     """The outcome attributes of a finished call: response, usage, cost, llmguard facts."""
     attrs: dict[str, Any] = {}
@@ -103,6 +127,10 @@ def end_attributes(
         attrs[sc.GEN_AI_RESPONSE_MODEL] = record.response_model
     if record.finish_reasons:
         attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = record.finish_reasons
+    if record.service_tier is not None or record.system_fingerprint is not None:
+        response_service_attributes(record, attrs)
+    if record.embedding_dimensions is not None:
+        embedding_attributes(record, attrs)
     if record.time_to_first_chunk_s is not None:
         attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = record.time_to_first_chunk_s
     if record.stream_completed is not None:
@@ -117,7 +145,7 @@ def end_attributes(
         attrs[sc.LLMGUARD_USAGE_OMITTED] = True
     else:
         _usage_attributes(record, attrs, legacy_cache)
-        _cost_attributes(record, attrs)
+        _cost_attributes(record, attrs, legacy_cost)
     return attrs
 
 
@@ -137,13 +165,18 @@ def _usage_attributes(record: CallRecord, attrs: dict[str, Any], legacy_cache: b
         attrs[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
 
 
-def _cost_attributes(record: CallRecord, attrs: dict[str, Any]) -> None:
+def _cost_attributes(record: CallRecord, attrs: dict[str, Any], legacy_cost: bool = False) -> None:
     cost = record.cost
     if cost is None:
         if record.error_type is None and record.usage.output_tokens is not None:
             attrs[sc.LLMGUARD_COST_PRICED] = False
         return
-    attrs[sc.GEN_AI_USAGE_COST] = float(cost.total)
+    total = float(cost.total)
+    attrs[sc.GEN_AI_USAGE_COST_AMOUNT] = total
+    attrs[sc.GEN_AI_USAGE_COST_CURRENCY] = "USD"
+    attrs[sc.GEN_AI_USAGE_COST_SOURCE] = "local"
+    if legacy_cost:
+        attrs[sc.GEN_AI_USAGE_COST] = total
     attrs[sc.LLMGUARD_COST_PRICED] = True
     attrs[sc.LLMGUARD_COST_INPUT] = float(cost.input)
     attrs[sc.LLMGUARD_COST_OUTPUT] = float(cost.output)
@@ -202,6 +235,8 @@ class TelemetryObserver:
         if model:
             attrs[sc.GEN_AI_REQUEST_MODEL] = model
         attrs.update(request_attributes(call))  # all at creation: one attribute pass, visible to samplers
+        if call.scope is not None:
+            context_attributes(call.scope, attrs, user_id=self.options.user_id)
         name = f"{call.operation} {model}" if model else call.operation
         span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs, start_time=call.start_ns)
         call.span = span
@@ -236,8 +271,10 @@ class TelemetryObserver:
             self.metrics.record(record)
 
     def _finish_span(self, call: CallContext, span: trace.Span, record: CallRecord) -> None:
+        # With the Anthropic SDK's own tracing on, its span nests inside this one (see `llmguard._intercept`),
+        # so this span keeps usage and cost.
         attrs = end_attributes(
-            record, omit_usage=call.info.sdk_traces, legacy_cache=self.options.legacy_cache_creation
+            record, legacy_cache=self.options.legacy_cache_creation, legacy_cost=self.options.legacy_cost
         )
         if self.capture_content and record.output_text is not None:
             budget = Budget(self.options.content_max_bytes, self.options.redact)
@@ -264,7 +301,7 @@ def build(guard: Guard) -> TelemetryObserver | None:
         meter = metrics.get_meter(
             "llmguard", __version__, meter_provider=guard.meter_provider, schema_url=sc.SCHEMA_URL
         )
-        instruments = Metrics(meter)
+        instruments = Metrics(meter, legacy_cost=options.legacy_cost, chunk_metric=options.chunk_metric)
     return TelemetryObserver(
         tracer,
         instruments,

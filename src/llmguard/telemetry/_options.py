@@ -13,7 +13,10 @@ __all__ = ["Redactor", "TelemetryOptions"]
 Redactor = Callable[[str], str]
 """Called on every captured message text before it is recorded; returns the text to record."""
 
-_FILE_KEYS = frozenset({"enabled", "legacy_cache_creation", "content_max_bytes", "metrics"})
+_FILE_KEYS = frozenset(
+    {"enabled", "legacy_cache_creation", "legacy_cost", "content_max_bytes", "metrics", "user_id"}
+)
+_BOOL_KEYS = ("enabled", "metrics", "legacy_cache_creation", "legacy_cost", "user_id")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -29,6 +32,14 @@ class TelemetryOptions:
     """Record the GenAI client metrics and the cost counter."""
     legacy_cache_creation: bool = False
     """Also emit ``gen_ai.usage.cache_creation.input_tokens`` (the pre-rename name some backends still read)."""
+    chunk_metric: bool = True
+    """Record ``gen_ai.client.operation.time_per_output_chunk``: one histogram record per streamed chunk
+    after the first, as the conventions define it (``False`` saves those records on long streams)."""
+    legacy_cost: bool = False
+    """Also emit ``gen_ai.usage.cost`` (USD), the pre-proposal name Langfuse and OpenLIT read, and the
+    ``llmguard.client.cost`` counter (the ``gen_ai.client.operation.cost`` histogram replaces it)."""
+    user_id: bool = True
+    """Put the call context's user id on spans as ``user.id`` (``False`` leaves this personal data off)."""
     content_max_bytes: int = 16_384
     """Cap on the message text recorded per content attribute when content capture is on (longer text is cut)."""
     redact: Redactor | None = None
@@ -54,7 +65,7 @@ class TelemetryOptions:
             raise ConfigurationError(
                 f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(allowed))}"
             )
-        for key in ("enabled", "metrics", "legacy_cache_creation"):
+        for key in _BOOL_KEYS:
             if key in table and not isinstance(table[key], bool):
                 raise ConfigurationError(f"{where}: {key} must be true or false, got {table[key]!r}")
         size = table.get("content_max_bytes", self.content_max_bytes)

@@ -7,8 +7,12 @@ The GenAI names follow the OpenTelemetry GenAI semantic conventions as published
 - `GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS` is the registry's newer name
   (``cache_creation`` was renamed to ``cache_write``); the old name is emitted too only when
   asked (`GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS`), because backends lag the rename.
-- Cost has no standard attribute yet: `GEN_AI_USAGE_COST` is the de facto name Langfuse and
-  OpenLIT read; the breakdown and llmguard's own facts live under ``llmguard.*``.
+- Cost has no registered attribute yet. llmguard follows the open proposal
+  (semantic-conventions-genai PR 443): `GEN_AI_USAGE_COST_AMOUNT`, `GEN_AI_USAGE_COST_CURRENCY`,
+  `GEN_AI_USAGE_COST_SOURCE` (``local``: priced here) and the `GEN_AI_CLIENT_OPERATION_COST`
+  histogram. The older de facto `GEN_AI_USAGE_COST` (read by Langfuse and OpenLIT) is emitted only
+  when asked (``TelemetryOptions(legacy_cost=True)``); the breakdown lives under ``llmguard.*``.
+- The call context's tags and metadata live under ``llmguard.tags`` and `LLMGUARD_METADATA_PREFIX`.
 
 A test asserts these strings equal the package's constants.
 """
@@ -21,15 +25,21 @@ __all__ = [
     "BUCKETS_DURATION",
     "BUCKETS_TOKENS",
     "ERROR_TYPE",
+    "GEN_AI_CLIENT_OPERATION_COST",
     "GEN_AI_CLIENT_OPERATION_DURATION",
+    "GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK",
     "GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK",
     "GEN_AI_CLIENT_TOKEN_USAGE",
+    "GEN_AI_CONVERSATION_ID",
+    "GEN_AI_EMBEDDINGS_DIMENSION_COUNT",
     "GEN_AI_INPUT_MESSAGES",
     "GEN_AI_OPERATION_NAME",
     "GEN_AI_OUTPUT_MESSAGES",
+    "GEN_AI_OUTPUT_TYPE",
     "GEN_AI_PROMPT_NAME",
     "GEN_AI_PROVIDER_NAME",
     "GEN_AI_REQUEST_CHOICE_COUNT",
+    "GEN_AI_REQUEST_ENCODING_FORMATS",
     "GEN_AI_REQUEST_FREQUENCY_PENALTY",
     "GEN_AI_REQUEST_MAX_TOKENS",
     "GEN_AI_REQUEST_MODEL",
@@ -50,6 +60,9 @@ __all__ = [
     "GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS",
     "GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS",
     "GEN_AI_USAGE_COST",
+    "GEN_AI_USAGE_COST_AMOUNT",
+    "GEN_AI_USAGE_COST_CURRENCY",
+    "GEN_AI_USAGE_COST_SOURCE",
     "GEN_AI_USAGE_INPUT_TOKENS",
     "GEN_AI_USAGE_OUTPUT_TOKENS",
     "GEN_AI_USAGE_REASONING_OUTPUT_TOKENS",
@@ -64,6 +77,7 @@ __all__ = [
     "LLMGUARD_COST_OUTPUT",
     "LLMGUARD_COST_PRICED",
     "LLMGUARD_COST_SOURCE",
+    "LLMGUARD_METADATA_PREFIX",
     "LLMGUARD_MODEL_DRIFT",
     "LLMGUARD_MODEL_LOCKED",
     "LLMGUARD_MODEL_REQUESTED",
@@ -74,11 +88,18 @@ __all__ = [
     "LLMGUARD_PROMPT_VERSION",
     "LLMGUARD_RETRIES",
     "LLMGUARD_STREAM_COMPLETED",
+    "LLMGUARD_TAGS",
     "LLMGUARD_USAGE_OMITTED",
+    "OPENAI_API_TYPE",
+    "OPENAI_REQUEST_SERVICE_TIER",
+    "OPENAI_RESPONSE_SERVICE_TIER",
+    "OPENAI_RESPONSE_SYSTEM_FINGERPRINT",
     "SCHEMA_URL",
     "SEMCONV_VERSION",
     "SERVER_ADDRESS",
     "SERVER_PORT",
+    "SESSION_ID",
+    "USER_ID",
 ]
 
 SEMCONV_VERSION: Final = "1.43.0"
@@ -119,12 +140,31 @@ GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
 GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
 GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
 GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+"""The call context's ``session_id``."""
+GEN_AI_OUTPUT_TYPE: Final = "gen_ai.output.type"
+GEN_AI_REQUEST_ENCODING_FORMATS: Final = "gen_ai.request.encoding_formats"
+GEN_AI_EMBEDDINGS_DIMENSION_COUNT: Final = "gen_ai.embeddings.dimension.count"
+OPENAI_API_TYPE: Final = "openai.api.type"
+OPENAI_REQUEST_SERVICE_TIER: Final = "openai.request.service_tier"
+OPENAI_RESPONSE_SERVICE_TIER: Final = "openai.response.service_tier"
+OPENAI_RESPONSE_SYSTEM_FINGERPRINT: Final = "openai.response.system_fingerprint"
+USER_ID: Final = "user.id"
+"""The call context's ``user_id`` (personal data: ``TelemetryOptions(user_id=False)`` leaves it off)."""
+SESSION_ID: Final = "session.id"
+"""The call context's ``session_id`` again, under the general registry's name (Phoenix groups sessions by it)."""
 SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
 ERROR_TYPE: Final = "error.type"
 
+GEN_AI_USAGE_COST_AMOUNT: Final = "gen_ai.usage.cost.amount"
+"""Total cost of the call (proposal: semantic-conventions-genai PR 443, not yet in the registry)."""
+GEN_AI_USAGE_COST_CURRENCY: Final = "gen_ai.usage.cost.currency"
+"""ISO 4217 code of the amount: always ``USD`` (proposal, PR 443)."""
+GEN_AI_USAGE_COST_SOURCE: Final = "gen_ai.usage.cost.source"
+"""``local``: llmguard computed the amount from its price data (proposal, PR 443)."""
 GEN_AI_USAGE_COST: Final = "gen_ai.usage.cost"
-"""Total cost in USD (no standard attribute yet; the name Langfuse and OpenLIT read)."""
+"""Total cost in USD under the older de facto name Langfuse and OpenLIT read (``TelemetryOptions(legacy_cost=True)``)."""
 
 # -- span attributes: llmguard's own ----------------------------------------------------------------
 LLMGUARD_CALL_ID: Final = "llmguard.call.id"
@@ -140,7 +180,11 @@ LLMGUARD_PROMPT_HASH: Final = "llmguard.prompt.hash"
 LLMGUARD_STREAM_COMPLETED: Final = "llmguard.stream.completed"
 LLMGUARD_RETRIES: Final = "llmguard.retries"
 LLMGUARD_USAGE_OMITTED: Final = "llmguard.usage.omitted"
-"""Set when the Anthropic SDK's own span carries usage (so llmguard's omits usage and cost)."""
+"""No longer set: llmguard's span is the parent of the Anthropic SDK's own span and keeps usage and cost."""
+LLMGUARD_TAGS: Final = "llmguard.tags"
+"""The call context's tags (string array, at most 32 of up to 64 characters)."""
+LLMGUARD_METADATA_PREFIX: Final = "llmguard.metadata."
+"""Prefix of the call context's metadata keys (at most 32 keys, values up to 256 characters)."""
 LLMGUARD_CONTENT_TRUNCATED: Final = "llmguard.content.truncated"
 LLMGUARD_COST_PRICED: Final = "llmguard.cost.priced"
 LLMGUARD_COST_INPUT: Final = "llmguard.cost.input"
@@ -154,8 +198,12 @@ LLMGUARD_COST_DATA_VERSION: Final = "llmguard.cost.data_version"
 GEN_AI_CLIENT_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
 GEN_AI_CLIENT_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
 GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.operation.time_to_first_chunk"
+GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK: Final = "gen_ai.client.operation.time_per_output_chunk"
+"""Recorded for each streamed chunk after the first: time since the previous chunk."""
+GEN_AI_CLIENT_OPERATION_COST: Final = "gen_ai.client.operation.cost"
+"""Histogram of the cost per priced call (proposal: semantic-conventions-genai PR 443)."""
 LLMGUARD_CLIENT_COST: Final = "llmguard.client.cost"
-"""Counter of spend in USD by provider, model and prompt."""
+"""Counter of spend in USD by provider, model and prompt (only with ``TelemetryOptions(legacy_cost=True)``)."""
 
 BUCKETS_DURATION: Final = (
     0.01,
@@ -173,7 +221,7 @@ BUCKETS_DURATION: Final = (
     40.96,
     81.92,
 )
-"""The spec's recommended boundaries for ``operation.duration`` and ``time_to_first_chunk`` (s)."""
+"""The spec's recommended boundaries for ``operation.duration``, ``time_to_first_chunk`` and ``time_per_output_chunk`` (s)."""
 
 BUCKETS_TOKENS: Final = (
     1,

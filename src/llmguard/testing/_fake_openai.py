@@ -89,10 +89,30 @@ def _chat(fake: FakeOpenAI, request: FakeRequest, sequence: int) -> Payload:
     prompt = collect_text(request.body.get("messages"))
     ctx = fake.reply_context(request, sequence, "chatcmpl", prompt)
     if request.stream:
-        return _chat_events(ctx, _include_usage(request))
+        events = _chat_events(ctx, _include_usage(request))
+        tier = _service_tier(request)
+        if tier is None:
+            return events
+        return [
+            SSEEvent({**e.data, "service_tier": tier}) if isinstance(e.data, Mapping) else e for e in events
+        ]
     message: dict[str, Any] = {"role": "assistant", "content": ctx.text, "refusal": None, "annotations": []}
     choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
-    return {**_envelope(ctx, "chat.completion"), "choices": [choice], "usage": _usage(ctx.tokens)}
+    body = {**_envelope(ctx, "chat.completion"), "choices": [choice], "usage": _usage(ctx.tokens)}
+    return _with_tier(body, request)
+
+
+def _service_tier(request: FakeRequest) -> str | None:
+    """The tier a service-tier request is served on (``auto`` resolves to ``default``); None when not asked."""
+    tier = request.body.get("service_tier")
+    if not isinstance(tier, str):
+        return None
+    return "default" if tier == "auto" else tier
+
+
+def _with_tier(body: dict[str, Any], request: FakeRequest) -> dict[str, Any]:
+    tier = _service_tier(request)
+    return body if tier is None else {**body, "service_tier": tier}
 
 
 def _envelope(ctx: ReplyContext, obj: str) -> dict[str, Any]:
@@ -156,7 +176,9 @@ def _responses(fake: FakeOpenAI, request: FakeRequest, sequence: int) -> Payload
     prompt = collect_text([body.get("instructions"), body.get("input")])
     ctx = fake.reply_context(request, sequence, "resp", prompt)
     item_id = fake.id_factory("msg", sequence)
-    final = _response(ctx, request, [_message_item(item_id, ctx.text, "completed")], completed=True)
+    final = _with_tier(
+        _response(ctx, request, [_message_item(item_id, ctx.text, "completed")], completed=True), request
+    )
     if not request.stream:
         return final
     return _response_events(ctx, request, item_id, final)
