@@ -7,6 +7,7 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +233,26 @@ def test_a_bare_call_id_string_gets_a_clear_error(guard: Guard) -> None:
         feedback(call_id, "thumbs", True, guard=guard)
     feedback(CallRef(call_id=call_id), "thumbs", True, guard=guard)  # the stored-id route works
     assert _rows(guard) == [(call_id, "thumbs", "")]
+
+
+def test_judge_reasons_and_explanations_pass_the_redact_hook() -> None:
+    from llmguard.judging import InMemorySink, JudgeResult
+    from llmguard.judging._telemetry import event_attributes
+
+    def leaky(record: Any) -> JudgeResult:
+        return JudgeResult.of("leaky", 0.0, reason=f"the answer quotes secret {record.output}")
+
+    sink = InMemorySink()
+    options = TelemetryOptions(redact=lambda text: text.replace("secret", "[x]"))
+    g = Guard(pin_policy="off", judges=[leaky], sampling=1.0, judgment_sink=sink, telemetry=options)
+    try:
+        _answer(g, reply="secret sauce")
+        assert g.flush(10)
+    finally:
+        g.close()
+    (judgment,) = sink.judgments
+    assert judgment.result is not None
+    assert judgment.result.reason == "the answer quotes [x] [x] sauce"
+    raw = replace(judgment, result=replace(judgment.result, reason="secret"))
+    attrs = event_attributes(raw, capture_content=True, redact=options.redact)
+    assert attrs["gen_ai.evaluation.explanation"] == "[x]"
