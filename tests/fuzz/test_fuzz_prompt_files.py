@@ -36,6 +36,18 @@ values = st.recursive(
     max_leaves=12,
 )
 documents = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), values, max_size=8)
+templates = st.lists(st.sampled_from(SNIPPETS) | st.text(max_size=10), max_size=4).map("".join)
+near_valid = st.fixed_dictionaries(
+    {"version": st.just("1.0.0"), "user_template": templates},
+    optional={
+        "model": st.text(max_size=20),
+        "variables": st.dictionaries(st.sampled_from(["name", "n", "x", "1bad"]), values, max_size=2),
+        "parameters": st.dictionaries(
+            st.sampled_from(["temperature", "max_tokens", "bogus"]), values, max_size=2
+        ),
+        "system_prompt": templates,
+    },
+)
 
 
 def _dump(document: dict[str, Any]) -> bytes:
@@ -50,9 +62,19 @@ file_bytes = st.one_of(
     st.binary(max_size=400),
     st.text(max_size=400).map(lambda t: t.encode("utf-8", "surrogatepass")),
     documents.map(_dump),
+    near_valid.map(_dump),
+    near_valid.map(_dump),
     st.builds(_nested, st.integers(1, 3000), st.sampled_from(["[", "{", "- ", "a: "])),
     st.builds(lambda b, d: d + b, st.binary(min_size=1, max_size=8), documents.map(_dump)),
 )
+
+
+label_files = st.dictionaries(
+    st.sampled_from(["production", "staging"]) | st.text(max_size=6),
+    st.sampled_from(["1.0.0", "2.0.0", "1.0.0=90,1.0.0=10", "x"])
+    | st.dictionaries(st.sampled_from(["1.0.0", "9"]), values),
+    max_size=3,
+).map(_dump)
 
 
 def _resolve(root: Path, label: str | None = None) -> None:
@@ -74,7 +96,10 @@ VALID = b"version: '1.0.0'\nuser_template: hello\n"
 
 
 @fuzz(100)
-@given(labels=file_bytes, label=st.text(max_size=20) | st.sampled_from(["production", "staging", "p"]))
+@given(
+    labels=file_bytes | label_files,
+    label=st.text(max_size=20) | st.sampled_from(["production", "staging", "p"]),
+)
 def test_labels_file(tmp_path: Path, labels: bytes, label: str) -> None:
     folder = tmp_path / "prompts" / "p"
     folder.mkdir(parents=True, exist_ok=True)

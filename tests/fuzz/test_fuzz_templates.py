@@ -95,7 +95,7 @@ def _render(template: str, values: dict[str, Any]) -> str:
     return rendered.messages[-1][1]
 
 
-@fuzz(400)
+@fuzz(300)
 @given(template=templates, values=variable_values)
 def test_templates_render_or_raise_typed(template: str, values: dict[str, Any]) -> None:
     out = typed("templates", lambda: _render(template, values))
