@@ -33,6 +33,6 @@ def load_toml(path: Path, what: str = "config file") -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{path}: invalid TOML: {exc}") from exc
+        raise ConfigurationError(f"{path}: not valid TOML: {exc}") from exc
     except RecursionError:
-        raise ConfigurationError(f"{path}: invalid TOML: nested too deeply") from None
+        raise ConfigurationError(f"{path}: not valid TOML: nested too deeply") from None

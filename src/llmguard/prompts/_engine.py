@@ -23,7 +23,17 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from llmguard.exceptions import PromptFormatError, PromptRenderError
 
-from ._limits import HELPER_FILTERS, check_binop, checked_join, checked_result, finish, instrument, rendering
+from ._limits import (
+    HELPER_FILTERS,
+    check_binop,
+    check_text,
+    checked_join,
+    checked_result,
+    finish,
+    guarded_filter,
+    instrument,
+    rendering,
+)
 
 __all__ = [
     "MAX_OUTPUT_CHARS",
@@ -77,11 +87,19 @@ class _Environment(ImmutableSandboxedEnvironment):
         return checked_result(self.binop_table[operator_](left, right))
 
 
+def _finalize(value: Any) -> Any:
+    """Every output value: a container is measured before ``str`` turns it into text."""
+    check_text(value)
+    return value
+
+
 @functools.cache
 def _environment() -> _Environment:
-    env = _Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env = _Environment(
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_finalize
+    )
     env.globals.clear()
-    env.filters = {name: env.filters[name] for name in _SAFE_FILTERS if name in env.filters}
+    env.filters = {name: guarded_filter(env.filters[name]) for name in _SAFE_FILTERS if name in env.filters}
     env.filters["join"] = checked_join
     env.filters.update(HELPER_FILTERS)
     env.tests = {name: env.tests[name] for name in ("defined", "undefined", "none", "number", "string")}

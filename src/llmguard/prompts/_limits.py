@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextvars
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from jinja2 import Environment, nodes, pass_context, pass_environment
@@ -34,11 +34,14 @@ __all__ = [
     "MAX_WORK_CHARS",
     "RenderBudget",
     "check_binop",
+    "check_text",
     "checked_join",
     "checked_result",
     "finish",
+    "guarded_filter",
     "instrument",
     "rendering",
+    "text_size",
 ]
 
 MAX_RENDER_CPU_S = 2.0
@@ -105,8 +108,53 @@ def _charge(value: str | list[Any] | tuple[Any, ...]) -> None:
         budget.charge(len(value))
 
 
+def text_size(value: object, limit: int = MAX_VALUE_CHARS) -> int:
+    """About how many characters ``str(value)`` would have; stops counting once past ``limit``.
+
+    Containers are walked (iteratively, so cycles and depth cost nothing extra), so a short list
+    holding long strings cannot be turned into a huge string by ``str``, ``~``, ``%`` or a filter.
+    """
+    total = 0
+    stack: list[object] = [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, Mapping):
+            total += 2 + 4 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += 2 + 2 * len(item)
+            stack.extend(item)
+        elif isinstance(item, int) and not isinstance(item, bool):
+            total += item.bit_length() // 3 + 2
+        else:
+            total += 24
+    return total
+
+
+def check_text(value: object) -> None:
+    """Refuse a value whose text form would exceed `MAX_VALUE_CHARS`, before it is built."""
+    if not isinstance(value, str | int | float | bool) and value is not None:
+        _check_value(text_size(value))
+
+
+def guarded_filter(fn: Any) -> Any:
+    """``fn`` with its input's text size checked first (filters turn values into text)."""
+    pass_arg = getattr(fn, "jinja_pass_arg", None)
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        check_text(args[1] if pass_arg is not None else args[0])
+        return fn(*args, **kwargs)
+
+    if pass_arg is not None:
+        guarded.jinja_pass_arg = pass_arg  # type: ignore[attr-defined]
+    return guarded
+
+
 def _sized(value: object) -> int:
-    return len(value) if isinstance(value, str | list | tuple) else 0
+    return text_size(value) if not isinstance(value, str | int | float | bool) and value is not None else 0
 
 
 def _check_value(size: int) -> None:
@@ -175,7 +223,10 @@ def checked_join(environment: Environment, value: Iterable[Any], d: str = "", at
     """The ``join`` filter with the size checked before the string is built."""
     if attribute is not None:
         value = map(make_attrgetter(environment, attribute), value)
-    items = [str(item) for item in value]
+    items = list(value)
+    for item in items:
+        check_text(item)
+    items = [str(item) for item in items]
     total = sum(len(item) for item in items) + len(str(d)) * max(len(items) - 1, 0)
     _check_value(total)
     return checked_result(str(d).join(items))  # type: ignore[no-any-return]
@@ -183,6 +234,8 @@ def checked_join(environment: Environment, value: Iterable[Any], d: str = "", at
 
 @pass_context  # never folded at compile time: the checks run while rendering
 def _concat(context: Context, parts: tuple[Any, ...]) -> str:
+    for part in parts:
+        check_text(part)
     texts = [str(part) for part in parts]
     _check_value(sum(len(t) for t in texts))
     return checked_result("".join(texts))  # type: ignore[no-any-return]
