@@ -146,7 +146,10 @@ def compile_template(text: str, source: str | None = None, field: str = "templat
     try:
         tree = env.parse(text)
         _check_tree(tree, where)
-        return env.from_string(instrument(tree))
+        checked, budgeted = instrument(tree)
+        template = env.from_string(checked)
+        template.llmguard_budgeted = budgeted  # type: ignore[attr-defined]
+        return template
     except jinja2.TemplateSyntaxError as exc:  # also TemplateAssertionError: an unknown filter or test
         raise PromptFormatError(
             f"{where}: template syntax error on line {exc.lineno}: {exc.message}"
@@ -169,7 +172,7 @@ def render_template(template: jinja2.Template, values: Mapping[str, Any], where:
     """Render under the output, CPU-time and work caps; every failure becomes `llmguard.PromptRenderError`."""
     size = 0
     parts: list[str] = []
-    token = rendering()
+    token = rendering() if getattr(template, "llmguard_budgeted", True) else None
     try:
         for chunk in template.generate(dict(values)):
             size += len(chunk)
@@ -187,5 +190,6 @@ def render_template(template: jinja2.Template, values: Mapping[str, Any], where:
     except Exception as exc:  # any failure of a user template on user values (e.g. ``n // 0``)
         raise PromptRenderError(f"{where}: template error: {type(exc).__name__}: {exc}") from None
     finally:
-        finish(token)
+        if token is not None:
+            finish(token)
     return "".join(parts)

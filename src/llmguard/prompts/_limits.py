@@ -71,8 +71,11 @@ class RenderBudget:
     def tick(self) -> None:
         """Count one step; every few steps, check the CPU deadline."""
         self.steps += 1
-        if self.steps % _TICK_EVERY:
-            return
+        if not self.steps % _TICK_EVERY:
+            self.check()
+
+    def check(self) -> None:
+        """Raise when the CPU deadline has passed (the first check starts the clock)."""
         now = time.thread_time()
         if self.deadline is None:
             self.deadline = now + self.cpu_seconds
@@ -136,8 +139,10 @@ def text_size(value: object, limit: int = MAX_VALUE_CHARS) -> int:
 
 def check_text(value: object) -> None:
     """Refuse a value whose text form would exceed `MAX_VALUE_CHARS`, before it is built."""
-    if not isinstance(value, str | int | float | bool) and value is not None:
-        _check_value(text_size(value))
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return
+    _check_value(text_size(value))
 
 
 def guarded_filter(fn: Any) -> Any:
@@ -244,9 +249,12 @@ def _concat(context: Context, parts: tuple[Any, ...]) -> str:
 @pass_context
 def _loop(context: Context, iterable: Iterable[Any]) -> Iterator[Any]:
     budget = _current.get()
-    for item in iterable:
-        if budget is not None:
-            budget.tick()
+    if budget is None:
+        yield from iterable
+        return
+    for steps, item in enumerate(iterable, start=1):
+        if not steps % _TICK_EVERY:
+            budget.check()
         yield item
 
 
@@ -264,9 +272,9 @@ def _filter(node: nodes.Node, name: str) -> nodes.Filter:
 
 
 class _Instrument(NodeTransformer):
-    """Checks loops and ``~`` everywhere, and output where it repeats or is buffered (loops, blocks).
+    """Checks loops and ``~`` everywhere, and output where it is buffered (``set`` and ``filter`` blocks).
 
-    Output at the top level is streamed and capped by `render_template` itself.
+    Other output, in loops too, is streamed and capped by `render_template` itself.
     """
 
     def __init__(self) -> None:
@@ -280,7 +288,7 @@ class _Instrument(NodeTransformer):
             self.depth -= 1
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
-        self._nested(node)
+        self.generic_visit(node)
         node.iter = _filter(node.iter, "llmguard_loop")
         return node
 
@@ -307,7 +315,19 @@ class _Instrument(NodeTransformer):
         return node
 
 
-def instrument(tree: nodes.Template) -> nodes.Template:
-    """Route loops, output and ``~`` of a parsed template through the checked helpers."""
+def instrument(tree: nodes.Template) -> tuple[nodes.Template, bool]:
+    """Route loops, buffered output and ``~`` of a parsed template through the checked helpers.
+
+    Returns the tree and whether it needs a `RenderBudget`: a template without loops, ``set`` or
+    blocks renders in time and space linear in its size, each value capped on its own.
+    """
+    kinds: tuple[type[nodes.Node], ...] = (
+        nodes.For,
+        nodes.Assign,
+        nodes.AssignBlock,
+        nodes.FilterBlock,
+        nodes.Macro,
+    )
+    stateful = next(tree.find_all(kinds), None)
     result: nodes.Template = _Instrument().visit(tree)
-    return result
+    return result, stateful is not None
