@@ -58,7 +58,7 @@ def build_app(guard: Guard, client: llmguard.OpenAI) -> Any:
             await endpoint(scope, receive, send)  # lifespan
             return
         answer = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hello?"}])
-        token = guard.feedback_token(answer, ttl=3600)
+        token = guard.feedback_token(answer, ttl=3600, names=["thumbs"])  # bind user_id= too when you know it
         body = PAGE.format(
             answer=html.escape(answer.choices[0].message.content or ""), token=json.dumps(token)
         )

@@ -22,7 +22,7 @@ MODEL = "gpt-4o-2024-08-06"
 
 
 def _seed(db: Path) -> str:
-    g = Guard(db_path=db, pin_policy="off", sampling={"retain_unsampled": 10})
+    g = Guard(db_path=db, pin_policy="off", sampling={"retain_unsampled": 10}, capture_content=True)
     with FakeOpenAI(reply="wrong answer").client(llmguard.OpenAI, guard=g) as c:
         for version in ("1.0.0", "1.1.0"):
             with use_prompt(PromptRef(name="qa", version=version)):
@@ -30,7 +30,9 @@ def _seed(db: Path) -> str:
             feedback(resp, "thumbs", version == "1.1.0", user_id="u1")
             feedback(resp, "rating", 4 if version == "1.1.0" else 2, user_id="u1")
             bad = resp
-    feedback(CallRef(call_id="01GONE", model=MODEL), "thumbs", False, guard=g)  # content not retained
+    feedback(
+        CallRef(call_id="0" * 26 + "60e000", model=MODEL), "thumbs", False, guard=g
+    )  # content not retained
     close_sinks(g)
     return llmguard._feedback.call_ref(bad).call_id
 
@@ -65,7 +67,8 @@ def test_export_summary_and_candidates(tmp_path: Path) -> None:
     cases = [json.loads(line) for line in out.read_text().splitlines()]
     retained = [c for c in cases if "content_unavailable" not in c["tags"]]
     assert len(cases) == 3  # thumbs down + rating 2 on 1.0.0, thumbs down on the unknown call
-    assert retained[0]["input"] == "2+2?"
+    assert len(retained) == 2  # both negative rows of 1.0.0 read the call's one stored copy
+    assert retained[0]["input"] == retained[1]["input"] == "2+2?"
     assert retained[0]["expected_output"] == ""
     assert retained[0]["metadata"]["output"] == "wrong answer"
     assert "prompt:qa@1.0.0" in retained[0]["tags"]

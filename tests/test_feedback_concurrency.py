@@ -14,6 +14,7 @@ from llmguard import Guard
 from llmguard._feedback import CallRef, feedback
 
 THREADS, PER_THREAD, PER_PROCESS = 8, 10_000, 10_000
+WARMUP = "f" * 32
 
 CHILD = """
 import sys
@@ -23,7 +24,7 @@ guard = Guard(db_path=sys.argv[1], pin_policy="off")
 print("ready", flush=True)
 sys.stdin.readline()
 for i in range(int(sys.argv[2])):
-    feedback(CallRef(call_id=f"p-{i}", model="m"), "thumbs", i % 2 == 0, user_id="shared", guard=guard)
+    feedback(CallRef(call_id=f"a0{i:030x}", model="m"), "thumbs", i % 2 == 0, user_id="shared", guard=guard)
 close_sinks(guard)
 """
 
@@ -31,13 +32,15 @@ close_sinks(guard)
 def _thread_writes(guard: Guard, thread: int, start: threading.Barrier) -> None:
     start.wait()
     for i in range(PER_THREAD):
-        feedback(CallRef(call_id=f"t{thread}-{i}", model="m"), "rating", i % 5 + 1, user_id="u", guard=guard)
+        feedback(
+            CallRef(call_id=f"b{thread:x}{i:030x}", model="m"), "rating", i % 5 + 1, user_id="u", guard=guard
+        )
 
 
 def test_threads_and_processes_write_everything_once(tmp_path: Path) -> None:
     db = tmp_path / "shared.db"
     guard = Guard(db_path=db, pin_policy="off")
-    feedback(CallRef(call_id="warmup"), "thumbs", True, guard=guard)  # creates the schema once
+    feedback(CallRef(call_id=WARMUP), "thumbs", True, guard=guard)  # creates the schema once
     children = [
         subprocess.Popen(
             [sys.executable, "-c", CHILD, str(db), str(PER_PROCESS)],
@@ -73,20 +76,19 @@ def test_threads_and_processes_write_everything_once(tmp_path: Path) -> None:
     try:
         total, distinct, revisions = conn.execute(
             "SELECT COUNT(*), COUNT(DISTINCT call_id || '/' || name || '/' || user_id), SUM(revisions) "
-            "FROM llmguard_feedback WHERE call_id != 'warmup'"
+            "FROM llmguard_feedback WHERE call_id != '" + WARMUP + "'"
         ).fetchone()
         per_thread = conn.execute(
-            "SELECT substr(call_id, 1, instr(call_id, '-') - 1), COUNT(*) FROM llmguard_feedback "
-            "WHERE call_id LIKE 't%' GROUP BY 1"
+            "SELECT substr(call_id, 1, 2), COUNT(*) FROM llmguard_feedback WHERE call_id LIKE 'b%' GROUP BY 1"
         ).fetchall()
         shared = conn.execute(
-            "SELECT MIN(revisions), MAX(revisions) FROM llmguard_feedback WHERE call_id LIKE 'p-%'"
+            "SELECT MIN(revisions), MAX(revisions) FROM llmguard_feedback WHERE call_id LIKE 'a0%'"
         )
         shared_revisions = shared.fetchone()
     finally:
         conn.close()
     assert total == distinct == THREADS * PER_THREAD + PER_PROCESS  # none duplicated
     assert revisions == THREADS * PER_THREAD + 2 * PER_PROCESS  # every write is there
-    assert sorted(per_thread) == sorted((f"t{t}", PER_THREAD) for t in range(THREADS))
+    assert sorted(per_thread) == sorted((f"b{t:x}", PER_THREAD) for t in range(THREADS))
     assert shared_revisions == (2, 2)  # both processes' writes of each key landed, as one row
     print(f"{revisions} writes in {elapsed:.1f}s")

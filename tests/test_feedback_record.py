@@ -199,11 +199,11 @@ def test_feedback_goes_to_the_guard_that_made_the_call(tmp_path: Path) -> None:
         resp = c.chat.completions.create(model=MODEL, messages=MESSAGES)
     feedback(resp, "thumbs", True)
     ref = call_ref(resp)
-    feedback(CallRef(call_id="01UNKNOWNCALL0000000000000"), "thumbs", True)  # unknown call -> default guard
+    feedback(CallRef(call_id="01ABCDEFGHJKMNPQRSTVWXYZ00"), "thumbs", True)  # unknown call -> default guard
     llmguard._feedback.close_sinks(g1)
     llmguard._feedback.close_sinks(g2)
     assert [r["call_id"] for r in rows(g1)] == [ref.call_id]
-    assert [r["call_id"] for r in rows(g2)] == ["01UNKNOWNCALL0000000000000"]
+    assert [r["call_id"] for r in rows(g2)] == ["01ABCDEFGHJKMNPQRSTVWXYZ00"]
 
 
 def test_failing_sink_is_logged_and_counted_never_raised(
@@ -288,8 +288,7 @@ def test_negative_feedback_judges_retained_call(tmp_path: Path) -> None:
             resps = [c.chat.completions.create(model=MODEL, messages=MESSAGES) for _ in range(2)]
         entry = feedback(resps[0], "thumbs", False)
         assert entry.judging == "queued"
-        assert entry.content is not None
-        assert entry.content["output"] == "bad answer"
+        assert entry.content is None  # judged from memory, but no content at rest without content capture
         evicted = CallRef(call_id=call_ref(old).call_id)  # only the buffer (N=2) could hold it: evicted
         assert feedback(evicted, "thumbs", False).judging == "skipped: content unavailable"
         assert feedback(resps[1], "thumbs", True).judging is None  # positive: nothing to judge

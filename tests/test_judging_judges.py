@@ -186,7 +186,7 @@ def test_registry_errors(spec: Any) -> None:
 
 
 def test_not_a_judge() -> None:
-    with pytest.raises(TypeError, match="not a judge"):
+    with pytest.raises(ConfigurationError, match="not a judge"):
         resolve_judge(42)
 
 

@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._core import CallObserver, PreCallPolicy, Pricer, Runtime
-from ._internal import log_internal_error
+from .exceptions import ConfigurationError, LLMGuardError
 
 if TYPE_CHECKING:
     from ._guard import Guard
@@ -33,15 +33,22 @@ PRICER: tuple[str, str] = ("llmguard._pricing", "build_pricer")
 
 
 def _build(guard: Guard, module: str, name: str) -> Any:
-    """One feature's contribution; a feature that fails to build is logged and left out.
+    """One feature's contribution; a feature that fails to build fails loudly, never silently dropped.
 
-    The pin policy lives in the runtime itself, so a broken feature never disables it.
+    A guard whose configuration enables a feature that cannot be built (a malformed table, a
+    value of the wrong type) raises `llmguard.ConfigurationError` on first use, naming the feature;
+    running without the feature the user asked for would fail open.
     """
     try:
         return getattr(importlib.import_module(module), name)(guard)
-    except Exception:
-        log_internal_error(f"building {module}")
-        return None
+    except LLMGuardError:
+        raise
+    except Exception as exc:
+        feature = module.removeprefix("llmguard.").split("._")[0].strip("_")
+        raise ConfigurationError(
+            f"llmguard could not build its {feature} feature from this configuration: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def build_runtime(guard: Guard) -> Runtime:

@@ -192,11 +192,21 @@ class Guard:
 
         return PromptRegistry.for_guard(self, self.config_store, kind="config")
 
-    def feedback_token(self, target: Any, *, ttl: float = 86_400.0) -> str:
-        """An opaque, signed, expiring token naming the call that produced ``target`` (for browser feedback)."""
+    def feedback_token(
+        self,
+        target: Any,
+        *,
+        ttl: float = 86_400.0,
+        user_id: str | None = None,
+        names: Sequence[str] | None = None,
+    ) -> str:
+        """An opaque, signed, expiring token naming the call that produced ``target`` (for browser feedback).
+
+        ``user_id`` binds the token to one user and ``names`` to the feedback names it may send.
+        """
         from ._feedback import make_token
 
-        return make_token(self, target, ttl=ttl)
+        return make_token(self, target, ttl=ttl, user_id=user_id, names=names)
 
     @cached_property
     def runtime(self) -> Runtime:

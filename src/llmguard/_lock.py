@@ -13,11 +13,11 @@ another alias would pin nothing, so it is rejected with a `ConfigurationError`.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
 from llmguard._pins import Provider, classify, guess_provider, model_name_problem
+from llmguard._toml import load_toml
 from llmguard.exceptions import ConfigurationError
 
 __all__ = ["LOCK_FILE_NAME", "PYPROJECT_SOURCE", "load_lock", "lock_from_table"]
@@ -47,12 +47,7 @@ def load_lock(path: Path, *, provider: Provider | None = None) -> dict[str, str]
             table, or an entry is not a string -> pinned-snapshot pair.
     """
     source = str(path)
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(f"{source}: cannot read the lock file: {exc.strerror or exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{source}: not valid TOML: {exc}") from exc
+    document = load_toml(path, "lock file")
     pins = document.get("pins")
     if not isinstance(pins, dict):
         raise ConfigurationError(f"{source}: expected a [pins] table of alias = snapshot, e.g. {_EXAMPLE}")

@@ -10,13 +10,13 @@ in ``llmguard.lock`` beside it, or in a ``pins`` table of the config file.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
 from . import _env
+from ._toml import load_toml
 from .exceptions import ConfigurationError
 
 __all__ = [
@@ -134,11 +134,11 @@ def find_config_file(start: Path | None = None, env: Mapping[str, str] | None = 
 
 
 def _read_table(path: Path) -> dict[str, Any]:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{path}: invalid TOML: {exc}") from exc
-    table = data.get("tool", {}).get("llmguard", {}) if path.name == "pyproject.toml" else data
+    data = load_toml(path)
+    table: object = data
+    if path.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        table = tool.get("llmguard", {}) if isinstance(tool, dict) else None
     if not isinstance(table, dict):
         raise ConfigurationError(f"{path}: [tool.llmguard] must be a table")
     unknown = sorted(set(table) - FILE_KEYS)

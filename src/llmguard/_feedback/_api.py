@@ -8,6 +8,7 @@ counted (`sink_errors`), never raised.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import weakref
 from collections.abc import Mapping
@@ -15,13 +16,18 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from llmguard._internal import handle_internal_errors
+from llmguard.exceptions import FeedbackError
 
 from ._judging import after_feedback
 from ._model import FeedbackEntry, FeedbackValue, make_entry
+from ._privacy import redact_comment, stored_content
 from ._ref import CallRef, context_of, guard_of, ref_from_context
 from ._sinks import ERRORS, FanOutFeedbackSink, FeedbackSink, OTelFeedbackSink, as_sink, close_all, safe_write
 from ._sqlite import SQLiteFeedbackSink
-from ._tokens import read_token
+from ._tokens import TokenClaims, read_claims
+
+_CALL_ID = re.compile(r"^(?:[0-9a-f]{32}|[0-9A-HJKMNP-TV-Z]{26})$")
+"""A call id llmguard issues: 32 lowercase hex characters (a 26-character ULID in older versions)."""
 
 if TYPE_CHECKING:
     from llmguard._core import CallContext
@@ -35,6 +41,7 @@ __all__ = [
     "feedback_stats",
     "record_entry",
     "resolve",
+    "resolve_token",
     "sink_errors",
     "sink_for",
 ]
@@ -108,14 +115,35 @@ def sink_errors() -> dict[str, int]:
     return ERRORS.snapshot()
 
 
+def resolve_token(token: object, guard: Guard | None) -> tuple[TokenClaims, Guard, CallContext | None]:
+    """(verified claims, guard, live call context or None) for a feedback token."""
+    owner = guard or _default_guard()
+    claims = read_claims(owner, token)
+    return claims, owner, _live(claims.ref)
+
+
+def _check_call_id(call_id: object) -> None:
+    if not isinstance(call_id, str) or not _CALL_ID.match(call_id):
+        raise FeedbackError(
+            f"CallRef(call_id={call_id!r}) names no call llmguard made: use call_ref(response), a CallRef "
+            "you stored from one, or a feedback token"
+        )
+
+
 def resolve(target: Any, guard: Guard | None) -> tuple[CallRef, Guard, CallContext | None, str]:
     """(call reference, guard, live call context or None, source) for a feedback target."""
     if isinstance(target, str):
-        owner = guard or _default_guard()
-        ref = read_token(owner, target)
-        return ref, owner, _live(ref), "token"
+        if _CALL_ID.match(target):
+            raise FeedbackError(
+                f"{target!r} is a bare call id, not a feedback target: pass CallRef(call_id={target!r}) "
+                "from your backend, or a token from guard.feedback_token(...) from a browser"
+            )
+        claims, owner, call = resolve_token(target, guard)
+        return claims.ref, owner, call, "token"
     if isinstance(target, CallRef):
         call = _live(target)
+        if call is None:
+            _check_call_id(target.call_id)
         return target, guard or guard_of(call) or _default_guard(), call, "api"
     call = context_of(target)
     if call is None:
@@ -144,13 +172,13 @@ def _build(
     session_id: str | None,
 ) -> tuple[Guard, FeedbackEntry, CallContext | None]:
     """Resolve the target and validate the input into an entry (user and session default to the call's)."""
-    ref, owner, call, source = resolve(target, guard)
+    ref, owner, call, source, user = _target(target, guard, name, user_id)
     entry = make_entry(
         _with_context(ref, call),
         name,
         value,
         comment=comment,
-        user_id=user_id,
+        user_id=user,
         metadata=metadata,
         source=source,
         session_id=session_id,
@@ -202,13 +230,28 @@ def feedback(
     return record_entry(owner, entry, call)
 
 
+def _target(
+    target: Any, guard: Guard | None, name: object, user_id: object
+) -> tuple[CallRef, Guard, CallContext | None, str, object]:
+    """Like `resolve`, plus the user id to record once a token's bindings allow the feedback."""
+    if isinstance(target, str) and not _CALL_ID.match(target):
+        claims, owner, call = resolve_token(target, guard)
+        return claims.ref, owner, call, "token", claims.check(name, user_id)
+    ref, owner, call, source = resolve(target, guard)
+    return ref, owner, call, source, user_id
+
+
 def record_entry(guard: Guard, entry: FeedbackEntry, call: CallContext | None = None) -> FeedbackEntry:
     """Run the negative-feedback hook, then write ``entry`` to the guard's sink (never raises for sinks)."""
     if entry.negative:
         judging, content = "skipped: internal error", None
         with handle_internal_errors("feedback judging"):
             judging, content = after_feedback(guard, entry, call)
+            content = stored_content(guard, content)
         entry = replace(entry, judging=judging, content=content)
+    if entry.comment is not None:
+        with handle_internal_errors("feedback redaction"):
+            entry = replace(entry, comment=redact_comment(guard, entry.comment))
     sink: FeedbackSink | None = None
     with handle_internal_errors("feedback sink"):
         sink = sink_for(guard)

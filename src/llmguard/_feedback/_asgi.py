@@ -6,27 +6,33 @@
 every path and ``root_path`` it is given. (Starlette's ``app.mount("/feedback", ...)`` serves
 it under ``/feedback/`` and redirects ``/feedback`` with a 307.)
 
-Status codes: 200 stored; 400 malformed JSON or fields; 403 invalid or expired token, or an
-origin not allowed; 405 other methods; 413 body too large; 415 not JSON; 422 invalid value.
-Errors are JSON ``{"error": code, "detail": message}``.
+Status codes: 200 stored; 400 malformed JSON or fields (including lone surrogates, numbers outside
+the float range and nesting deeper than `MAX_DEPTH`); 403 invalid or expired token, a name or user
+the token does not allow, or an origin not allowed; 405 other methods; 413 body too large; 415 not
+JSON; 422 invalid value; 429 too many requests from one client or with one token. Errors are JSON
+``{"error": code, "detail": message}``.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from llmguard.exceptions import FeedbackError, FeedbackTokenError
 
-from ._api import record_entry, resolve
+from ._api import record_entry, resolve_token
 from ._model import make_entry
 
 if TYPE_CHECKING:
     from llmguard._guard import Guard
 
-__all__ = ["ASGIApp", "FeedbackApp", "feedback_app"]
+__all__ = ["MAX_DEPTH", "ASGIApp", "FeedbackApp", "RateLimiter", "feedback_app"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -36,6 +42,39 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 FIELDS = frozenset({"token", "name", "value", "comment", "user_id", "metadata"})
 REQUIRED = ("token", "name", "value")
+MAX_DEPTH = 16
+"""Deepest JSON nesting accepted in a body (``metadata`` included)."""
+_MAX_DIGITS = 309
+"""Integers with more digits than this are outside the float range a feedback value may take."""
+
+
+class RateLimiter:
+    """Fixed-window request counts per key, in bounded memory (oldest keys forgotten first).
+
+    Args:
+        limit: Requests allowed per key and window (``None``: unlimited).
+        window_s: The window, in seconds.
+        max_keys: Keys remembered at most.
+    """
+
+    def __init__(self, limit: int | None, window_s: float, *, max_keys: int = 10_000) -> None:
+        self.limit, self.window_s, self.max_keys = limit, window_s, max_keys
+        self._counts: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def hit(self, key: str) -> float | None:
+        """Count one request; the seconds until the key may retry when it is over its limit, else None."""
+        if self.limit is None:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            start, count = self._counts.pop(key, (now, 0))
+            if now - start >= self.window_s:
+                start, count = now, 0
+            self._counts[key] = (start, count + 1)
+            while len(self._counts) > self.max_keys:
+                self._counts.popitem(last=False)
+        return start + self.window_s - now if count >= self.limit else None
 
 
 class _HTTPError(Exception):
@@ -49,10 +88,21 @@ class _HTTPError(Exception):
 class FeedbackApp:
     """The ASGI application built by `feedback_app`."""
 
-    def __init__(self, guard: Guard | None, *, allow_origins: Sequence[str], max_body: int) -> None:
+    def __init__(
+        self,
+        guard: Guard | None,
+        *,
+        allow_origins: Sequence[str],
+        max_body: int,
+        token_limit: int | None = 20,
+        client_limit: int | None = 300,
+        window_s: float = 60.0,
+    ) -> None:
         self.guard = guard
         self.allow_origins = frozenset(origin.rstrip("/") for origin in allow_origins)
         self.max_body = max_body
+        self.per_token = RateLimiter(token_limit, window_s)
+        self.per_client = RateLimiter(client_limit, window_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -82,6 +132,8 @@ class FeedbackApp:
             raise _HTTPError(405, "method_not_allowed", "use POST", [(b"allow", b"POST, OPTIONS")])
         if headers.get("content-type", "").split(";", 1)[0].strip().lower() != "application/json":
             raise _HTTPError(415, "unsupported_media_type", "send the feedback as application/json")
+        client = scope.get("client")
+        _limit(self.per_client, str(client[0]) if client else "", "this client")
         payload = _parse(await self._read_body(receive, headers))
         return 200, await self._record(payload)
 
@@ -123,13 +175,15 @@ class FeedbackApp:
         import anyio.to_thread
 
         try:
-            ref, owner, call, _ = resolve(payload["token"], self.guard)
+            claims, owner, call = resolve_token(payload["token"], self.guard)
+            _limit(self.per_token, payload["token"].rsplit(".", 1)[-1], "this token")
+            ref = claims.ref
             entry = make_entry(
                 ref,
                 payload["name"],
                 payload["value"],
                 comment=payload.get("comment"),
-                user_id=payload.get("user_id"),
+                user_id=claims.check(payload["name"], payload.get("user_id")),
                 metadata=payload.get("metadata"),
                 source="token",
             )
@@ -141,11 +195,65 @@ class FeedbackApp:
         return {"ok": True, "call_id": ref.call_id, "name": entry.name, "judging": entry.judging}
 
 
+def _limit(limiter: RateLimiter, key: str, who: str) -> None:
+    retry = limiter.hit(key)
+    if retry is not None:
+        seconds = str(max(1, math.ceil(retry))).encode()
+        raise _HTTPError(
+            429,
+            "too_many_requests",
+            f"too much feedback from {who}; retry later",
+            [(b"retry-after", seconds)],
+        )
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_DIGITS:
+        raise _HTTPError(400, "invalid_number", "a number is outside the range of a float")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _HTTPError(400, "invalid_number", "a number is outside the range of a float")
+    return number
+
+
+def _no_constant(text: str) -> None:
+    raise _HTTPError(400, "invalid_number", f"{text} is not a number feedback accepts")
+
+
+def _check_tree(payload: Any) -> None:
+    """Refuse nesting deeper than `MAX_DEPTH` and strings that are not valid Unicode (lone surrogates)."""
+    stack: list[tuple[Any, int]] = [(payload, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _HTTPError(400, "too_deep", f"the body is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _HTTPError(
+                    400, "invalid_text", "a string is not valid Unicode (lone surrogate)"
+                ) from None
+        elif isinstance(value, dict):
+            stack.extend((item, depth + 1) for pair in value.items() for item in pair)
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+
+
 def _parse(body: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(body)
+        payload = json.loads(
+            body, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant
+        )
+    except RecursionError:
+        raise _HTTPError(400, "too_deep", f"the body is nested deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError):
         raise _HTTPError(400, "invalid_json", "the body is not valid JSON") from None
+    _check_tree(payload)
     if not isinstance(payload, dict):
         raise _HTTPError(400, "invalid_json", "the body must be a JSON object")
     unknown = sorted(set(payload) - FIELDS)
@@ -181,7 +289,13 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 
 def feedback_app(
-    guard: Guard | None = None, *, allow_origins: Sequence[str] = (), max_body: int = 16_384
+    guard: Guard | None = None,
+    *,
+    allow_origins: Sequence[str] = (),
+    max_body: int = 16_384,
+    token_limit: int | None = 20,
+    client_limit: int | None = 300,
+    window_s: float = 60.0,
 ) -> FeedbackApp:
     """An ASGI app recording browser feedback sent with a signed token.
 
@@ -191,10 +305,21 @@ def feedback_app(
         allow_origins: Origins allowed to POST cross-origin (CORS), e.g. ``["https://app.example"]``;
             ``"*"`` allows any (the token is the credential). Same-origin requests are always allowed.
         max_body: The largest accepted body, in bytes.
+        token_limit: Requests accepted per token and window (``None``: unlimited); more get 429.
+        client_limit: Requests accepted per client address and window (``None``: unlimited). Behind a
+            proxy every request may share one address: raise it, or limit at the proxy.
+        window_s: The rate-limit window, in seconds.
 
     Returns:
         The ASGI application.
     """
     if isinstance(allow_origins, str):
         allow_origins = [allow_origins]
-    return FeedbackApp(guard, allow_origins=allow_origins, max_body=max_body)
+    return FeedbackApp(
+        guard,
+        allow_origins=allow_origins,
+        max_body=max_body,
+        token_limit=token_limit,
+        client_limit=client_limit,
+        window_s=window_s,
+    )

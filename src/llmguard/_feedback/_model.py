@@ -99,14 +99,19 @@ def check_value(value: object) -> tuple[ValueType, float | None, str | None]:
     if isinstance(value, bool):
         return "boolean", 1.0 if value else 0.0, "true" if value else "false"
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
         if not math.isfinite(number):
-            raise FeedbackError(f"feedback value {value!r} is not a finite number")
+            raise FeedbackError(
+                f"feedback value {_short(value)} is not a finite number within the float range"
+            )
         return "numeric", number, None
     if isinstance(value, str):
         if not 0 < len(value) <= MAX_CATEGORY or not value.strip():
             raise FeedbackError(f"feedback category must be 1-{MAX_CATEGORY} non-blank characters")
-        return "categorical", None, value
+        return "categorical", None, _unicode(value, "category")
     raise FeedbackError(
         f"feedback value of type {type(value).__name__} is invalid: use a number (rating), a bool (thumbs) "
         "or a string (category)"
@@ -122,12 +127,32 @@ def is_negative(value: FeedbackValue) -> bool:
     return value.strip().lower() in NEGATIVE_LABELS
 
 
+def _short(value: object) -> str:
+    text = (
+        repr(value)
+        if not isinstance(value, int) or value.bit_length() < 256
+        else f"of {value.bit_length()} bits"
+    )
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _unicode(value: str, what: str) -> str:
+    """``value`` if it encodes as UTF-8 (no lone surrogates), else a `FeedbackError` naming the field."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise FeedbackError(
+            f"feedback {what} is not valid Unicode text (lone surrogate at position {exc.start})"
+        ) from None
+    return value
+
+
 def _check_text(value: object, what: str, limit: int) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > limit:
         raise FeedbackError(f"feedback {what} must be a string of at most {limit} characters")
-    return value
+    return _unicode(value, what)
 
 
 def _check_metadata(metadata: object) -> Mapping[str, Any]:
@@ -137,8 +162,10 @@ def _check_metadata(metadata: object) -> Mapping[str, Any]:
         raise FeedbackError("feedback metadata must be a mapping")
     try:
         encoded = json.dumps(metadata, separators=(",", ":"), allow_nan=False)
+    except RecursionError:
+        raise FeedbackError("feedback metadata is nested too deeply") from None
     except (TypeError, ValueError) as exc:
-        raise FeedbackError(f"feedback metadata must be JSON-serialisable: {exc}") from exc
+        raise FeedbackError(f"feedback metadata must be JSON-serialisable: {exc}") from None
     if len(encoded) > MAX_METADATA:
         raise FeedbackError(
             f"feedback metadata is too large ({len(encoded)} > {MAX_METADATA} characters as JSON)"

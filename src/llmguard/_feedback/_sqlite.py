@@ -20,10 +20,21 @@ from llmguard._db import after_fork, open_store, park
 
 from ._model import FeedbackEntry
 
-__all__ = ["COMPONENT", "MIGRATIONS", "TABLE", "SQLiteFeedbackSink", "entry_row"]
+__all__ = [
+    "COMPONENT",
+    "CONTENT_TABLE",
+    "MIGRATIONS",
+    "TABLE",
+    "SQLiteFeedbackSink",
+    "content_row",
+    "entry_row",
+    "rows_source",
+]
 
 COMPONENT = "feedback"
 TABLE = "llmguard_feedback"
+CONTENT_TABLE = f"{TABLE}_content"
+"""A call's retained content, stored once per call however many votes it gets (rows' ``content`` stays NULL)."""
 MIGRATIONS: tuple[str, ...] = (
     f"""
     CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -56,6 +67,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX IF NOT EXISTS {TABLE}_trace ON {TABLE} (trace_id)
     """,
     f"ALTER TABLE {TABLE} ADD COLUMN session_id TEXT",
+    f"""
+    CREATE TABLE IF NOT EXISTS {TABLE}_content (
+        call_id TEXT PRIMARY KEY,
+        content TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )
+    """,
 )
 """Schema migrations of the feedback table (applied in order, tracked in ``llmguard_schema``)."""
 
@@ -73,8 +91,30 @@ UPSERT = (
 )
 
 
+INSERT_CONTENT = f"INSERT OR IGNORE INTO {CONTENT_TABLE} (call_id, content, created_at) VALUES (?, ?, ?)"
+
+
+def rows_source(conn: sqlite3.Connection) -> str:
+    """A FROM clause of feedback rows with each call's content filled in (older databases: the table)."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (CONTENT_TABLE,)).fetchone() is None:
+        return TABLE
+    columns = ", ".join(f"f.{c}" for c in ("id", *COLUMNS, "revisions") if c != "content")
+    return (
+        f"(SELECT {columns}, COALESCE(f.content, c.content) AS content FROM {TABLE} f "
+        f"LEFT JOIN {CONTENT_TABLE} c ON c.call_id = f.call_id)"
+    )
+
+
+def content_row(entry: FeedbackEntry) -> tuple[str, str, str] | None:
+    """The (call id, content JSON, time) to keep once for ``entry``'s call, if it carries content."""
+    if entry.content is None:
+        return None
+    stamp = entry.created_at.isoformat(timespec="microseconds")
+    return entry.ref.call_id, json.dumps(dict(entry.content), default=str), stamp
+
+
 def entry_row(entry: FeedbackEntry) -> tuple[Any, ...]:
-    """The column values of ``entry``, in `COLUMNS` order (timestamps ISO 8601 UTC)."""
+    """The column values of ``entry``, in `COLUMNS` order (timestamps ISO 8601 UTC; content kept apart)."""
     ref = entry.ref
     stamp = entry.created_at.isoformat(timespec="microseconds")
     return (
@@ -82,16 +122,17 @@ def entry_row(entry: FeedbackEntry) -> tuple[Any, ...]:
         json.dumps(entry.value), entry.comment, json.dumps(dict(entry.metadata)) if entry.metadata else None,
         ref.trace_id, ref.span_id, ref.response_id, ref.prompt_name, ref.prompt_version, ref.model,
         entry.source, int(entry.negative), entry.judging,
-        json.dumps(dict(entry.content), default=str) if entry.content is not None else None, stamp, stamp,
+        None, stamp, stamp,
         entry.session_id,
     )  # fmt: skip
 
 
 class _Pending:
-    __slots__ = ("done", "error", "row")
+    __slots__ = ("content", "done", "error", "row")
 
-    def __init__(self, row: tuple[Any, ...]) -> None:
+    def __init__(self, row: tuple[Any, ...], content: tuple[str, str, str] | None) -> None:
         self.row = row
+        self.content = content
         self.done = False
         self.error: BaseException | None = None
 
@@ -124,7 +165,7 @@ class SQLiteFeedbackSink:
 
     def write(self, entry: FeedbackEntry) -> None:
         """Store ``entry`` (UPSERT); returns once it is committed."""
-        pending = _Pending(entry_row(entry))
+        pending = _Pending(entry_row(entry), content_row(entry))
         with self._queue_lock:
             self._queue.append(pending)
         with self._lock:
@@ -144,6 +185,7 @@ class SQLiteFeedbackSink:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany(UPSERT, [p.row for p in batch])
+                conn.executemany(INSERT_CONTENT, [p.content for p in batch if p.content is not None])
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:  # SQLite already rolled back on a full disk

@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from llmguard._feedback._sqlite import COLUMNS, TABLE
+from llmguard._feedback._sqlite import COLUMNS, TABLE, rows_source
 
 __all__ = ["candidate_case", "feedback_app", "summary_rows"]
 
@@ -145,13 +145,13 @@ def export(
     with _open_db() as conn, _output(output) as out:
         if candidates:
             rows = conn.execute(
-                f"SELECT * FROM {TABLE} WHERE negative = 1 OR (value_type = 'numeric' AND score <= ?) ORDER BY id",
+                f"SELECT * FROM {rows_source(conn)} WHERE negative = 1 OR (value_type = 'numeric' AND score <= ?) ORDER BY id",
                 (max_rating if max_rating is not None else float("-inf"),),
             )
             for row in rows:
                 out.write(json.dumps(candidate_case(row), ensure_ascii=False) + "\n")
             return
-        cursor = conn.execute(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM {TABLE} ORDER BY id")
+        cursor = conn.execute(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM {rows_source(conn)} ORDER BY id")
         if fmt == "csv":
             writer = csv.writer(out)
             writer.writerow(EXPORT_COLUMNS)

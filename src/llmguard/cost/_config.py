@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -114,17 +115,33 @@ def policy_from_table(table: Mapping[str, Any], where: str = "[tool.llmguard.bud
         raise ConfigurationError(
             f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(known))}"
         )
-    budgets = [_build(Budget, b, f"{where} limits[{i}]") for i, b in enumerate(table.get("limits", []))]
-    rules = [_rule(r, f"{where} rules[{i}]") for i, r in enumerate(table.get("rules", []))]
+    budgets = [_build(Budget, b, f"{where} limits[{i}]") for i, b in _tables(table, "limits", where)]
+    rules = [_rule(r, f"{where} rules[{i}]") for i, r in _tables(table, "rules", where)]
+    retention = table.get("retention_days", 90.0)
     return CostPolicy(
         budgets=budgets,
         rules=rules,
-        check_interval_s=float(table.get("check_interval_s", 3600.0)),
-        retention_days=table.get("retention_days", 90.0),
-        queue_size=int(table.get("queue_size", 20_000)),
-        flush_interval_s=table.get("flush_interval_s", 0.1),
+        check_interval_s=_number(table.get("check_interval_s", 3600.0), f"{where} check_interval_s"),
+        retention_days=None if retention is None else _number(retention, f"{where} retention_days"),
+        queue_size=int(_number(table.get("queue_size", 20_000), f"{where} queue_size", integer=True)),
+        flush_interval_s=_number(table.get("flush_interval_s", 0.1), f"{where} flush_interval_s"),
         ledger=table.get("ledger"),
     )
+
+
+def _tables(table: Mapping[str, Any], key: str, where: str) -> list[tuple[int, Mapping[str, Any]]]:
+    items = table.get(key, [])
+    if not isinstance(items, list | tuple) or not all(isinstance(item, Mapping) for item in items):
+        raise ConfigurationError(f"{where} {key}: expected a list of tables, got {items!r}")
+    return list(enumerate(items))
+
+
+def _number(value: object, where: str, *, integer: bool = False) -> float:
+    kinds = int if integer else int | float
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or value < 0:
+        wanted = "an integer" if integer else "a number"
+        raise ConfigurationError(f"{where}: expected {wanted} >= 0, got {value!r}")
+    return float(value)
 
 
 def resolve_policy(guard: Guard) -> CostPolicy:

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from llmguard.telemetry._options import TelemetryOptions
+
 from ._queue import JudgingQueue, JudgingStats
 from ._registry import resolve_judges
 from ._sampler import Sampling
-from ._sinks import JudgmentSink, as_sink
+from ._sinks import JudgmentSink, RedactingSink, as_sink
 from ._telemetry import JudgingTelemetry
 from ._types import Judge
 
@@ -123,10 +125,16 @@ def build(guard: Guard) -> JudgingObserver | None:
     if not judges:
         return None
     sampling_spec = guard.sampling if guard.sampling is not None else _file_value(guard, "sampling")
+    redact = TelemetryOptions.resolve(
+        getattr(guard, "telemetry", None), _file_value(guard, "telemetry")
+    ).redact
     telemetry = JudgingTelemetry(
         logger_provider=guard.logger_provider,
         meter_provider=guard.meter_provider,
         capture_content=guard.settings.capture_content,
+        redact=redact,
     )
-    sink = as_sink(guard.judgment_sink, guard.settings.db_path)
+    sink: JudgmentSink = as_sink(guard.judgment_sink, guard.settings.db_path)
+    if redact is not None:
+        sink = RedactingSink(sink, redact)
     return JudgingObserver(judges, Sampling.coerce(sampling_spec), [sink], telemetry)

@@ -69,7 +69,7 @@ def _build(factory: Callable[..., Any], params: Mapping[str, Any], guard: Guard 
         kwargs.setdefault("guard", guard)
     try:
         return factory(**kwargs)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"judge {spec!r}: invalid parameters {sorted(params)}: {exc}") from exc
 
 
@@ -90,7 +90,10 @@ def resolve_judge(spec: Any, *, guard: Guard | None = None, **params: Any) -> Ju
         return _from_string(spec, guard, params)
     if params:
         raise ConfigurationError(f"judge {spec!r}: parameters only apply to names and module:attr strings")
-    judge: Judge = as_judge(spec)
+    try:
+        judge: Judge = as_judge(spec)
+    except TypeError as exc:
+        raise ConfigurationError(f"judge {spec!r}: {exc}") from None
     return judge
 
 

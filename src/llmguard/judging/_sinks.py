@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -12,7 +13,17 @@ from llmguard._db import after_fork, open_store, park
 
 from ._types import Judgment
 
-__all__ = ["COLUMNS", "CallbackSink", "InMemorySink", "JudgmentSink", "SQLiteSink", "as_sink", "judgment_row"]
+__all__ = [
+    "COLUMNS",
+    "CallbackSink",
+    "InMemorySink",
+    "JudgmentSink",
+    "RedactingSink",
+    "SQLiteSink",
+    "as_sink",
+    "judgment_row",
+    "redacted",
+]
 
 _MIGRATIONS = (
     """
@@ -69,6 +80,32 @@ class JudgmentSink(Protocol):
 
     def write(self, judgments: Iterable[Judgment]) -> None:
         """Store a batch of judgments."""
+
+
+def redacted(judgment: Judgment, redact: Callable[[str], str] | None) -> Judgment:
+    """``judgment`` with its result's reason passed through ``redact`` (a reason quotes content)."""
+    result = judgment.result
+    if redact is None or result is None or not result.reason:
+        return judgment
+    return replace(judgment, result=replace(result, reason=str(redact(result.reason))))
+
+
+class RedactingSink:
+    """Applies the guard's ``redact`` hook to judge reasons before they reach ``sink``."""
+
+    def __init__(self, sink: JudgmentSink, redact: Callable[[str], str]) -> None:
+        self.sink = sink
+        self.redact = redact
+
+    def write(self, judgments: Iterable[Judgment]) -> None:
+        """Redact, then hand the batch on."""
+        self.sink.write([redacted(j, self.redact) for j in judgments])
+
+    def close(self) -> None:
+        """Close the wrapped sink, if it closes."""
+        close = getattr(self.sink, "close", None)
+        if callable(close):
+            close()
 
 
 def judgment_row(j: Judgment) -> dict[str, Any]:

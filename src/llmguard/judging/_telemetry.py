@@ -41,7 +41,9 @@ def link_context(trace_id: str | None, span_id: str | None) -> Context | None:
     return trace.set_span_in_context(trace.NonRecordingSpan(ctx))
 
 
-def event_attributes(judgment: Judgment, *, capture_content: bool) -> dict[str, Any]:
+def event_attributes(
+    judgment: Judgment, *, capture_content: bool, redact: Callable[[str], str] | None = None
+) -> dict[str, Any]:
     """The semantic-convention attributes of one judgment's event."""
     attrs: dict[str, Any] = {"gen_ai.evaluation.name": judgment.judge}
     result = judgment.result
@@ -50,7 +52,9 @@ def event_attributes(judgment: Judgment, *, capture_content: bool) -> dict[str, 
         if result.label is not None:
             attrs["gen_ai.evaluation.score.label"] = result.label
         if capture_content and result.reason:
-            attrs["gen_ai.evaluation.explanation"] = result.reason
+            attrs["gen_ai.evaluation.explanation"] = (
+                result.reason if redact is None else str(redact(result.reason))
+            )
     else:
         attrs["error.type"] = judgment.error_type or judgment.status
     if judgment.response_id:
@@ -65,6 +69,7 @@ class JudgingTelemetry:
         logger_provider: OTel logger provider (default: the global proxy).
         meter_provider: OTel meter provider (default: the global proxy).
         capture_content: Send explanations.
+        redact: Applied to explanations before they are sent (the guard's telemetry ``redact`` hook).
         depth: Returns the current queue depth (observed by a gauge).
     """
 
@@ -74,11 +79,13 @@ class JudgingTelemetry:
         logger_provider: LoggerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
         capture_content: bool = False,
+        redact: Callable[[str], str] | None = None,
         depth: Callable[[], int] = lambda: 0,
     ) -> None:
         self._logger = (logger_provider or get_logger_provider()).get_logger(_SCOPE)
         meter = (meter_provider or metrics.get_meter_provider()).get_meter(_SCOPE)
         self.capture_content = capture_content
+        self.redact = redact
         self._depth = depth
         self._dropped = meter.create_counter(
             "llmguard.judging.dropped",
@@ -120,5 +127,5 @@ class JudgingTelemetry:
             timestamp=judgment.created_ns or None,
             context=link_context(judgment.trace_id, judgment.span_id),
             severity_number=SeverityNumber.INFO if judgment.status == "ok" else SeverityNumber.WARN,
-            attributes=event_attributes(judgment, capture_content=self.capture_content),
+            attributes=event_attributes(judgment, capture_content=self.capture_content, redact=self.redact),
         )

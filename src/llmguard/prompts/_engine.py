@@ -3,8 +3,9 @@
 Templates are compiled by a locked-down jinja2 ``ImmutableSandboxedEnvironment``: undefined names
 raise, no globals (no ``range``, ``dict``, ``lipsum``...), no attribute access to Python objects
 (mapping keys still work: ``{{ user.name }}``), no calls, a short list of safe filters, and
-``*``/``**`` refuse to build huge values. Output is streamed and capped. Values are data: they are
-rendered as text once and never parsed as template syntax.
+rendering is capped in CPU time and in the size of every value it builds (see
+`llmguard.prompts._limits`). Output is streamed and capped. Values are data: they are rendered as
+text once and never parsed as template syntax.
 
 Literal braces: write ``{{ '{{' }}`` or wrap text in ``{% raw %}...{% endraw %}``.
 """
@@ -12,7 +13,6 @@ Literal braces: write ``{{ '{{' }}`` or wrap text in ``{% raw %}...{% endraw %}`
 from __future__ import annotations
 
 import functools
-import operator
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +22,18 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from llmguard.exceptions import PromptFormatError, PromptRenderError
+
+from ._limits import (
+    HELPER_FILTERS,
+    check_binop,
+    check_text,
+    checked_join,
+    checked_result,
+    finish,
+    guarded_filter,
+    instrument,
+    rendering,
+)
 
 __all__ = [
     "MAX_OUTPUT_CHARS",
@@ -62,7 +74,7 @@ _SAFE_FILTERS = [
 
 
 class _Environment(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         return False
@@ -71,22 +83,25 @@ class _Environment(ImmutableSandboxedEnvironment):
         return False
 
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
-        if operator_ == "**":
-            if isinstance(right, int | float) and abs(right) > 64:
-                raise SecurityError("exponent too large")
-            return operator.pow(left, right)
-        for seq, count in ((left, right), (right, left)):
-            sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
-            if sized and len(seq) * count > MAX_OUTPUT_CHARS:
-                raise SecurityError("repetition would exceed the output size cap")
-        return operator.mul(left, right)
+        check_binop(operator_, left, right)
+        return checked_result(self.binop_table[operator_](left, right))
+
+
+def _finalize(value: Any) -> Any:
+    """Every output value: a container is measured before ``str`` turns it into text."""
+    check_text(value)
+    return value
 
 
 @functools.cache
 def _environment() -> _Environment:
-    env = _Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env = _Environment(
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_finalize
+    )
     env.globals.clear()
-    env.filters = {name: env.filters[name] for name in _SAFE_FILTERS if name in env.filters}
+    env.filters = {name: guarded_filter(env.filters[name]) for name in _SAFE_FILTERS if name in env.filters}
+    env.filters["join"] = checked_join
+    env.filters.update(HELPER_FILTERS)
     env.tests = {name: env.tests[name] for name in ("defined", "undefined", "none", "number", "string")}
     return env
 
@@ -96,6 +111,9 @@ def _where(source: str | None, field: str) -> str:
 
 
 def _check_tree(tree: nodes.Template, where: str) -> None:
+    for used in tree.find_all(nodes.Filter):
+        if used.name in HELPER_FILTERS:
+            raise PromptFormatError(f"{where}: unknown filter {used.name!r} (line {used.lineno})")
     for node in tree.find_all((nodes.Getattr, nodes.Call, nodes.Getitem)):
         if isinstance(node, nodes.Call):
             raise PromptFormatError(
@@ -127,12 +145,17 @@ def compile_template(text: str, source: str | None = None, field: str = "templat
     env = _environment()
     try:
         tree = env.parse(text)
-    except jinja2.TemplateSyntaxError as exc:
+        _check_tree(tree, where)
+        checked, budgeted = instrument(tree)
+        template = env.from_string(checked)
+        template.llmguard_budgeted = budgeted  # type: ignore[attr-defined]
+        return template
+    except jinja2.TemplateSyntaxError as exc:  # also TemplateAssertionError: an unknown filter or test
         raise PromptFormatError(
             f"{where}: template syntax error on line {exc.lineno}: {exc.message}"
         ) from None
-    _check_tree(tree, where)
-    return env.from_string(tree)
+    except RecursionError:
+        raise PromptFormatError(f"{where}: template is nested too deeply") from None
 
 
 def referenced_names(template: jinja2.Template | str) -> set[str]:
@@ -146,21 +169,27 @@ def referenced_names(template: jinja2.Template | str) -> set[str]:
 
 
 def render_template(template: jinja2.Template, values: Mapping[str, Any], where: str) -> str:
-    """Render with the output cap; errors become `llmguard.PromptRenderError`."""
+    """Render under the output, CPU-time and work caps; every failure becomes `llmguard.PromptRenderError`."""
     size = 0
     parts: list[str] = []
+    token = rendering() if getattr(template, "llmguard_budgeted", True) else None
     try:
         for chunk in template.generate(dict(values)):
             size += len(chunk)
             if size > MAX_OUTPUT_CHARS:
                 raise PromptRenderError(f"{where}: rendered output exceeds {MAX_OUTPUT_CHARS} characters")
             parts.append(chunk)
+    except PromptRenderError:
+        raise
     except jinja2.UndefinedError as exc:
         raise PromptRenderError(f"{where}: {exc.message}; declare it under 'variables:'") from None
     except SecurityError as exc:
         raise PromptRenderError(f"{where}: refused by the template sandbox: {exc}") from None
-    except (jinja2.TemplateError, TypeError, ValueError, OverflowError) as exc:
-        if isinstance(exc, PromptRenderError):
-            raise
-        raise PromptRenderError(f"{where}: template error: {exc}") from None
+    except RecursionError:
+        raise PromptRenderError(f"{where}: template error: values are nested too deeply") from None
+    except Exception as exc:  # any failure of a user template on user values (e.g. ``n // 0``)
+        raise PromptRenderError(f"{where}: template error: {type(exc).__name__}: {exc}") from None
+    finally:
+        if token is not None:
+            finish(token)
     return "".join(parts)

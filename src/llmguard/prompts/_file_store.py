@@ -23,7 +23,7 @@ import yaml
 from llmguard.exceptions import PromptFormatError, PromptNotFoundError
 
 from ._labels import LabelMove, LabelTarget, check_label, history_line, parse_target
-from ._loader import MAX_FILE_BYTES, load_text, parse_version_file, version_from_filename
+from ._loader import MAX_FILE_BYTES, load_text, parse_version_file, read_text, version_from_filename
 from ._model import ArtifactKind, PromptVersion, check_name
 from ._store import PromptEntry, check_move
 
@@ -32,6 +32,7 @@ __all__ = ["HISTORY_FILE", "LABELS_FILE", "FileStore", "file_lock"]
 LABELS_FILE = "labels.yaml"
 HISTORY_FILE = "history.jsonl"
 _LOCK_FILE = ".labels.lock"
+_MAX_HISTORY_BYTES = 64_000_000
 _HEADER = "# Label pointers, written by `llmguard prompts promote/rollback`; history.jsonl has every move.\n"
 
 
@@ -135,7 +136,7 @@ class FileStore:
             return cached[1]
         if stat.st_size > MAX_FILE_BYTES:
             raise PromptFormatError(f"{path}: file is {stat.st_size} bytes; the limit is {MAX_FILE_BYTES}")
-        data = load_text(path.read_text(encoding="utf-8"), str(path))
+        data = load_text(read_text(path), str(path))
         parsed = parse_version_file(
             data, name=name, kind=self.kind, source=str(path), expected_version=version
         )
@@ -148,7 +149,7 @@ class FileStore:
         path = self.folder(name) / LABELS_FILE
         if not path.is_file():
             return {}
-        data = load_text(path.read_text(encoding="utf-8"), str(path)) or {}
+        data = load_text(read_text(path), str(path)) or {}
         if not isinstance(data, Mapping):
             raise PromptFormatError(f"{path}: expected a mapping of label: version")
         return {check_label(k, str(path)): parse_target(v, f"{path}: field {k}") for k, v in data.items()}
@@ -181,12 +182,12 @@ class FileStore:
             return []
         moves = []
         # Split on "\n" only: str.splitlines() also breaks on U+2028 and friends inside JSON strings.
-        for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+        for number, line in enumerate(read_text(path, _MAX_HISTORY_BYTES).split("\n"), start=1):
             if not line.strip():
                 continue
             try:
                 moves.append(LabelMove.from_json(json.loads(line)))
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, RecursionError) as exc:
                 raise PromptFormatError(f"{path}: line {number}: malformed history entry: {exc}") from None
         return moves
 

@@ -28,6 +28,7 @@ __all__ = [
     "check_parts",
     "load_text",
     "parse_version_file",
+    "read_text",
     "version_from_filename",
 ]
 
@@ -35,6 +36,10 @@ FILE_NAME = re.compile(r"^v?(?P<version>\d[^/]*)\.ya?ml$")
 """``v2.1.0.yaml`` or ``2.1.0.yaml`` (``.yml`` also accepted)."""
 MAX_FILE_BYTES = 1_000_000
 """Largest version file accepted."""
+
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML has it: fast, and it refuses nesting deeper than 1,000 in
+linear time (the pure-Python scanner is quadratic on deeply nested flow collections)."""
 
 _PROMPT_ONLY = frozenset({"system_prompt", "few_shot_examples", "user_template", "messages"})
 _CONFIG_ONLY = frozenset({"schema", "values"})
@@ -46,10 +51,28 @@ def version_from_filename(path: Path) -> str | None:
     return match.group("version") if match else None
 
 
-def load_text(text: str, source: str) -> Any:
-    """Parse YAML safely; a syntax error becomes a `PromptFormatError` with its line."""
+def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
+    """A file's UTF-8 text; too large or undecodable becomes a `PromptFormatError` naming the file."""
     try:
-        return yaml.safe_load(text)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PromptFormatError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise PromptFormatError(f"{path}: file is {len(data)} bytes; the limit is {limit}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PromptFormatError(
+            f"{path}: not valid UTF-8 (byte {exc.start}: {data[exc.start : exc.start + 1]!r}); save it as UTF-8"
+        ) from None
+
+
+def load_text(text: str, source: str) -> Any:
+    """Parse YAML safely; a syntax error or a too deeply nested document becomes a `PromptFormatError`."""
+    try:
+        return yaml.load(text, Loader=_LOADER)
+    except RecursionError:
+        raise PromptFormatError(f"{source}: malformed YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,21 @@ from ._model import ArtifactKind, PromptVersion, check_name
 from ._store import PromptEntry, check_move, check_new_version
 
 __all__ = ["SQLiteStore"]
+
+_ROW_ERRORS = (ValueError, TypeError, KeyError, RecursionError)
+"""What decoding a damaged row raises (JSON, label targets, history moves)."""
+
+
+@contextmanager
+def _typed_errors(path: object) -> Iterator[None]:
+    """A damaged, truncated or foreign database file becomes a `PromptFormatError` naming it."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise PromptFormatError(
+            f"{path}: cannot use the prompt store: {exc} (a damaged, truncated or non-SQLite file?)"
+        ) from exc
+
 
 MIGRATIONS = [
     """
@@ -53,9 +70,14 @@ class SQLiteStore:
     def __init__(self, path: str | Path, *, kind: ArtifactKind = "prompt") -> None:
         self.path = path
         self.kind: ArtifactKind = kind
-        self._conn = connect(path)
         self._lock = threading.RLock()
-        migrate(self._conn, "prompts", MIGRATIONS)
+        with _typed_errors(path):
+            self._conn = connect(path)
+            try:
+                migrate(self._conn, "prompts", MIGRATIONS)
+            except BaseException:
+                self._conn.close()
+                raise
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r}, kind={self.kind!r})"
@@ -65,7 +87,7 @@ class SQLiteStore:
         self._conn.close()
 
     def _rows(self, sql: str, *args: Any) -> list[Any]:
-        with self._lock:
+        with self._lock, _typed_errors(self.path):
             return self._conn.execute(sql, args).fetchall()
 
     def names(self) -> list[str]:
@@ -81,7 +103,7 @@ class SQLiteStore:
         for version, body in rows:
             try:
                 out[version] = PromptVersion.model_validate_json(body)
-            except ValueError as exc:
+            except _ROW_ERRORS as exc:
                 raise PromptFormatError(f"{self.path}: {name}@{version}: malformed row: {exc}") from None
         return out
 
@@ -89,12 +111,15 @@ class SQLiteStore:
         rows = self._rows(
             "SELECT label, target FROM prompt_labels WHERE kind = ? AND name = ?", self.kind, name
         )
-        return {
-            check_label(label, str(self.path)): parse_target(
-                json.loads(target), f"{self.path}: label {label}"
-            )
-            for label, target in rows
-        }
+        try:
+            return {
+                check_label(label, str(self.path)): parse_target(
+                    json.loads(target), f"{self.path}: label {label}"
+                )
+                for label, target in rows
+            }
+        except _ROW_ERRORS as exc:
+            raise PromptFormatError(f"{self.path}: {name}: malformed label row: {exc}") from None
 
     def load(self, name: str) -> PromptEntry:
         """One name's versions and labels."""
@@ -111,7 +136,7 @@ class SQLiteStore:
                 f"{version.name}@{version.version}: a {version.kind} in a {self.kind} store"
             )
         check_parts(version, version.source or f"{version.name}@{version.version}")
-        with self._lock, self._transaction():
+        with self._lock, _typed_errors(self.path), self._transaction():
             row = self._conn.execute(
                 "SELECT body FROM prompt_versions WHERE kind = ? AND name = ? AND version = ?",
                 (self.kind, version.name, version.version),
@@ -125,7 +150,7 @@ class SQLiteStore:
 
     def move_label(self, move: LabelMove, target: LabelTarget, expect: object) -> LabelMove:
         """Compare-and-set a label and record the move, in one immediate transaction."""
-        with self._lock, self._transaction():
+        with self._lock, _typed_errors(self.path), self._transaction():
             row = self._conn.execute(
                 "SELECT target FROM prompt_labels WHERE kind = ? AND name = ? AND label = ?",
                 (self.kind, move.name, move.label),
@@ -153,7 +178,10 @@ class SQLiteStore:
         rows = self._rows(
             "SELECT move FROM prompt_label_history WHERE kind = ? AND name = ? ORDER BY id", self.kind, name
         )
-        return [LabelMove.from_json(json.loads(r[0])) for r in rows]
+        try:
+            return [LabelMove.from_json(json.loads(r[0])) for r in rows]
+        except _ROW_ERRORS as exc:
+            raise PromptFormatError(f"{self.path}: {name}: malformed history row: {exc}") from None
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._conn)

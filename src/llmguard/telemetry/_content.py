@@ -27,25 +27,34 @@ Message = dict[str, Any]
 
 
 class Budget:
-    """Applies the redaction hook and a shared character budget to the texts of one call."""
+    """Applies the redaction hook and a shared budget of UTF-8 bytes to the texts of one call."""
 
     __slots__ = ("redact", "remaining", "truncated")
 
-    def __init__(self, max_chars: int, redact: Redactor | None) -> None:
-        self.remaining = max_chars
+    def __init__(self, max_bytes: int, redact: Redactor | None) -> None:
+        self.remaining = max_bytes
         self.redact = redact
         self.truncated = False
 
     def text(self, value: str) -> str:
-        """The text to record: redacted, then cut to what is left of the budget."""
+        """The text to record: redacted, then cut (on a character boundary) to what is left of the budget."""
         if self.redact is not None:
             value = self.redact(value)
-        if len(value) <= self.remaining:
-            self.remaining -= len(value)
+        if value.isascii():
+            size = len(value)
+            if size <= self.remaining:
+                self.remaining -= size
+                return value
+            self.truncated = True
+            kept, self.remaining = value[: self.remaining], 0
+            return kept + TRUNCATION_MARK
+        data = value.encode("utf-8", "surrogatepass")
+        if len(data) <= self.remaining:
+            self.remaining -= len(data)
             return value
         self.truncated = True
-        kept, self.remaining = value[: self.remaining], 0
-        return kept + TRUNCATION_MARK
+        cut, self.remaining = data[: self.remaining].decode("utf-8", "ignore"), 0
+        return cut + TRUNCATION_MARK
 
 
 def _text_part(text: str, budget: Budget) -> Part:
