@@ -188,7 +188,7 @@ def sync_shell(base: type) -> dict[str, Any]:
         if started is None:
             return sdk_request(self, cast_to, options, stream=stream, stream_cls=stream_cls)
         call, options = started
-        if stream_cls is not None:
+        if stream and stream_cls is not None:  # the SDK builds a stream only when asked to
             stream_cls = guarded_stream_cls(stream_cls, is_async=False)
         token = active_call.set(call)
         try:
@@ -234,7 +234,7 @@ def async_shell(base: type) -> dict[str, Any]:
         if started is None:
             return await sdk_request(self, cast_to, options, stream=stream, stream_cls=stream_cls)
         call, options = started
-        if stream_cls is not None:
+        if stream and stream_cls is not None:  # the SDK builds a stream only when asked to
             stream_cls = guarded_stream_cls(stream_cls, is_async=True)
         token = active_call.set(call)
         try:

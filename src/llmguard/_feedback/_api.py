@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from llmguard import _refs
 from llmguard._internal import handle_internal_errors
 
 from ._judging import after_feedback
@@ -77,24 +78,23 @@ def resolve(target: Any, guard: Guard | None) -> tuple[CallRef, Guard, CallConte
     if isinstance(target, str):
         owner = guard or _default_guard()
         ref = read_token(owner, target)
-        return ref, owner, _live(ref), "token"
+        return ref, owner, None, "token"
     if isinstance(target, CallRef):
-        call = _live(target)
-        return target, guard or guard_of(call) or _default_guard(), call, "api"
-    call = context_of(target)
-    if call is None:
+        return target, guard or guard_of(_known(target)) or _default_guard(), None, "api"
+    found = context_of(target)
+    if found is None:
         from ._ref import call_ref
 
         call_ref(target)  # raises FeedbackError with the explanation
         raise AssertionError("unreachable")
-    return ref_from_context(call), guard or guard_of(call) or _default_guard(), call, "api"
+    live = None if isinstance(found, _refs.KnownCall) else found
+    return ref_from_context(found), guard or guard_of(found) or _default_guard(), live, "api"
 
 
-def _live(ref: CallRef) -> CallContext | None:
-    from llmguard import _refs
-
-    call = _refs.by_response_id(ref.response_id) if ref.response_id else None
-    return call if call is not None and call.call_id == ref.call_id else None
+def _known(ref: CallRef) -> _refs.KnownCall | None:
+    """What the response-id index knows of the referenced call (to route feedback to its guard)."""
+    known = _refs.by_response_id(ref.response_id) if ref.response_id else None
+    return known if known is not None and known.call_id == ref.call_id else None
 
 
 def feedback(

@@ -17,6 +17,7 @@ from llmguard.exceptions import FeedbackError
 if TYPE_CHECKING:
     from llmguard._core import CallContext
     from llmguard._guard import Guard
+    from llmguard._refs import KnownCall
 
 __all__ = ["CallRef", "call_ref", "context_of", "current_call_ref", "guard_of", "ref_from_context"]
 
@@ -47,8 +48,19 @@ class CallRef:
     model: str | None = None
 
 
-def ref_from_context(call: CallContext) -> CallRef:
-    """Build the reference of an in-flight or finished call."""
+def ref_from_context(call: CallContext | KnownCall) -> CallRef:
+    """Build the reference of an in-flight or finished call (or of one the response-id index knows)."""
+    if isinstance(call, _refs.KnownCall):
+        prompt = call.prompt
+        return CallRef(
+            call_id=call.call_id,
+            trace_id=call.trace_id,
+            span_id=call.span_id,
+            response_id=call.response_id,
+            prompt_name=prompt.name if prompt else None,
+            prompt_version=prompt.version if prompt else None,
+            model=call.model,
+        )
     record = call.record
     prompt = call.prompt
     model = record.response_model if record is not None and record.response_model else call.request_model
@@ -63,8 +75,12 @@ def ref_from_context(call: CallContext) -> CallRef:
     )
 
 
-def context_of(obj: Any) -> CallContext | None:
-    """The call context behind ``obj`` (response, stream, stream helper, raw or rebuilt object)."""
+def context_of(obj: Any) -> CallContext | KnownCall | None:
+    """The call behind ``obj`` (response, stream, stream helper, raw or rebuilt object).
+
+    A live `CallContext` while the object (or its stream) lives; for a rebuilt object, what the
+    bounded response-id index still knows of the call.
+    """
     call = _refs.find(obj)
     if call is not None:
         return call
@@ -121,7 +137,7 @@ def current_call_ref() -> CallRef | None:
     return ref_from_context(call) if call is not None else None
 
 
-def guard_of(call: CallContext | None) -> Guard | None:
+def guard_of(call: CallContext | KnownCall | None) -> Guard | None:
     """The guard whose runtime made ``call``, when the runtime knows it."""
     if call is None:
         return None

@@ -20,7 +20,7 @@ class Metrics:
         meter: The meter to create the instruments on.
     """
 
-    __slots__ = ("cost", "duration", "tokens", "ttfc")
+    __slots__ = ("_cache", "cost", "duration", "tokens", "ttfc")
 
     def __init__(self, meter: Meter) -> None:
         self.duration = meter.create_histogram(
@@ -44,29 +44,71 @@ class Metrics:
         self.cost = meter.create_counter(
             sc.LLMGUARD_CLIENT_COST, unit="USD", description="Spend on GenAI calls."
         )
+        self._cache: dict[tuple[str | int | None, ...], _Sets] = {}
 
     def record(self, record: CallRecord) -> None:
         """Record one finished call."""
-        attrs = _attributes(record)
+        attrs = self._sets(record)
         if record.error_type is None:
-            self.duration.record(record.duration_s, attrs)
+            self.duration.record(record.duration_s, attrs.base)
         else:
-            self.duration.record(record.duration_s, {**attrs, sc.ERROR_TYPE: record.error_type})
+            self.duration.record(record.duration_s, {**attrs.base, sc.ERROR_TYPE: record.error_type})
         usage = record.usage
         if usage.input_tokens is not None:
-            self.tokens.record(usage.input_tokens, {**attrs, sc.GEN_AI_TOKEN_TYPE: "input"})
+            self.tokens.record(usage.input_tokens, attrs.input)
         if usage.output_tokens is not None:
-            self.tokens.record(usage.output_tokens, {**attrs, sc.GEN_AI_TOKEN_TYPE: "output"})
+            self.tokens.record(usage.output_tokens, attrs.output)
         if record.time_to_first_chunk_s is not None:
-            self.ttfc.record(record.time_to_first_chunk_s, attrs)
+            self.ttfc.record(record.time_to_first_chunk_s, attrs.base)
         if record.cost is not None:
-            cost_attrs = {
-                sc.GEN_AI_PROVIDER_NAME: record.provider,
-                sc.GEN_AI_RESPONSE_MODEL: record.response_model or record.request_model or "",
-            }
-            if record.prompt is not None:
-                cost_attrs[sc.GEN_AI_PROMPT_NAME] = record.prompt.name
-            self.cost.add(float(record.cost.total), cost_attrs)
+            self.cost.add(float(record.cost.total), attrs.cost)
+
+    def _sets(self, record: CallRecord) -> _Sets:
+        prompt = record.prompt
+        key = (
+            record.operation,
+            record.provider,
+            record.request_model,
+            record.response_model,
+            record.server_address,
+            record.server_port,
+            prompt.name if prompt is not None else None,
+        )
+        found = self._cache.get(key)
+        if found is None:
+            if len(self._cache) >= _MAX_SETS:
+                self._cache.clear()
+            found = self._cache[key] = _Sets(record)
+        return found
+
+
+_MAX_SETS = 1024
+"""Cached attribute sets per guard; the cache starts over when full."""
+
+
+class _Sets:
+    """The metric attribute sets shared by every call with the same models, server and prompt.
+
+    Read-only once built: the SDK may keep a reference to the dict it was given.
+    """
+
+    __slots__ = ("base", "cost", "input", "output")
+
+    def __init__(self, record: CallRecord) -> None:
+        self.base = _attributes(record)
+        self.input = {**self.base, sc.GEN_AI_TOKEN_TYPE: "input"}
+        self.output = {**self.base, sc.GEN_AI_TOKEN_TYPE: "output"}
+        self.cost = _cost_attributes(record)
+
+
+def _cost_attributes(record: CallRecord) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        sc.GEN_AI_PROVIDER_NAME: record.provider,
+        sc.GEN_AI_RESPONSE_MODEL: record.response_model or record.request_model or "",
+    }
+    if record.prompt is not None:
+        attrs[sc.GEN_AI_PROMPT_NAME] = record.prompt.name
+    return attrs
 
 
 def _attributes(record: CallRecord) -> dict[str, Any]:
