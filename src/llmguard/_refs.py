@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -30,19 +29,21 @@ _by_response: OrderedDict[str, KnownCall] = OrderedDict()
 _lock = threading.Lock()
 
 
-@dataclass(frozen=True, slots=True)
 class KnownCall:
     """What the response-id index remembers of a finished call: its identity, not its content."""
 
-    call_id: str
-    trace_id: str | None
-    span_id: str | None
-    response_id: str
-    prompt: PromptRef | None
-    model: str | None
-    """The served model (the sent one when the provider did not say)."""
-    runtime: Runtime
-    """The runtime that made the call (feedback routes to its guard)."""
+    __slots__ = ("call_id", "model", "prompt", "response_id", "runtime", "span_id", "trace_id")
+
+    def __init__(self, call: CallContext, response_id: str, model: str | None) -> None:
+        self.call_id: str = call.call_id
+        self.trace_id: str | None = call.trace_id
+        self.span_id: str | None = call.span_id
+        self.response_id = response_id
+        self.prompt: PromptRef | None = call.prompt
+        self.model = model
+        """The served model (the sent one when the provider did not say)."""
+        self.runtime: Runtime = call.runtime
+        """The runtime that made the call (feedback routes to its guard)."""
 
 
 def _forget(key: int, ref: weakref.ref[Any]) -> None:
@@ -63,9 +64,7 @@ def remember(obj: Any, call: CallContext) -> None:
 
 def remember_response_id(response_id: str, call: CallContext, model: str | None) -> None:
     """Index ``call``'s identity by the provider's response id (bounded, oldest dropped first)."""
-    known = KnownCall(
-        call.call_id, call.trace_id, call.span_id, response_id, call.prompt, model, call.runtime
-    )
+    known = KnownCall(call, response_id, model)
     with _lock:
         _by_response[response_id] = known
         if len(_by_response) > MAX_RESPONSE_IDS:

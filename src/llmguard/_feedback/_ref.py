@@ -61,17 +61,18 @@ def ref_from_context(call: CallContext | KnownCall) -> CallRef:
             prompt_version=prompt.version if prompt else None,
             model=call.model,
         )
-    record = call.record
     prompt = call.prompt
-    model = record.response_model if record is not None and record.response_model else call.request_model
+    # A finished call's accumulator holds what the provider said (whether or not a record was built).
+    acc = call.acc if call.finished else None
+    served = acc.response_model if acc is not None else None
     return CallRef(
         call_id=call.call_id,
-        trace_id=call.trace_id or (record.trace_id if record else None),
-        span_id=call.span_id or (record.span_id if record else None),
-        response_id=record.response_id if record is not None else None,
+        trace_id=call.trace_id,
+        span_id=call.span_id,
+        response_id=acc.response_id if acc is not None else None,
         prompt_name=prompt.name if prompt else None,
         prompt_version=prompt.version if prompt else None,
-        model=model,
+        model=served or call.request_model,
     )
 
 

@@ -225,10 +225,22 @@ class TelemetryObserver:
         self._shapes: dict[tuple[int, str, str | None], _Shape] = {}
 
     def _tracing(self) -> bool:
-        return not self.global_tracer or not isinstance(trace.get_tracer_provider(), ProxyTracerProvider)
+        if not self.global_tracer:
+            return True
+        if isinstance(trace.get_tracer_provider(), ProxyTracerProvider):
+            return False
+        self.global_tracer = False  # the global provider is set once and for all: stop checking
+        return True
 
     def _metering(self) -> bool:
-        return self.metrics is not None and not (self.global_meter and _meter_unset())
+        if self.metrics is None:
+            return False
+        if not self.global_meter:
+            return True
+        if _meter_unset():
+            return False
+        self.global_meter = False  # set once and for all, as for tracing
+        return True
 
     def active(self) -> bool:
         """Watch a call only when its span or its metrics go somewhere (OpenTelemetry is configured)."""
