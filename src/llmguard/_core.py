@@ -268,10 +268,8 @@ class Runtime:
         self.observers = tuple(observers)
         self.policies = tuple(policies)
         self.pricer = pricer
-        # Cost is priced only when something can read it: observers may say they never do
-        # (`needs_cost() -> False`, e.g. judging) or only sometimes (telemetry without a provider).
-        self._cost_always = any(not hasattr(o, "needs_cost") for o in self.observers)
-        self._cost_checks = tuple(o for o in self.observers if hasattr(o, "needs_cost"))
+        # Cost is priced only when an observer watching the call can read it: observers may say
+        # they never do (`needs_cost() -> False`, e.g. judging).
         # Observers may sit a call out (`active() -> False`, e.g. telemetry with no provider set).
         self._gates = tuple((o, getattr(o, "active", None)) for o in self.observers)
         self._gated = any(gate is not None for _, gate in self._gates)
@@ -428,7 +426,7 @@ class Runtime:
             reasoning_tokens=acc.reasoning,
         )
         cost = None
-        if self.pricer is not None and error is None and acc.input_tokens is not None and self._wants_cost():
+        if self.pricer is not None and error is None and acc.input_tokens is not None and _wants_cost(call):
             try:
                 cost = self.pricer(call.info.provider, served or call.request_model, usage)
             except Exception:
@@ -488,9 +486,6 @@ class Runtime:
             output_text=acc.output_text(),
         )
 
-    def _wants_cost(self) -> bool:
-        return self._cost_always or any(observer.needs_cost() for observer in self._cost_checks)
-
     def _drift(self, call: CallContext, served: str | None) -> bool:
         pin = call.pin
         if served is None or pin is None or pin.action not in ("allow", "rewrite"):
@@ -512,6 +507,14 @@ class Runtime:
             python_warning=self.settings.python_warnings,
         )
         return True
+
+
+def _wants_cost(call: CallContext) -> bool:
+    for observer in call.observers:
+        check = getattr(observer, "needs_cost", None)
+        if check is None or check():
+            return True
+    return False
 
 
 def _error_type(error: BaseException | None) -> str | None:

@@ -161,8 +161,10 @@ def _cost_attributes(record: CallRecord, attrs: dict[str, Any]) -> None:
     attrs[sc.LLMGUARD_COST_PRICED] = True
     attrs[sc.LLMGUARD_COST_INPUT] = float(cost.input)
     attrs[sc.LLMGUARD_COST_OUTPUT] = float(cost.output)
-    attrs[sc.LLMGUARD_COST_CACHE_READ] = float(cost.cache_read)
-    attrs[sc.LLMGUARD_COST_CACHE_WRITE] = float(cost.cache_write)
+    if cost.cache_read:  # each attribute costs the SDK a validation pass: zero shares are left out
+        attrs[sc.LLMGUARD_COST_CACHE_READ] = float(cost.cache_read)
+    if cost.cache_write:
+        attrs[sc.LLMGUARD_COST_CACHE_WRITE] = float(cost.cache_write)
     attrs[sc.LLMGUARD_COST_SOURCE] = cost.source
     if cost.data_version:
         attrs[sc.LLMGUARD_COST_DATA_VERSION] = cost.data_version
@@ -247,8 +249,8 @@ class TelemetryObserver:
         return self._tracing() or self._metering()
 
     def needs_cost(self) -> bool:
-        """Spans and metrics carry the cost, unless OpenTelemetry is not configured at all."""
-        return self.active()
+        """Spans and metrics carry the cost (asked only for calls this observer watches: `active`)."""
+        return True
 
     def _shape(self, call: CallContext) -> _Shape:
         info = call.info
