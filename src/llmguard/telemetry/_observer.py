@@ -9,10 +9,13 @@ recording; with no tracer provider configured a call costs a no-op span.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, trace
+from opentelemetry.environment_variables import OTEL_PYTHON_METER_PROVIDER, OTEL_PYTHON_TRACER_PROVIDER
+from opentelemetry.metrics import _internal as _metrics_internal
 from opentelemetry.trace import ProxyTracerProvider, SpanKind, Status, StatusCode
 
 from llmguard._core import CallContext
@@ -229,6 +232,8 @@ class TelemetryObserver:
     def _tracing(self) -> bool:
         if not self.global_tracer:
             return True
+        if _unset(trace, "_TRACER_PROVIDER", OTEL_PYTHON_TRACER_PROVIDER):
+            return False
         if isinstance(trace.get_tracer_provider(), ProxyTracerProvider):
             return False
         self.global_tracer = False  # the global provider is set once and for all: stop checking
@@ -345,9 +350,27 @@ def build(guard: Guard) -> TelemetryObserver | None:
 
 def _meter_unset() -> bool:
     """No global meter provider is installed yet (the API's proxy answers)."""
+    if _unset(_metrics_internal, "_METER_PROVIDER", OTEL_PYTHON_METER_PROVIDER):
+        return True
     return _PROXY_METER_PROVIDER is not None and isinstance(
         metrics.get_meter_provider(), _PROXY_METER_PROVIDER
     )
+
+
+_ENVIRONMENT_PROVIDERS = frozenset(
+    name for name in (OTEL_PYTHON_TRACER_PROVIDER, OTEL_PYTHON_METER_PROVIDER) if name in os.environ
+)
+"""Global providers named by environment variable at import (the API loads those on first use)."""
+
+
+def _unset(module: object, attribute: str, variable: str) -> bool:
+    """Certainly no global provider yet: the API's module global is still ``None`` and no variable names one.
+
+    A cheap answer to a question asked on every call: the API's own getter looks the variable up in
+    ``os.environ`` (a ``KeyError`` raised and caught each time). Whenever this cannot be sure (another
+    API version, the variable set), it says ``False`` and the caller asks the API.
+    """
+    return getattr(module, attribute, False) is None and variable not in _ENVIRONMENT_PROVIDERS
 
 
 def _proxy_meter_provider() -> type | None:
