@@ -95,9 +95,9 @@ def otel_providers() -> tuple[Any, Any]:
     return tracer_provider, MeterProvider()
 
 
-def build(variant: str) -> Any:
-    """The client for one variant."""
-    http = httpx2.Client(transport=httpx2.MockTransport(handler))
+def build(variant: str, answer: Callable[[httpx2.Request], httpx2.Response] = handler) -> Any:
+    """The client for one variant (``answer`` serves its requests; default: `handler`)."""
+    http = httpx2.Client(transport=httpx2.MockTransport(answer))
     kwargs: dict[str, Any] = {"api_key": "bench", "base_url": "https://bench.invalid/v1", "http_client": http}
     if variant == "raw":
         import openai

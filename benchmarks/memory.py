@@ -39,7 +39,7 @@ def worker(variant: str, calls: int, prompt_kb: int) -> dict[str, Any]:
     """Make ``calls`` calls in this process and report RSS after the warm-up and after the calls."""
     from benchmarks._worker import build
 
-    client = build(variant)
+    client = build(variant, _unique_ids())
     # A fresh 20 KB prompt per call (same size, different content), as an app's prompts are.
     prefix = "x" * (prompt_kb * 1024)
     create = client.chat.completions.create
@@ -74,6 +74,27 @@ def worker(variant: str, calls: int, prompt_kb: int) -> dict[str, Any]:
         "growth_mb": after - before,
         "seconds": seconds,
     }
+
+
+def _unique_ids() -> Any:
+    """A transport handler whose every response has its own id, as a provider's do.
+
+    (The response-id index holds one entry per distinct id: a fixed id would hide its size.)
+    """
+    import itertools
+
+    from benchmarks._worker import CHAT, handler
+
+    counter = itertools.count()
+    template = CHAT.replace(b'"chatcmpl-bench"', b'"chatcmpl-%012d"')
+
+    def answer(request: Any) -> Any:
+        response = handler(request)
+        if response.headers.get("content-type") == "application/json":
+            response = type(response)(200, content=template % next(counter), headers=response.headers)
+        return response
+
+    return answer
 
 
 def _prompt_link(variant: str) -> Any:
