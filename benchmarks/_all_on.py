@@ -19,25 +19,17 @@ ALIAS = "gpt-4o-mini"
 
 def all_on_guard() -> Any:
     """Build the guard (its temporary ledger lives as long as the process)."""
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-
+    from benchmarks._worker import otel_providers
     from llmguard.cost import Budget
     from llmguard.judging import InMemorySink, Sampling
 
-    class _Drop(SpanExporter):
-        def export(self, spans: Any) -> SpanExportResult:
-            return SpanExportResult.SUCCESS
-
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(BatchSpanProcessor(_Drop()))
+    tracer_provider, meter_provider = otel_providers()
     ledger = Path(tempfile.mkdtemp(prefix="llmguard-bench-")) / "ledger.db"
     return llmguard.Guard(
         pin_policy="enforce",
         pins={ALIAS: "gpt-4o-mini-2024-07-18"},
         tracer_provider=tracer_provider,
-        meter_provider=MeterProvider(),
+        meter_provider=meter_provider,
         judges=["no_refusal"],
         sampling=Sampling(rate=0.05),
         judgment_sink=InMemorySink(),

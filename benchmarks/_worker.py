@@ -52,12 +52,18 @@ def _chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, in
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
-WORDS = ["Hello", " there", ",", " friend", "."]
+STREAM_CHUNKS = 40
+"""Chunks of a streamed reply before the usage chunk: a role chunk, 38 content chunks, a finish chunk."""
+
+WORDS = [f" word{i}" for i in range(STREAM_CHUNKS - 2)]
 STREAM = b"".join(
     [_chunk({"role": "assistant", "content": ""})]
     + [_chunk({"content": w}) for w in WORDS]
     + [_chunk({}, "stop")]
 )
+STREAM_OPTIONS = {"include_usage": True}
+"""Every variant's streams ask for usage themselves (as apps that want token counts do), so every
+variant parses the same 41 chunks and llmguard injects nothing."""
 USAGE_CHUNK = _chunk({}, usage={"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17})
 
 
@@ -74,9 +80,24 @@ def handler(request: httpx2.Request) -> httpx2.Response:
     return httpx2.Response(200, content=CHAT, headers={"content-type": "application/json"})
 
 
-def build(variant: str) -> Any:
-    """The client for one variant."""
-    http = httpx2.Client(transport=httpx2.MockTransport(handler))
+def otel_providers() -> tuple[Any, Any]:
+    """An SDK tracer provider (batch span processor, exporter that drops spans) and a meter provider."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class _Drop(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(_Drop()))
+    return tracer_provider, MeterProvider()
+
+
+def build(variant: str, answer: Callable[[httpx2.Request], httpx2.Response] = handler) -> Any:
+    """The client for one variant (``answer`` serves its requests; default: `handler`)."""
+    http = httpx2.Client(transport=httpx2.MockTransport(answer))
     kwargs: dict[str, Any] = {"api_key": "bench", "base_url": "https://bench.invalid/v1", "http_client": http}
     if variant == "raw":
         import openai
@@ -88,6 +109,12 @@ def build(variant: str) -> Any:
         return llmguard.OpenAI(guard=llmguard.Guard(pin_policy="off"), **kwargs)
     if variant == "llmguard-pins":
         return llmguard.OpenAI(guard=llmguard.Guard(pin_policy="enforce"), **kwargs)
+    if variant == "llmguard-telemetry":
+        tracer_provider, meter_provider = otel_providers()
+        guard = llmguard.Guard(
+            pin_policy="off", tracer_provider=tracer_provider, meter_provider=meter_provider
+        )
+        return llmguard.OpenAI(guard=guard, **kwargs)
     if variant == "llmguard-all":
         from benchmarks._all_on import all_on_guard
 
@@ -106,7 +133,10 @@ def call(client: Any, stream: bool, variant: str) -> Callable[[], object]:
 
     def once() -> object:
         if stream:
-            return sum(1 for _ in client.chat.completions.create(model=model, messages=messages, stream=True))
+            chunks = client.chat.completions.create(
+                model=model, messages=messages, stream=True, stream_options=STREAM_OPTIONS
+            )
+            return sum(1 for _ in chunks)
         return client.chat.completions.create(model=model, messages=messages)
 
     if variant != "llmguard-all":

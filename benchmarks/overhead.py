@@ -2,9 +2,12 @@
 
 Every variant runs in its own subprocess over the same in-memory httpx2 transport; rounds are
 interleaved (variant order shuffled per round) and the reported figure is the median of the
-per-round ratios variant/raw, non-streaming and streaming. With ``--callgrind`` it also counts
-CPU instructions per call with valgrind (difference of an N1-call and an N2-call run, divided by
-N2-N1, PYTHONHASHSEED=0), a figure that does not move with machine load.
+per-round ratios variant/raw, non-streaming and streaming (40 chunks plus the usage chunk every
+variant asks for itself). With ``--callgrind`` it also counts CPU instructions per call with
+valgrind (difference of an N1-call and an N2-call run, divided by N2-N1, PYTHONHASHSEED=0; N1=20,
+N2=80 unless ``--n1``/``--n2`` say otherwise), a figure that does not move with machine load;
+``--callgrind-only`` skips the wall-clock rounds and ``--jobs`` runs that many valgrind processes
+at once.
 
     python benchmarks/overhead.py [--rounds 7] [--calls 2000] [--callgrind] [--variants raw,llmguard-pins]
 """
@@ -21,11 +24,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = [sys.executable, "-m", "benchmarks._worker"]
-DEFAULT_VARIANTS = ("raw", "llmguard-off", "llmguard-pins", "llmguard-all")
+DEFAULT_VARIANTS = ("raw", "llmguard-off", "llmguard-pins", "llmguard-telemetry", "llmguard-all")
+N1, N2 = 20, 80
+"""Calls in the short and the long callgrind run."""
 
 
 def _env() -> dict[str, str]:
@@ -79,9 +85,23 @@ def instructions(variant: str, calls: int, stream: bool) -> int:
         return int(match.group(1))
 
 
-def per_call_instructions(variant: str, stream: bool, n1: int = 50, n2: int = 250) -> float:
+def per_call_instructions(variant: str, stream: bool, n1: int = N1, n2: int = N2) -> float:
     """Instructions per call: (I(N2) - I(N1)) / (N2 - N1)."""
     return (instructions(variant, n2, stream) - instructions(variant, n1, stream)) / (n2 - n1)
+
+
+def all_instructions(variants: list[str], n1: int, n2: int, jobs: int) -> dict[tuple[str, bool], float]:
+    """Instructions per call of every (variant, stream) pair, ``jobs`` valgrind runs at a time."""
+    runs = [(v, stream, n) for stream in (False, True) for v in variants for n in (n1, n2)]
+    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+        totals = dict(
+            zip(runs, pool.map(lambda run: instructions(run[0], run[2], run[1]), runs), strict=True)
+        )
+    return {
+        (v, stream): (totals[(v, stream, n2)] - totals[(v, stream, n1)]) / (n2 - n1)
+        for stream in (False, True)
+        for v in variants
+    }
 
 
 def main() -> int:
@@ -93,6 +113,12 @@ def main() -> int:
     parser.add_argument(
         "--callgrind", action="store_true", help="also count instructions per call with valgrind"
     )
+    parser.add_argument(
+        "--callgrind-only", action="store_true", help="instructions only, no wall-clock rounds"
+    )
+    parser.add_argument("--n1", type=int, default=N1)
+    parser.add_argument("--n2", type=int, default=N2)
+    parser.add_argument("--jobs", type=int, default=1, help="valgrind processes at once")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
     variants = [v for v in args.variants.split(",") if v]
@@ -101,17 +127,26 @@ def main() -> int:
     results: dict[str, dict[str, dict[str, float]]] = {}
     for stream in (False, True):
         mode = "stream" if stream else "non-stream"
-        results[mode] = wall_clock(variants, args.rounds, args.calls, stream)
-        if args.callgrind and shutil.which("valgrind"):
-            raw = per_call_instructions("raw", stream)
+        if args.callgrind_only:
+            results[mode] = {v: {"us": float("nan"), "ratio": float("nan")} for v in variants}
+        else:
+            results[mode] = wall_clock(variants, args.rounds, args.calls, stream)
+    if (args.callgrind or args.callgrind_only) and shutil.which("valgrind"):
+        counts = all_instructions(variants, args.n1, args.n2, args.jobs)
+        for stream in (False, True):
+            mode = "stream" if stream else "non-stream"
+            raw = counts[("raw", stream)]
             for variant in variants:
-                count = raw if variant == "raw" else per_call_instructions(variant, stream)
-                results[mode][variant]["instructions"] = count
-                results[mode][variant]["instr_ratio"] = count / raw
+                results[mode][variant]["instructions"] = counts[(variant, stream)]
+                results[mode][variant]["instr_ratio"] = counts[(variant, stream)] / raw
+                results[mode][variant]["instr_over_raw"] = counts[(variant, stream)] - raw
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print(f"rounds={args.rounds} calls/round={args.calls} python={sys.version.split()[0]}\n")
+    print(
+        f"rounds={args.rounds} calls/round={args.calls} n1={args.n1} n2={args.n2} "
+        f"python={sys.version.split()[0]}\n"
+    )
     print(
         "| mode | variant | µs/call (median) | ratio vs raw (median of rounds) | instr/call | instr ratio |"
     )

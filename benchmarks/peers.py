@@ -4,7 +4,8 @@ Compares, over the same in-memory httpx2 transport (``benchmarks/_worker.handler
 SDK; llmguard (spans + cost + metrics, batch span processor, pin policy enforce); the official
 OpenTelemetry instrumentation (``opentelemetry-instrumentation-openai-v2`` and its successor
 ``opentelemetry-instrumentation-genai-openai``); OpenLLMetry's ``opentelemetry-instrumentation-openai``;
-and Langfuse's ``langfuse.openai`` drop-in, offline. Non-streaming and streaming (streams consumed).
+and Langfuse's ``langfuse.openai`` drop-in, offline. Non-streaming and streaming (40 chunks plus the usage
+chunk every variant asks for, consumed).
 
 The peers live in benchmark venvs of their own, never in the dev extra or CI: ``.venv-bench`` (llmguard,
 the genai successor, OpenLLMetry, Langfuse) and ``.venv-bench-otelv2`` (llmguard and the v2
@@ -339,9 +340,9 @@ def render(
         "",
         "Notes:",
         "",
-        "- Usage on streaming spans: llmguard adds `stream_options.include_usage` (so the in-memory server "
-        "sends, and llmguard parses, one extra usage chunk); the peers leave the request as it is and their "
-        "streaming spans carry no token counts. Cost is llmguard's alone (Langfuse prices on its server).",
+        "- Streams: 40 chunks, and every variant (raw included) asks for the usage chunk itself "
+        "(`stream_options.include_usage`), so all parse the same 41 chunks and llmguard injects nothing. "
+        "Cost is llmguard's alone (Langfuse prices on its server).",
         "- OpenLLMetry and Langfuse record prompts and completions on the span by default; the OpenTelemetry "
         "instrumentations and llmguard do not. OpenLLMetry also injects a `traceparent` header by default.",
         "- Langfuse runs offline: dummy keys, base URL `http://127.0.0.1:9` (never contacted), and its own "

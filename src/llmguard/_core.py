@@ -136,6 +136,9 @@ class CallObserver(Protocol):
 
     An observer may also define ``needs_cost() -> bool``: when every observer says ``False`` the
     call is not priced (``record.cost`` is ``None``); an observer without it always gets the cost.
+
+    And ``active() -> bool``, asked once per call before ``on_start``: ``False`` leaves the observer
+    out of that call entirely (neither hook runs). A call no observer watches builds no record.
     """
 
     def on_start(self, call: CallContext) -> None:
@@ -156,11 +159,10 @@ class CallContext:
     """The mutable state of one in-flight call. Observers may read it and use ``extras``."""
 
     __slots__ = (
+        "_call_id",
         "acc",
         "api",
-        "call_id",
         "chunk_gaps",
-        "extra_body",
         "extras",
         "finished",
         "first_chunk",
@@ -169,6 +171,7 @@ class CallContext:
         "kind",
         "last_chunk",
         "locked_model",
+        "observers",
         "operation",
         "pin",
         "prompt",
@@ -203,7 +206,9 @@ class CallContext:
         self.request_model = self.requested_model
         self.locked_model: str | None = None
         self.pin: PinDecision | None = None
-        self.call_id = new_call_id()
+        self._call_id: str | None = None
+        self.observers: tuple[CallObserver, ...] = ()
+        """The observers watching this call (chosen once, before ``on_start``)."""
         self.kind = "judge" if _context.judge_mode.get() else "app"
         self.prompt: PromptRef | None = _context.current_prompt.get()
         self.scope: ContextValues | None = current_context.get()
@@ -217,8 +222,6 @@ class CallContext:
         self.span_id: str | None = None
         self.span: Any = None
         self.extras: dict[str, Any] = {}
-        self.extra_body: Mapping[str, Any] | None = None
-        """The SDK's ``extra_body`` (merged over the body when sent), when the caller gave one."""
         self.retries = 0
         self.first_chunk: float | None = None
         self.last_chunk = 0.0
@@ -229,6 +232,14 @@ class CallContext:
         self.acc: Accumulator = None  # type: ignore[assignment]  # set in Runtime.begin after observers ran
         self.start_ns = time.time_ns()
         self.start_perf = time.perf_counter()
+
+    @property
+    def call_id(self) -> str:
+        """The call's id, made on first use (calls no one asks about never need one)."""
+        call_id = self._call_id
+        if call_id is None:
+            call_id = self._call_id = new_call_id(self.start_ns)
+        return call_id
 
     # -- outcomes ---------------------------------------------------------------------------------
     def on_item(self, item: Any) -> bool:
@@ -288,10 +299,11 @@ class Runtime:
         self.observers = tuple(observers)
         self.policies = tuple(policies)
         self.pricer = pricer
-        # Cost is priced only when something can read it: observers may say they never do
-        # (`needs_cost() -> False`, e.g. judging) or only sometimes (telemetry without a provider).
-        self._cost_always = any(not hasattr(o, "needs_cost") for o in self.observers)
-        self._cost_checks = tuple(o for o in self.observers if hasattr(o, "needs_cost"))
+        # Cost is priced only when an observer watching the call can read it: observers may say
+        # they never do (`needs_cost() -> False`, e.g. judging).
+        # Observers may sit a call out (`active() -> False`, e.g. telemetry with no provider set).
+        self._gates = tuple((o, getattr(o, "active", None)) for o in self.observers)
+        self._gated = any(gate is not None for _, gate in self._gates)
         self.guard: Any = None
         """The `llmguard.Guard` compiled into this runtime (set by ``Guard.runtime``; feedback routes by it)."""
         self._lock = dict(settings.pins)
@@ -305,7 +317,8 @@ class Runtime:
         Raises `llmguard.UnpinnedModelError` (or another opted-in policy error) before any I/O, and
         `llmguard.PolicyUnavailableError` when an opted-in policy cannot be evaluated (fail closed).
         """
-        route = ENDPOINTS.get(options.url.split("?", 1)[0])
+        url = options.url
+        route = ENDPOINTS.get(url) or ENDPOINTS.get(url.split("?", 1)[0])
         if route is None or options.method.lower() != "post":
             return None
         body = sent_body(options)  # json_data merged with extra_body: what policies judge
@@ -321,7 +334,8 @@ class Runtime:
             if policy is None:
                 raise  # nothing opted in: the shell logs it and the call passes through unguarded
             raise unavailable(policy, exc) from exc
-        for observer in self.observers:
+        call.observers = observers = self._watching() if self._gated else self.observers
+        for observer in observers:
             try:
                 observer.on_start(call)
             except Exception:
@@ -331,9 +345,6 @@ class Runtime:
 
     def _pre_call(self, call: CallContext, options: Any, body: Mapping[str, Any]) -> Any:
         """Headers, the pin policy and pre-call policies; returns the options to send."""
-        extra = getattr(options, "extra_json", None)
-        if extra and isinstance(extra, Mapping):
-            call.extra_body = extra
         headers = options.headers
         changes: dict[str, Any] = {}
         if headers:
@@ -362,6 +373,17 @@ class Runtime:
             options = options.model_copy(update=changes)
             call.request = sent_body(options) or call.request
         return options
+
+    def _watching(self) -> tuple[CallObserver, ...]:
+        """The observers active for one call, in order."""
+        watching = []
+        for observer, gate in self._gates:
+            try:
+                if gate is None or gate():
+                    watching.append(observer)
+            except Exception:
+                log_internal_error("observer active")
+        return tuple(watching)
 
     def _read_headers(self, call: CallContext, headers: Mapping[str, Any], changes: dict[str, Any]) -> None:
         raw = headers.get(RAW_HEADER)
@@ -450,10 +472,16 @@ class Runtime:
     # -- after the call ---------------------------------------------------------------------------
     def end(
         self, call: CallContext, error: BaseException | None, stream_completed: bool | None
-    ) -> CallRecord:
-        """Build the immutable record and run ``on_end`` observers."""
+    ) -> CallRecord | None:
+        """Build the immutable record and run ``on_end`` observers (no record when none watches)."""
         acc = call.acc
         end = time.perf_counter()
+        served = acc.response_model
+        drift = self._drift(call, served) if call.pin is not None and served is not None else False
+        if acc.response_id:
+            remember_response_id(acc.response_id, call, served or call.request_model)
+        if not call.observers:
+            return None
         usage = Usage(
             input_tokens=acc.input_tokens,
             output_tokens=acc.output_tokens,
@@ -461,27 +489,46 @@ class Runtime:
             cache_write_tokens=acc.cache_write,
             reasoning_tokens=acc.reasoning,
         )
-        served = acc.response_model
         cost = None
-        if self.pricer is not None and error is None and acc.input_tokens is not None and self._wants_cost():
+        if self.pricer is not None and error is None and acc.input_tokens is not None and _wants_cost(call):
             try:
                 cost = self.pricer(call.info.provider, served or call.request_model, usage)
             except Exception:
                 log_internal_error("cost")
-        record = CallRecord(
+        call.record = record = self._record(call, error, stream_completed, usage, cost, drift, end)
+        for observer in call.observers:
+            try:
+                observer.on_end(call, record)
+            except Exception:
+                log_internal_error("on_end")
+        return record
+
+    def _record(
+        self,
+        call: CallContext,
+        error: BaseException | None,
+        stream_completed: bool | None,
+        usage: Usage,
+        cost: Cost | None,
+        drift: bool,
+        end: float,
+    ) -> CallRecord:
+        acc = call.acc
+        info = call.info
+        return CallRecord(
             call_id=call.call_id,
             kind=call.kind,  # type: ignore[arg-type]
             service_name=self.settings.service_name,
             environment=self.settings.environment,
-            provider=call.info.provider,
+            provider=info.provider,
             operation=call.operation,
             api=call.api,
             requested_model=call.requested_model,
             request_model=call.request_model,
             locked_model=call.locked_model,
-            response_model=served,
+            response_model=acc.response_model,
             pin_action=call.pin.action if call.pin else "off",
-            drift=self._drift(call, served),
+            drift=drift,
             stream=call.stream,
             stream_completed=stream_completed,
             response_id=acc.response_id,
@@ -499,26 +546,14 @@ class Runtime:
             cost=cost,
             trace_id=call.trace_id,
             span_id=call.span_id,
-            server_address=call.info.server_address,
-            server_port=call.info.server_port,
+            server_address=info.server_address,
+            server_port=info.server_port,
             service_tier=acc.service_tier,
             system_fingerprint=acc.system_fingerprint,
             embedding_dimensions=acc.dimensions,
             request=call.request,
             output_text=acc.output_text(),
         )
-        call.record = record
-        if acc.response_id:
-            remember_response_id(acc.response_id, call)
-        for observer in self.observers:
-            try:
-                observer.on_end(call, record)
-            except Exception:
-                log_internal_error("on_end")
-        return record
-
-    def _wants_cost(self) -> bool:
-        return self._cost_always or any(observer.needs_cost() for observer in self._cost_checks)
 
     def _drift(self, call: CallContext, served: str | None) -> bool:
         pin = call.pin
@@ -541,6 +576,14 @@ class Runtime:
             python_warning=self.settings.python_warnings,
         )
         return True
+
+
+def _wants_cost(call: CallContext) -> bool:
+    for observer in call.observers:
+        check = getattr(observer, "needs_cost", None)
+        if check is None or check():
+            return True
+    return False
 
 
 def _error_type(error: BaseException | None) -> str | None:

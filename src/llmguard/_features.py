@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._core import CallObserver, PreCallPolicy, Pricer, Runtime
+from ._internal import log_internal_error
 from .exceptions import ConfigurationError, LLMGuardError
 
 if TYPE_CHECKING:
@@ -37,18 +38,23 @@ def _build(guard: Guard, module: str, name: str) -> Any:
 
     A guard whose configuration enables a feature that cannot be built (a malformed table, a
     value of the wrong type) raises `llmguard.ConfigurationError` on first use, naming the feature;
-    running without the feature the user asked for would fail open.
+    running without the feature the user asked for would fail open. Any other failure is internal:
+    it is logged and the feature left out, so an observer fails open, while a policy feature (hard
+    budgets) builds a policy that refuses calls with `llmguard.PolicyUnavailableError` itself.
     """
     try:
         return getattr(importlib.import_module(module), name)(guard)
     except LLMGuardError:
         raise
-    except Exception as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, LookupError) as exc:
         feature = module.removeprefix("llmguard.").split("._")[0].strip("_")
         raise ConfigurationError(
             f"llmguard could not build its {feature} feature from this configuration: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
+    except Exception:
+        log_internal_error(f"building {module}")  # an observer fails open; a policy fails closed itself
+        return None
 
 
 def build_runtime(guard: Guard) -> Runtime:

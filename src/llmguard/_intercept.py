@@ -245,7 +245,7 @@ def sync_shell(base: type) -> dict[str, Any]:
         if started is None:
             return sdk_request(self, cast_to, options, *args, **kwargs)
         call, options = started
-        if kwargs.get("stream_cls") is not None:
+        if kwargs.get("stream") and kwargs.get("stream_cls") is not None:  # a stream only when asked to
             kwargs["stream_cls"] = guarded_stream_cls(kwargs["stream_cls"], is_async=False)
         token = active_call.set(call)
         span_token = enter_span(call)
@@ -293,7 +293,7 @@ def async_shell(base: type) -> dict[str, Any]:
         if started is None:
             return await sdk_request(self, cast_to, options, *args, **kwargs)
         call, options = started
-        if kwargs.get("stream_cls") is not None:
+        if kwargs.get("stream") and kwargs.get("stream_cls") is not None:  # a stream only when asked to
             kwargs["stream_cls"] = guarded_stream_cls(kwargs["stream_cls"], is_async=True)
         token = active_call.set(call)
         span_token = enter_span(call)

@@ -21,12 +21,13 @@ _last = [0, 0]
 _id_lock = threading.Lock()
 
 
-def new_call_id() -> str:
+def new_call_id(start_ns: int | None = None) -> str:
     """A sortable unique id: 48-bit milliseconds + 80 random bits, as 32 lowercase hex characters.
 
-    Ids made in the same millisecond by one process stay in order (the random part is incremented).
+    The time is ``start_ns`` (ns since the epoch; default: now). Ids made by one process are issued
+    in increasing order (within a millisecond, or for an earlier start, the random part is incremented).
     """
-    ms = time.time_ns() // 1_000_000
+    ms = (time.time_ns() if start_ns is None else start_ns) // 1_000_000
     with _id_lock:
         if ms <= _last[0]:
             ms = _last[0]

@@ -3,7 +3,8 @@
 The SDKs' pydantic models are unhashable and must not carry foreign attributes, so references
 live here, keyed by ``id(obj)`` and cleaned by a weak-reference callback when the object dies.
 A bounded index by provider response id covers objects the app rebuilds (stream helpers' final
-objects, deserialised copies).
+objects, deserialised copies). That index holds a `KnownCall` (ids, prompt, model: a few hundred
+bytes), never the call itself, so its memory is bounded by its size, not by the calls' content.
 """
 
 from __future__ import annotations
@@ -15,14 +16,54 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._core import CallContext
+    from ._core import CallContext, Runtime
+    from ._record import PromptRef
 
-__all__ = ["by_response_id", "find", "remember", "remember_response_id"]
+__all__ = ["MAX_RESPONSE_IDS", "KnownCall", "by_response_id", "find", "remember", "remember_response_id"]
+
+MAX_RESPONSE_IDS = 10_000
+"""How many finished calls the response-id index keeps (oldest dropped first)."""
 
 _by_id: dict[int, tuple[weakref.ref[Any], CallContext]] = {}
-_by_response: OrderedDict[str, CallContext] = OrderedDict()
-_MAX_RESPONSE_IDS = 10_000
+_by_response: OrderedDict[str, KnownCall] = OrderedDict()
 _lock = threading.Lock()
+
+
+class KnownCall:
+    """What the response-id index remembers of a finished call: its identity, not its content."""
+
+    __slots__ = (
+        "call_id",
+        "model",
+        "prompt",
+        "response_id",
+        "runtime",
+        "session_id",
+        "span_id",
+        "trace_id",
+        "user_id",
+    )
+
+    def __init__(self, call: CallContext, response_id: str, model: str | None) -> None:
+        self.call_id: str = call.call_id
+        self.trace_id: str | None = call.trace_id
+        self.span_id: str | None = call.span_id
+        self.response_id = response_id
+        self.prompt: PromptRef | None = call.prompt
+        self.model = model
+        """The served model (the sent one when the provider did not say)."""
+        self.runtime: Runtime = call.runtime
+        """The runtime that made the call (feedback routes to its guard)."""
+        scope = call.scope
+        self.user_id: str | None = scope.user_id if scope is not None else None
+        self.session_id: str | None = scope.session_id if scope is not None else None
+        """The call context's user and session (feedback inherits them)."""
+
+
+def _forget(key: int, ref: weakref.ref[Any]) -> None:
+    entry = _by_id.get(key)
+    if entry is not None and entry[0] is ref:
+        del _by_id[key]
 
 
 def remember(obj: Any, call: CallContext) -> None:
@@ -35,17 +76,12 @@ def remember(obj: Any, call: CallContext) -> None:
     _by_id[key] = (ref, call)
 
 
-def _forget(key: int, ref: weakref.ref[Any]) -> None:
-    entry = _by_id.get(key)
-    if entry is not None and entry[0] is ref:
-        del _by_id[key]
-
-
-def remember_response_id(response_id: str, call: CallContext) -> None:
-    """Index ``call`` by the provider's response id (bounded, oldest dropped first)."""
+def remember_response_id(response_id: str, call: CallContext, model: str | None) -> None:
+    """Index ``call``'s identity by the provider's response id (bounded, oldest dropped first)."""
+    known = KnownCall(call, response_id, model)
     with _lock:
-        _by_response[response_id] = call
-        if len(_by_response) > _MAX_RESPONSE_IDS:
+        _by_response[response_id] = known
+        if len(_by_response) > MAX_RESPONSE_IDS:
             _by_response.popitem(last=False)
 
 
@@ -57,7 +93,7 @@ def find(obj: Any) -> CallContext | None:
     return None
 
 
-def by_response_id(response_id: str) -> CallContext | None:
-    """The call whose provider response id is ``response_id``, if still indexed."""
+def by_response_id(response_id: str) -> KnownCall | None:
+    """The finished call whose provider response id is ``response_id``, if still indexed."""
     with _lock:
         return _by_response.get(response_id)

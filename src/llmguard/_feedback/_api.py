@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from llmguard import _refs
 from llmguard._internal import handle_internal_errors
 from llmguard.exceptions import FeedbackError
 
@@ -115,11 +116,13 @@ def sink_errors() -> dict[str, int]:
     return ERRORS.snapshot()
 
 
-def resolve_token(token: object, guard: Guard | None) -> tuple[TokenClaims, Guard, CallContext | None]:
-    """(verified claims, guard, live call context or None) for a feedback token."""
+def resolve_token(token: object, guard: Guard | None) -> tuple[TokenClaims, Guard]:
+    """(verified claims, guard) for a feedback token.
+
+    A token names its call; the call's content, if retained, comes from the retention buffer.
+    """
     owner = guard or _default_guard()
-    claims = read_claims(owner, token)
-    return claims, owner, _live(claims.ref)
+    return read_claims(owner, token), owner
 
 
 def _check_call_id(call_id: object) -> None:
@@ -138,27 +141,27 @@ def resolve(target: Any, guard: Guard | None) -> tuple[CallRef, Guard, CallConte
                 f"{target!r} is a bare call id, not a feedback target: pass CallRef(call_id={target!r}) "
                 "from your backend, or a token from guard.feedback_token(...) from a browser"
             )
-        claims, owner, call = resolve_token(target, guard)
-        return claims.ref, owner, call, "token"
+        claims, owner = resolve_token(target, guard)
+        return claims.ref, owner, None, "token"
     if isinstance(target, CallRef):
-        call = _live(target)
-        if call is None:
+        known = _known(target)
+        if known is None:
             _check_call_id(target.call_id)
-        return target, guard or guard_of(call) or _default_guard(), call, "api"
-    call = context_of(target)
-    if call is None:
+        return target, guard or guard_of(known) or _default_guard(), None, "api"
+    found = context_of(target)
+    if found is None:
         from ._ref import call_ref
 
         call_ref(target)  # raises FeedbackError with the explanation
         raise AssertionError("unreachable")
-    return ref_from_context(call), guard or guard_of(call) or _default_guard(), call, "api"
+    live = None if isinstance(found, _refs.KnownCall) else found
+    return ref_from_context(found), guard or guard_of(found) or _default_guard(), live, "api"
 
 
-def _live(ref: CallRef) -> CallContext | None:
-    from llmguard import _refs
-
-    call = _refs.by_response_id(ref.response_id) if ref.response_id else None
-    return call if call is not None and call.call_id == ref.call_id else None
+def _known(ref: CallRef) -> _refs.KnownCall | None:
+    """What the response-id index knows of the referenced call (to route feedback to its guard)."""
+    known = _refs.by_response_id(ref.response_id) if ref.response_id else None
+    return known if known is not None and known.call_id == ref.call_id else None
 
 
 def _build(
@@ -235,8 +238,8 @@ def _target(
 ) -> tuple[CallRef, Guard, CallContext | None, str, object]:
     """Like `resolve`, plus the user id to record once a token's bindings allow the feedback."""
     if isinstance(target, str) and not _CALL_ID.match(target):
-        claims, owner, call = resolve_token(target, guard)
-        return claims.ref, owner, call, "token", claims.check(name, user_id)
+        claims, owner = resolve_token(target, guard)
+        return claims.ref, owner, None, "token", claims.check(name, user_id)
     ref, owner, call, source = resolve(target, guard)
     return ref, owner, call, source, user_id
 

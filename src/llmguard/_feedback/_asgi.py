@@ -175,7 +175,7 @@ class FeedbackApp:
         import anyio.to_thread
 
         try:
-            claims, owner, call = resolve_token(payload["token"], self.guard)
+            claims, owner = resolve_token(payload["token"], self.guard)
             _limit(self.per_token, payload["token"].rsplit(".", 1)[-1], "this token")
             ref = claims.ref
             entry = make_entry(
@@ -191,7 +191,7 @@ class FeedbackApp:
             raise _HTTPError(403, "invalid_token", str(exc)) from None
         except FeedbackError as exc:
             raise _HTTPError(422, "invalid_feedback", str(exc)) from None
-        entry = await anyio.to_thread.run_sync(record_entry, owner, entry, call)
+        entry = await anyio.to_thread.run_sync(record_entry, owner, entry)
         return {"ok": True, "call_id": ref.call_id, "name": entry.name, "judging": entry.judging}
 
 

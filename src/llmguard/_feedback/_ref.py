@@ -17,6 +17,7 @@ from llmguard.exceptions import FeedbackError
 if TYPE_CHECKING:
     from llmguard._core import CallContext
     from llmguard._guard import Guard
+    from llmguard._refs import KnownCall
 
 __all__ = ["CallRef", "call_ref", "context_of", "current_call_ref", "guard_of", "ref_from_context"]
 
@@ -51,27 +52,45 @@ class CallRef:
     session_id: str | None = None
 
 
-def ref_from_context(call: CallContext) -> CallRef:
-    """Build the reference of an in-flight or finished call."""
-    record = call.record
+def ref_from_context(call: CallContext | KnownCall) -> CallRef:
+    """Build the reference of an in-flight or finished call (or of one the response-id index knows)."""
+    if isinstance(call, _refs.KnownCall):
+        prompt = call.prompt
+        return CallRef(
+            call_id=call.call_id,
+            trace_id=call.trace_id,
+            span_id=call.span_id,
+            response_id=call.response_id,
+            prompt_name=prompt.name if prompt else None,
+            prompt_version=prompt.version if prompt else None,
+            model=call.model,
+            user_id=call.user_id,
+            session_id=call.session_id,
+        )
     prompt = call.prompt
     scope = call.scope
-    model = record.response_model if record is not None and record.response_model else call.request_model
+    # A finished call's accumulator holds what the provider said (whether or not a record was built).
+    acc = call.acc if call.finished else None
+    served = acc.response_model if acc is not None else None
     return CallRef(
         call_id=call.call_id,
-        trace_id=call.trace_id or (record.trace_id if record else None),
-        span_id=call.span_id or (record.span_id if record else None),
-        response_id=record.response_id if record is not None else None,
+        trace_id=call.trace_id,
+        span_id=call.span_id,
+        response_id=acc.response_id if acc is not None else None,
         prompt_name=prompt.name if prompt else None,
         prompt_version=prompt.version if prompt else None,
-        model=model,
+        model=served or call.request_model,
         user_id=scope.user_id if scope is not None else None,
         session_id=scope.session_id if scope is not None else None,
     )
 
 
-def context_of(obj: Any) -> CallContext | None:
-    """The call context behind ``obj`` (response, stream, stream helper, raw or rebuilt object)."""
+def context_of(obj: Any) -> CallContext | KnownCall | None:
+    """The call behind ``obj`` (response, stream, stream helper, raw or rebuilt object).
+
+    A live `CallContext` while the object (or its stream) lives; for a rebuilt object, what the
+    bounded response-id index still knows of the call.
+    """
     call = _refs.find(obj)
     if call is not None:
         return call
@@ -128,7 +147,7 @@ def current_call_ref() -> CallRef | None:
     return ref_from_context(call) if call is not None else None
 
 
-def guard_of(call: CallContext | None) -> Guard | None:
+def guard_of(call: CallContext | KnownCall | None) -> Guard | None:
     """The guard whose runtime made ``call``, when the runtime knows it."""
     if call is None:
         return None

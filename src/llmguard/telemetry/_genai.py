@@ -22,7 +22,6 @@ __all__ = [
     "context_attributes",
     "embedding_attributes",
     "embeddings_request_attributes",
-    "extra_body_attributes",
     "openai_request_attributes",
     "output_type",
     "response_service_attributes",
@@ -36,19 +35,6 @@ _JSON_FORMATS = frozenset({"json_object", "json_schema", "json"})
 
 def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def extra_body_attributes(
-    extra: Mapping[str, Any], attrs: dict[str, Any], numbers: tuple[tuple[str, str], ...]
-) -> None:
-    """Numeric request parameters (``numbers``: body key -> attribute) sent through the SDK's ``extra_body``.
-
-    The SDK merges ``extra_body`` over the body, so these values win over the body's.
-    """
-    for key, name in numbers:
-        value = extra.get(key)
-        if _number(value):
-            attrs[name] = value
 
 
 def output_type(api: str, body: Mapping[str, Any]) -> str | None:

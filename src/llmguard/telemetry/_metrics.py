@@ -26,7 +26,7 @@ class Metrics:
         chunk_metric: Record ``time_per_output_chunk`` (one record per streamed chunk after the first).
     """
 
-    __slots__ = ("chunk", "cost", "cost_histogram", "duration", "tokens", "ttfc")
+    __slots__ = ("_cache", "chunk", "cost", "cost_histogram", "duration", "tokens", "ttfc")
 
     def __init__(self, meter: Meter, *, legacy_cost: bool = False, chunk_metric: bool = True) -> None:
         self.duration = meter.create_histogram(
@@ -67,38 +67,49 @@ class Metrics:
             if legacy_cost
             else None
         )
+        self._cache: dict[tuple[str | int | None, ...], _Sets] = {}
 
     def record(self, record: CallRecord) -> None:
         """Record one finished call."""
-        attrs = _attributes(record)
-        duration_attrs = _duration_attributes(record, attrs)
-        self.duration.record(record.duration_s, duration_attrs)
+        attrs = self._sets(record)
+        self.duration.record(record.duration_s, _duration_attributes(record, attrs.base))
         usage = record.usage
         if usage.input_tokens is not None:
-            self.tokens.record(usage.input_tokens, {**attrs, sc.GEN_AI_TOKEN_TYPE: "input"})
+            self.tokens.record(usage.input_tokens, attrs.input)
         if usage.output_tokens is not None:
-            self.tokens.record(usage.output_tokens, {**attrs, sc.GEN_AI_TOKEN_TYPE: "output"})
+            self.tokens.record(usage.output_tokens, attrs.output)
         if record.time_to_first_chunk_s is not None:
-            self.ttfc.record(record.time_to_first_chunk_s, attrs)
+            self.ttfc.record(record.time_to_first_chunk_s, attrs.base)
             if self.chunk is not None:
                 for gap in record.chunk_gaps_s:
-                    self.chunk.record(gap, attrs)
+                    self.chunk.record(gap, attrs.base)
         if record.cost is not None:
             total = float(record.cost.total)
-            cost_attrs = {
-                sc.GEN_AI_OPERATION_NAME: record.operation,
-                sc.GEN_AI_PROVIDER_NAME: record.provider,
-                sc.GEN_AI_RESPONSE_MODEL: record.response_model or record.request_model or "",
-                sc.GEN_AI_USAGE_COST_CURRENCY: "USD",
-                sc.GEN_AI_USAGE_COST_SOURCE: "local",
-            }
-            if record.prompt is not None:
-                cost_attrs[sc.GEN_AI_PROMPT_NAME] = record.prompt.name
-            self.cost_histogram.record(total, cost_attrs)
+            self.cost_histogram.record(total, attrs.cost)
             if self.cost is not None:
-                legacy = {k: v for k, v in cost_attrs.items() if k in _LEGACY_COST_KEYS}
-                self.cost.add(total, legacy)
+                self.cost.add(total, attrs.legacy_cost)
 
+    def _sets(self, record: CallRecord) -> _Sets:
+        prompt = record.prompt
+        key = (
+            record.operation,
+            record.provider,
+            record.request_model,
+            record.response_model,
+            record.server_address,
+            record.server_port,
+            prompt.name if prompt is not None else None,
+        )
+        found = self._cache.get(key)
+        if found is None:
+            if len(self._cache) >= _MAX_SETS:
+                self._cache.clear()
+            found = self._cache[key] = _Sets(record)
+        return found
+
+
+_MAX_SETS = 1024
+"""Cached attribute sets per guard; the cache starts over when full."""
 
 _LEGACY_COST_KEYS = frozenset({sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_RESPONSE_MODEL, sc.GEN_AI_PROMPT_NAME})
 
@@ -118,6 +129,35 @@ def _duration_attributes(record: CallRecord, attrs: dict[str, Any]) -> dict[str,
         if record.system_fingerprint is not None:
             out[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = record.system_fingerprint
     return out
+
+
+class _Sets:
+    """The metric attribute sets shared by every call with the same models, server and prompt.
+
+    Read-only once built: the SDK may keep a reference to the dict it was given.
+    """
+
+    __slots__ = ("base", "cost", "input", "legacy_cost", "output")
+
+    def __init__(self, record: CallRecord) -> None:
+        self.base = _attributes(record)
+        self.input = {**self.base, sc.GEN_AI_TOKEN_TYPE: "input"}
+        self.output = {**self.base, sc.GEN_AI_TOKEN_TYPE: "output"}
+        self.cost = _cost_attributes(record)
+        self.legacy_cost = {k: v for k, v in self.cost.items() if k in _LEGACY_COST_KEYS}
+
+
+def _cost_attributes(record: CallRecord) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        sc.GEN_AI_OPERATION_NAME: record.operation,
+        sc.GEN_AI_PROVIDER_NAME: record.provider,
+        sc.GEN_AI_RESPONSE_MODEL: record.response_model or record.request_model or "",
+        sc.GEN_AI_USAGE_COST_CURRENCY: "USD",
+        sc.GEN_AI_USAGE_COST_SOURCE: "local",
+    }
+    if record.prompt is not None:
+        attrs[sc.GEN_AI_PROMPT_NAME] = record.prompt.name
+    return attrs
 
 
 def _attributes(record: CallRecord) -> dict[str, Any]:

@@ -9,10 +9,13 @@ recording; with no tracer provider configured a call costs a no-op span.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, trace
+from opentelemetry.environment_variables import OTEL_PYTHON_METER_PROVIDER, OTEL_PYTHON_TRACER_PROVIDER
+from opentelemetry.metrics import _internal as _metrics_internal
 from opentelemetry.trace import ProxyTracerProvider, SpanKind, Status, StatusCode
 
 from llmguard._core import CallContext
@@ -25,7 +28,6 @@ from ._genai import (
     context_attributes,
     embedding_attributes,
     embeddings_request_attributes,
-    extra_body_attributes,
     openai_request_attributes,
     output_type,
     response_service_attributes,
@@ -38,17 +40,17 @@ if TYPE_CHECKING:
 
 __all__ = ["TelemetryObserver", "build", "end_attributes", "request_attributes"]
 
-_NUMBERS: tuple[tuple[str, str], ...] = (
-    ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
-    ("top_p", sc.GEN_AI_REQUEST_TOP_P),
-    ("top_k", sc.GEN_AI_REQUEST_TOP_K),
-    ("frequency_penalty", sc.GEN_AI_REQUEST_FREQUENCY_PENALTY),
-    ("presence_penalty", sc.GEN_AI_REQUEST_PRESENCE_PENALTY),
-    ("seed", sc.GEN_AI_REQUEST_SEED),
-    ("max_tokens", sc.GEN_AI_REQUEST_MAX_TOKENS),
-    ("max_completion_tokens", sc.GEN_AI_REQUEST_MAX_TOKENS),
-    ("max_output_tokens", sc.GEN_AI_REQUEST_MAX_TOKENS),
-)
+_NUMBERS: dict[str, str] = {
+    "temperature": sc.GEN_AI_REQUEST_TEMPERATURE,
+    "top_p": sc.GEN_AI_REQUEST_TOP_P,
+    "top_k": sc.GEN_AI_REQUEST_TOP_K,
+    "frequency_penalty": sc.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    "presence_penalty": sc.GEN_AI_REQUEST_PRESENCE_PENALTY,
+    "seed": sc.GEN_AI_REQUEST_SEED,
+    "max_tokens": sc.GEN_AI_REQUEST_MAX_TOKENS,
+    "max_completion_tokens": sc.GEN_AI_REQUEST_MAX_TOKENS,
+    "max_output_tokens": sc.GEN_AI_REQUEST_MAX_TOKENS,
+}
 """Request body key -> attribute, for numeric request parameters."""
 
 
@@ -56,38 +58,48 @@ def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def request_attributes(call: CallContext) -> dict[str, Any]:
-    """The request-side attributes of a call (beyond those set at span creation)."""
-    body: Mapping[str, Any] = call.request
-    attrs: dict[str, Any] = {sc.LLMGUARD_CALL_ID: call.call_id}
-    for key, name in _NUMBERS:
-        value = body.get(key)
-        if _number(value):
-            attrs[name] = value
-    stop = body.get("stop_sequences") if call.api == "messages" else body.get("stop")
-    if isinstance(stop, str):
-        attrs[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = (stop,)
-    elif isinstance(stop, list | tuple) and all(isinstance(s, str) for s in stop):
-        attrs[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(stop)
-    count = body.get("n")
-    if _number(count) and count != 1:
-        attrs[sc.GEN_AI_REQUEST_CHOICE_COUNT] = count
-    if call.stream:
-        attrs[sc.GEN_AI_REQUEST_STREAM] = True
+def static_attributes(call: CallContext) -> dict[str, Any]:
+    """The attributes every call of one (client, operation, request model) shares (computed once per triple)."""
+    attrs: dict[str, Any] = {
+        sc.GEN_AI_OPERATION_NAME: call.operation,
+        sc.GEN_AI_PROVIDER_NAME: call.info.provider,
+    }
+    if call.request_model:
+        attrs[sc.GEN_AI_REQUEST_MODEL] = call.request_model
     if call.info.server_address:
         attrs[sc.SERVER_ADDRESS] = call.info.server_address
     if call.info.server_port:
         attrs[sc.SERVER_PORT] = call.info.server_port
+    return attrs
+
+
+def request_attributes(call: CallContext) -> dict[str, Any]:
+    """The per-call request-side attributes (beyond `static_attributes`)."""
+    body: Mapping[str, Any] = call.request
+    attrs: dict[str, Any] = {sc.LLMGUARD_CALL_ID: call.call_id}
+    for key in body:  # a request names a few of the many parameters: walk the request, not the table
+        name = _NUMBERS.get(key)
+        if name is not None:
+            value = body[key]
+            if _number(value):
+                attrs[name] = value
+    stop = body.get("stop_sequences") if call.api == "messages" else body.get("stop")
+    if stop is not None:
+        if isinstance(stop, str):
+            attrs[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = (stop,)
+        elif isinstance(stop, list | tuple) and all(isinstance(s, str) for s in stop):
+            attrs[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(stop)
+    count = body.get("n")
+    if count is not None and _number(count) and count != 1:
+        attrs[sc.GEN_AI_REQUEST_CHOICE_COUNT] = count
+    if call.stream:
+        attrs[sc.GEN_AI_REQUEST_STREAM] = True
     _genai_attributes(call, body, attrs)
     _guard_attributes(call, attrs)
     return attrs
 
 
 def _genai_attributes(call: CallContext, body: Mapping[str, Any], attrs: dict[str, Any]) -> None:
-    extra = call.extra_body
-    if extra is not None:
-        extra_body_attributes(extra, attrs, _NUMBERS)
-        body = {**body, **extra}
     kind = output_type(call.api, body)
     if kind is not None:
         attrs[sc.GEN_AI_OUTPUT_TYPE] = kind
@@ -180,11 +192,29 @@ def _cost_attributes(record: CallRecord, attrs: dict[str, Any], legacy_cost: boo
     attrs[sc.LLMGUARD_COST_PRICED] = True
     attrs[sc.LLMGUARD_COST_INPUT] = float(cost.input)
     attrs[sc.LLMGUARD_COST_OUTPUT] = float(cost.output)
-    attrs[sc.LLMGUARD_COST_CACHE_READ] = float(cost.cache_read)
-    attrs[sc.LLMGUARD_COST_CACHE_WRITE] = float(cost.cache_write)
+    if cost.cache_read:  # each attribute costs the SDK a validation pass: zero shares are left out
+        attrs[sc.LLMGUARD_COST_CACHE_READ] = float(cost.cache_read)
+    if cost.cache_write:
+        attrs[sc.LLMGUARD_COST_CACHE_WRITE] = float(cost.cache_write)
     attrs[sc.LLMGUARD_COST_SOURCE] = cost.source
     if cost.data_version:
         attrs[sc.LLMGUARD_COST_DATA_VERSION] = cost.data_version
+
+
+class _Shape:
+    """What every call of one (client, operation, request model) shares, computed once."""
+
+    __slots__ = ("attributes", "info", "name")
+
+    def __init__(self, call: CallContext) -> None:
+        self.info = call.info
+        model = call.request_model
+        self.name = f"{call.operation} {model}" if model else call.operation
+        self.attributes = static_attributes(call)
+
+
+_MAX_SHAPES = 1024
+"""Cached shapes per observer; the cache starts over when full (model names are not unbounded in practice)."""
 
 
 class TelemetryObserver:
@@ -197,7 +227,15 @@ class TelemetryObserver:
         capture_content: Record message content on spans.
     """
 
-    __slots__ = ("capture_content", "global_meter", "global_tracer", "metrics", "options", "tracer")
+    __slots__ = (
+        "_shapes",
+        "capture_content",
+        "global_meter",
+        "global_tracer",
+        "metrics",
+        "options",
+        "tracer",
+    )
 
     def __init__(
         self,
@@ -217,28 +255,58 @@ class TelemetryObserver:
         """The tracer comes from the global provider: skip spans while no provider is installed."""
         self.global_meter = global_meter
         """The meter comes from the global provider: skip metrics while no provider is installed."""
+        self._shapes: dict[tuple[int, str, str | None], _Shape] = {}
+
+    def _tracing(self) -> bool:
+        if not self.global_tracer:
+            return True
+        if _unset(trace, "_TRACER_PROVIDER", OTEL_PYTHON_TRACER_PROVIDER):
+            return False
+        if isinstance(trace.get_tracer_provider(), ProxyTracerProvider):
+            return False
+        self.global_tracer = False  # the global provider is set once and for all: stop checking
+        return True
+
+    def _metering(self) -> bool:
+        if self.metrics is None:
+            return False
+        if not self.global_meter:
+            return True
+        if _meter_unset():
+            return False
+        self.global_meter = False  # set once and for all, as for tracing
+        return True
+
+    def active(self) -> bool:
+        """Watch a call only when its span or its metrics go somewhere (OpenTelemetry is configured)."""
+        return self._tracing() or self._metering()
 
     def needs_cost(self) -> bool:
-        """Spans and metrics carry the cost, unless OpenTelemetry is not configured at all."""
-        tracing = not (self.global_tracer and isinstance(trace.get_tracer_provider(), ProxyTracerProvider))
-        return tracing or (self.metrics is not None and not (self.global_meter and _meter_unset()))
+        """Spans and metrics carry the cost (asked only for calls this observer watches: `active`)."""
+        return True
+
+    def _shape(self, call: CallContext) -> _Shape:
+        info = call.info
+        key = (id(info), call.operation, call.request_model)
+        shape = self._shapes.get(key)
+        if shape is None or shape.info is not info:
+            if len(self._shapes) >= _MAX_SHAPES:
+                self._shapes.clear()
+            shape = self._shapes[key] = _Shape(call)
+        return shape
 
     def on_start(self, call: CallContext) -> None:
         """Open the call's span and give the call its trace and span ids."""
-        if self.global_tracer and isinstance(trace.get_tracer_provider(), ProxyTracerProvider):
-            return  # OpenTelemetry is not configured: a span would be a no-op anyway
-        model = call.request_model
-        attrs: dict[str, Any] = {
-            sc.GEN_AI_OPERATION_NAME: call.operation,
-            sc.GEN_AI_PROVIDER_NAME: call.info.provider,
-        }
-        if model:
-            attrs[sc.GEN_AI_REQUEST_MODEL] = model
-        attrs.update(request_attributes(call))  # all at creation: one attribute pass, visible to samplers
+        if not self._tracing():
+            return  # metrics only: a span would be a no-op anyway
+        shape = self._shape(call)
+        attrs = request_attributes(call)
+        attrs.update(shape.attributes)  # all at creation: one attribute pass, visible to samplers
         if call.scope is not None:
             context_attributes(call.scope, attrs, user_id=self.options.user_id)
-        name = f"{call.operation} {model}" if model else call.operation
-        span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs, start_time=call.start_ns)
+        span = self.tracer.start_span(
+            shape.name, kind=SpanKind.CLIENT, attributes=attrs, start_time=call.start_ns
+        )
         call.span = span
         context = span.get_span_context()
         if context.is_valid:
@@ -267,7 +335,7 @@ class TelemetryObserver:
             if span.is_recording():
                 self._finish_span(call, span, record)
             span.end(end_time=record.start_time_ns + int(record.duration_s * 1e9))
-        if self.metrics is not None and not (self.global_meter and _meter_unset()):
+        if self.metrics is not None and self._metering():
             self.metrics.record(record)
 
     def _finish_span(self, call: CallContext, span: trace.Span, record: CallRecord) -> None:
@@ -314,9 +382,27 @@ def build(guard: Guard) -> TelemetryObserver | None:
 
 def _meter_unset() -> bool:
     """No global meter provider is installed yet (the API's proxy answers)."""
+    if _unset(_metrics_internal, "_METER_PROVIDER", OTEL_PYTHON_METER_PROVIDER):
+        return True
     return _PROXY_METER_PROVIDER is not None and isinstance(
         metrics.get_meter_provider(), _PROXY_METER_PROVIDER
     )
+
+
+_ENVIRONMENT_PROVIDERS = frozenset(
+    name for name in (OTEL_PYTHON_TRACER_PROVIDER, OTEL_PYTHON_METER_PROVIDER) if name in os.environ
+)
+"""Global providers named by environment variable at import (the API loads those on first use)."""
+
+
+def _unset(module: object, attribute: str, variable: str) -> bool:
+    """Certainly no global provider yet: the API's module global is still ``None`` and no variable names one.
+
+    A cheap answer to a question asked on every call: the API's own getter looks the variable up in
+    ``os.environ`` (a ``KeyError`` raised and caught each time). Whenever this cannot be sure (another
+    API version, the variable set), it says ``False`` and the caller asks the API.
+    """
+    return getattr(module, attribute, False) is None and variable not in _ENVIRONMENT_PROVIDERS
 
 
 def _proxy_meter_provider() -> type | None:

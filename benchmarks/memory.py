@@ -1,0 +1,152 @@
+"""Memory held after many calls: llmguard with every feature on against the raw SDK, in the same run.
+
+Each variant runs in its own process over the in-memory httpx2 transport of ``benchmarks/_worker``:
+``--calls`` chat completions (default 100,000), each with a ``--prompt-kb`` KB prompt (default 20),
+the responses dropped as an app drops them. The figure is the resident set size (RSS, from
+``/proc/self/statm``) after the calls and a ``gc.collect()``, and its growth since the end of the
+warm-up; the all-on guard is the one of ``benchmarks/_all_on.py`` (spans, metrics, cost, pins with a
+lock rewrite, a prompt link, 5% judging, the SQLite ledger with a budget, call references). The
+claim: all-on RSS stays within ``--limit-mb`` (default 20) of raw. Exit status 1 when it does not.
+
+This is a benchmark, not a test: it takes minutes and asserts nothing in the unit suite.
+
+    python benchmarks/memory.py [--calls 100000] [--prompt-kb 20] [--limit-mb 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def rss_mb() -> float:
+    """This process's resident set size in MiB (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE / 2**20
+
+
+def worker(variant: str, calls: int, prompt_kb: int) -> dict[str, Any]:
+    """Make ``calls`` calls in this process and report RSS after the warm-up and after the calls."""
+    from benchmarks._worker import build
+
+    client = build(variant, _unique_ids())
+    # A fresh 20 KB prompt per call (same size, different content), as an app's prompts are.
+    prefix = "x" * (prompt_kb * 1024)
+    create = client.chat.completions.create
+    model = "gpt-4o-mini" if variant == "llmguard-all" else "gpt-4o-mini-2024-07-18"
+    link = _prompt_link(variant)
+
+    def one(i: int) -> None:
+        with link():
+            create(model=model, messages=[{"role": "user", "content": f"{i}:{prefix}"}])
+
+    for i in range(200):
+        one(i)
+    gc.collect()
+    before = rss_mb()
+    start = time.perf_counter()
+    for i in range(calls):
+        one(i)
+    seconds = time.perf_counter() - start
+    guard = getattr(client, "guard", None)
+    if guard is not None:
+        guard.flush(30)
+    gc.collect()
+    after = rss_mb()
+    if guard is not None:
+        guard.close()
+    return {
+        "variant": variant,
+        "calls": calls,
+        "prompt_kb": prompt_kb,
+        "rss_after_warmup_mb": before,
+        "rss_after_calls_mb": after,
+        "growth_mb": after - before,
+        "seconds": seconds,
+    }
+
+
+def _unique_ids() -> Any:
+    """A transport handler whose every response has its own id, as a provider's do.
+
+    (The response-id index holds one entry per distinct id: a fixed id would hide its size.)
+    """
+    import itertools
+
+    from benchmarks._worker import CHAT, handler
+
+    counter = itertools.count()
+    template = CHAT.replace(b'"chatcmpl-bench"', b'"chatcmpl-%012d"')
+
+    def answer(request: Any) -> Any:
+        response = handler(request)
+        if response.headers.get("content-type") == "application/json":
+            response = type(response)(200, content=template % next(counter), headers=response.headers)
+        return response
+
+    return answer
+
+
+def _prompt_link(variant: str) -> Any:
+    """``llmguard.use_prompt(PROMPT)`` for the all-on variant, else a no-op context."""
+    from contextlib import nullcontext
+
+    if variant != "llmguard-all":
+        return nullcontext
+    import llmguard
+    from benchmarks._all_on import PROMPT
+
+    return lambda: llmguard.use_prompt(PROMPT)
+
+
+def run(variant: str, calls: int, prompt_kb: int) -> dict[str, Any]:
+    """One variant in its own process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMGUARD_", "OTEL_", "OPENAI_"))}
+    env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    cmd = [sys.executable, "-m", "benchmarks.memory", "--worker", variant, "--calls", str(calls)]
+    cmd += ["--prompt-kb", str(prompt_kb)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT, env=env)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> int:
+    """Run raw and all-on, print the table, and say whether the claim holds."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=100_000)
+    parser.add_argument("--prompt-kb", type=int, default=20)
+    parser.add_argument("--limit-mb", type=float, default=20.0)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.calls, args.prompt_kb)))
+        return 0
+    rows = {v: run(v, args.calls, args.prompt_kb) for v in ("raw", "llmguard-all")}
+    over = rows["llmguard-all"]["rss_after_calls_mb"] - rows["raw"]["rss_after_calls_mb"]
+    print(f"calls={args.calls} prompt={args.prompt_kb} KB python={sys.version.split()[0]}\n")
+    print("| variant | RSS after warm-up (MiB) | RSS after the calls (MiB) | growth (MiB) | seconds |")
+    print("|---|---|---|---|---|")
+    for v, r in rows.items():
+        print(
+            f"| {v} | {r['rss_after_warmup_mb']:.1f} | {r['rss_after_calls_mb']:.1f} | "
+            f"{r['growth_mb']:+.1f} | {r['seconds']:.0f} |"
+        )
+    held = over <= args.limit_mb
+    print(
+        f"\nall-on minus raw after the calls: {over:+.1f} MiB (limit +{args.limit_mb:.0f}): {'holds' if held else 'FAILS'}"
+    )
+    return 0 if held else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
