@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 LOCK := requirements/dev.lock
 ARGS ?=
 
-.PHONY: install lock demo test lint typecheck pytest compat docs bench bench-peers test-min test-latest test-e2e clean
+.PHONY: install lock demo test lint typecheck pytest compat docs bench bench-memory bench-startup bench-peers test-min test-latest test-e2e clean
 
 # The build backend comes from the lock too (no build isolation, which would fetch the newest hatchling).
 $(VENV)/.installed: pyproject.toml $(LOCK)
@@ -75,6 +75,14 @@ test-e2e: install
 ## Per-call overhead against the raw SDK.
 bench: install
 	$(PY) benchmarks/overhead.py
+
+## RSS after 100,000 calls with 20 KB prompts, all features on, against the raw SDK in the same run.
+bench-memory: install
+	$(PY) benchmarks/memory.py
+
+## import llmguard + constructing a client, against import openai + construction (median of 10 runs).
+bench-startup: install
+	$(PY) benchmarks/startup.py
 
 ## llmguard against the peers users would pick instead (OTel openai-v2 and genai-openai, OpenLLMetry,
 ## Langfuse), installed in separate benchmark venvs (never in the dev extra or CI).
