@@ -13,6 +13,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from ._env import LLMGUARD_SWALLOW_INTERNAL_ERRORS
 
@@ -23,6 +24,7 @@ __all__ = [
     "handle_internal_errors",
     "log_internal_error",
     "logger",
+    "read_utf8",
     "reset_advisories",
 ]
 
@@ -106,3 +108,24 @@ def reset_advisories() -> None:
     with _seen_lock:
         _seen.clear()
         _counts.clear()
+
+
+def read_utf8(path: Path, limit: int, error: type[Exception], what: str) -> str:
+    """The UTF-8 text of a file a user controls, at most ``limit`` bytes.
+
+    An unreadable, oversized or undecodable file raises ``error`` (an `llmguard.LLMGuardError`
+    subclass) with a message naming the file, ``what`` it is, and the offending byte.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise error(f"{path}: the {what} is {len(data)} bytes; the limit is {limit}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start : exc.start + 1]
+        raise error(
+            f"{path}: not valid UTF-8 (byte {exc.start}: {bad!r}); save the {what} as UTF-8"
+        ) from None

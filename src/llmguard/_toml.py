@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from ._internal import read_utf8
 from .exceptions import ConfigurationError
 
 __all__ = ["MAX_CONFIG_BYTES", "load_toml"]
@@ -20,16 +21,7 @@ def load_toml(path: Path, what: str = "config file") -> dict[str, Any]:
     Raises:
         ConfigurationError: Naming the file and the problem.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigurationError(f"{path}: the {what} is {len(data)} bytes; the limit is {MAX_CONFIG_BYTES}")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigurationError(f"{path}: the {what} is not valid UTF-8 (byte {exc.start})") from None
+    text = read_utf8(path, MAX_CONFIG_BYTES, ConfigurationError, what)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

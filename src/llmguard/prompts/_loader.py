@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from llmguard._internal import read_utf8
 from llmguard.exceptions import PromptFormatError
 
 from ._engine import compile_template
@@ -53,18 +54,7 @@ def version_from_filename(path: Path) -> str | None:
 
 def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
     """A file's UTF-8 text; too large or undecodable becomes a `PromptFormatError` naming the file."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PromptFormatError(f"{path}: cannot be read: {exc.strerror or exc}") from None
-    if len(data) > limit:
-        raise PromptFormatError(f"{path}: file is {len(data)} bytes; the limit is {limit}")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PromptFormatError(
-            f"{path}: not valid UTF-8 (byte {exc.start}: {data[exc.start : exc.start + 1]!r}); save it as UTF-8"
-        ) from None
+    return read_utf8(path, limit, PromptFormatError, "file")
 
 
 def load_text(text: str, source: str) -> Any:
