@@ -9,6 +9,7 @@ bytes), never the call itself, so its memory is bounded by its size, not by the 
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections import OrderedDict
@@ -97,3 +98,11 @@ def by_response_id(response_id: str) -> KnownCall | None:
     """The finished call whose provider response id is ``response_id``, if still indexed."""
     with _lock:
         return _by_response.get(response_id)
+
+
+def _reinit_after_fork() -> None:
+    global _lock
+    _lock = threading.Lock()  # a parent thread may have held it at fork time
+
+
+os.register_at_fork(after_in_child=_reinit_after_fork)
