@@ -411,7 +411,9 @@ def _metrics(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
 def test_time_per_output_chunk_and_cost_histograms(is_async: bool, provider: TracerProvider) -> None:
     reader = InMemoryMetricReader()
     meters = MeterProvider(metric_readers=[reader])
-    guard = llmguard.Guard(pin_policy="off", tracer_provider=provider, meter_provider=meters)
+    guard = llmguard.Guard(
+        pin_policy="off", tracer_provider=provider, meter_provider=meters, telemetry={"chunk_metric": True}
+    )
     fake = FakeOpenAI(reply="one two three four five")
     try:
         if is_async:
@@ -485,10 +487,10 @@ def test_openai_attributes_only_for_the_openai_provider() -> None:
     assert not any(name.startswith("openai.") for name in attrs)
 
 
-def test_chunk_metric_can_be_turned_off() -> None:
+def test_chunk_metric_is_opt_in() -> None:
     reader = InMemoryMetricReader()
     meters = MeterProvider(metric_readers=[reader])
-    guard = llmguard.Guard(pin_policy="off", meter_provider=meters, telemetry={"chunk_metric": False})
+    guard = llmguard.Guard(pin_policy="off", meter_provider=meters)
     try:
         with FakeOpenAI(reply="one two three").client(llmguard.OpenAI, guard=guard) as client:
             assert len(list(client.chat.completions.create(**_chat(stream=True)))) > 2

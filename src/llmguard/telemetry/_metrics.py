@@ -28,7 +28,7 @@ class Metrics:
 
     __slots__ = ("_cache", "chunk", "cost", "cost_histogram", "duration", "tokens", "ttfc")
 
-    def __init__(self, meter: Meter, *, legacy_cost: bool = False, chunk_metric: bool = True) -> None:
+    def __init__(self, meter: Meter, *, legacy_cost: bool = False, chunk_metric: bool = False) -> None:
         self.duration = meter.create_histogram(
             sc.GEN_AI_CLIENT_OPERATION_DURATION,
             unit="s",

@@ -32,9 +32,11 @@ class TelemetryOptions:
     """Record the GenAI client metrics and the cost counter."""
     legacy_cache_creation: bool = False
     """Also emit ``gen_ai.usage.cache_creation.input_tokens`` (the pre-rename name some backends still read)."""
-    chunk_metric: bool = True
+    chunk_metric: bool = False
     """Record ``gen_ai.client.operation.time_per_output_chunk``: one histogram record per streamed chunk
-    after the first, as the conventions define it (``False`` saves those records on long streams)."""
+    after the first, as the conventions define it. Off by default for its cost: with it on, an all-on
+    40-chunk stream measured 1.100x the raw SDK in CPU instructions (callgrind), against 1.031x
+    without it (about 60k instructions a record)."""
     legacy_cost: bool = False
     """Also emit ``gen_ai.usage.cost`` (USD), the pre-proposal name Langfuse and OpenLIT read, and the
     ``llmguard.client.cost`` counter (the ``gen_ai.client.operation.cost`` histogram replaces it)."""
