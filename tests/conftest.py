@@ -13,7 +13,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from _postgres import postgres_server  # noqa: F401  (a fixture)
+
 from llmguard._guard import reset_default_guard
+from llmguard._storage import reset_databases
 from llmguard._internal import reset_advisories
 
 _ENV_PREFIXES = ("OPENAI_", "ANTHROPIC_", "LLMGUARD_", "OTEL_", "AZURE_OPENAI", "AWS_", "GOOGLE_", "CLOUD_ML")
@@ -40,6 +43,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
     reset_advisories()
     yield
     reset_default_guard()
+    reset_databases()  # close every pooled connection the test opened (SQLite and PostgreSQL)
 
 
 @pytest.fixture
@@ -60,3 +64,12 @@ def provider(exporter: InMemorySpanExporter) -> Iterator[TracerProvider]:
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     yield tracer_provider
     tracer_provider.shutdown()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database at the newest schema, on each engine: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'llmguard.db'}"
+    server = request.getfixturevalue("postgres_server")
+    return str(server.new_database())

@@ -303,28 +303,6 @@ def test_ledger_rows_hold_the_context(tmp_path: Path, guards: list[llmguard.Guar
     ]
 
 
-def test_a_version_1_ledger_is_migrated_in_place(tmp_path: Path) -> None:
-    from llmguard.cost import _ledger
-
-    db = tmp_path / "old.db"
-    conn = sqlite3.connect(db)
-    conn.executescript(_ledger._MIGRATIONS[0])
-    conn.execute("CREATE TABLE llmguard_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
-    conn.execute("INSERT INTO llmguard_schema VALUES ('cost_ledger', 1)")
-    values = ["c-old", 1, "2025-01-01", "app", "svc", "prod", "openai", None, "m", None, None, None]
-    values += [None] * 5 + [10, 0.1, None, "ok", None, 0]
-    conn.execute(f"INSERT INTO cost_ledger VALUES ({', '.join('?' * len(values))})", values)
-    conn.commit()
-    conn.close()
-    ledger = SQLiteLedger(db)
-    try:
-        assert {"user_id", "session_id", "tags", "metadata"} <= ledger.columns("cost_ledger")
-        assert ledger.query("SELECT call_id, cost_nanos, user_id FROM cost_ledger") == [("c-old", 10, None)]
-        assert ledger.query("SELECT version FROM llmguard_schema WHERE component = 'cost_ledger'") == [(2,)]
-    finally:
-        ledger.close()
-
-
 @pytest.mark.parametrize(
     ("by", "expected"),
     [

@@ -150,13 +150,15 @@ def test_bounded_queue_drops_and_counts() -> None:
         writer.shutdown()
 
 
-class ReadOnly(SQLiteLedger):
+def ReadOnly(path: Path) -> SQLiteLedger:  # noqa: N802 - reads like the class it makes
     """A ledger whose database refuses writes (as a read-only file does, even for root)."""
+    from sqlalchemy import event
 
-    def _connection(self) -> sqlite3.Connection:
-        conn = super()._connection()
-        conn.execute("PRAGMA query_only = ON")
-        return conn
+    ledger = SQLiteLedger(path)
+    ledger.db.ensure_schema()
+    ledger.db.dispose()
+    event.listen(ledger.db.engine, "connect", lambda conn, _record: conn.execute("PRAGMA query_only = ON"))
+    return ledger
 
 
 def test_read_only_ledger_never_affects_the_caller(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -258,18 +260,18 @@ def test_quality_series_read_the_judging_and_feedback_tables(tmp_path: Path) -> 
     records = [make_record() for _ in range(4)]
     ledger.write([ledger_row(r, UTCClock(), 1) for r in records])
     today = datetime.now(UTC).date()
-    assert load_series(ledger, "judge_score", today).values == {}  # no judging table yet
-    ledger.execute(
-        "CREATE TABLE llmguard_judgments (call_id TEXT, judge TEXT, normalized REAL, passed INTEGER, status TEXT)"
-    )
-    ledger.execute("CREATE TABLE llmguard_feedback (call_id TEXT, name TEXT, negative INTEGER)")
+    assert load_series(ledger, "judge_score", today).values == {}  # no judgments yet
     judged = [("no_refusal", None, 1), ("no_refusal", None, 0), ("llm_judge", 0.5, 1), ("llm_judge", 1.0, 1)]
     for record, (judge, score, passed) in zip(records, judged, strict=True):
         ledger.execute(
-            "INSERT INTO llmguard_judgments VALUES (?, ?, ?, ?, 'ok')", (record.call_id, judge, score, passed)
+            "INSERT INTO llmguard_judgments (created_ns, call_id, judge, normalized, passed, status) "
+            "VALUES (0, ?, ?, ?, ?, 'ok')",
+            (record.call_id, judge, score, passed),
         )
         ledger.execute(
-            "INSERT INTO llmguard_feedback VALUES (?, 'thumbs', ?)", (record.call_id, int(passed == 0))
+            "INSERT INTO llmguard_feedback (call_id, name, negative, value_type, value_json, source, created_at, "
+            "updated_at) VALUES (?, 'thumbs', ?, 'boolean', 'true', 'user', '', '')",
+            (record.call_id, int(passed == 0)),
         )
     assert load_series(ledger, "judge_score", today).values == {today: 0.75}
     assert load_series(ledger, "judge_refusal_rate", today).values == {today: 0.5}

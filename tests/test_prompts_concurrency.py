@@ -34,7 +34,7 @@ def _promote(
         out.put(f"conflict:{target}")
 
 
-def _prepare(kind: str, tmp_path: Path) -> str:
+def _prepare(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if kind == "file":
         root = tmp_path / "prompts"
         shutil.copytree(SEED, root)
@@ -42,7 +42,11 @@ def _prepare(kind: str, tmp_path: Path) -> str:
             (root / "support-bot" / f"v{v}.yaml").write_text(f'version: "{v}"\nsystem_prompt: "v{v}"\n')
         where = str(root)
     else:
-        where = str(tmp_path / "prompts.db")
+        where = (
+            str(request.getfixturevalue("postgres_server").new_database())
+            if kind == "postgresql"
+            else str(tmp_path / "prompts.db")
+        )
         store = SQLiteStore(where)
         for v in ("2.1.0", "2.2.0", "2.3.0"):
             store.save(PromptVersion(name="support-bot", version=v, system_prompt=f"v{v}"))
@@ -51,9 +55,9 @@ def _prepare(kind: str, tmp_path: Path) -> str:
     return where
 
 
-@pytest.mark.parametrize("kind", ["file", "sqlite"])
-def test_concurrent_promotions_one_wins(kind: str, tmp_path: Path) -> None:
-    where = _prepare(kind, tmp_path)
+@pytest.mark.parametrize("kind", ["file", "sqlite", "postgresql"])
+def test_concurrent_promotions_one_wins(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    where = _prepare(kind, tmp_path, request)
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Barrier(2)
     out: multiprocessing.Queue[str] = ctx.Queue()

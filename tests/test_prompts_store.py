@@ -63,16 +63,28 @@ def memory_store(tmp_path: Path) -> PromptStore:
     return MemoryStore([version(v) for v in ("1.0.0", "2.0.0", "2.1.0", "2.2.0-rc.1", "3.0.0")])
 
 
-def sqlite_store(tmp_path: Path) -> PromptStore:
-    store = SQLiteStore(tmp_path / "p.db")
+def sqlite_store(tmp_path: Path, where: str | None = None) -> PromptStore:
+    store = SQLiteStore(where or tmp_path / "p.db")
     for v in ("1.0.0", "2.0.0", "2.1.0", "2.2.0-rc.1", "3.0.0"):
         store.save(version(v))
     return store
 
 
-STORES = pytest.mark.parametrize(
-    "make", [file_store, memory_store, sqlite_store], ids=["file", "memory", "sqlite"]
-)
+@pytest.fixture(params=["file", "memory", "sqlite", "postgresql"])
+def make(request: pytest.FixtureRequest) -> Callable[[Path], PromptStore]:
+    """Each store kind, seeded with the same versions (the SQL store on both engines)."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_server").new_database()
+        return lambda tmp_path: sqlite_store(tmp_path, url)
+    makers: dict[str, Callable[[Path], PromptStore]] = {
+        "file": file_store, "memory": memory_store, "sqlite": sqlite_store,
+    }  # fmt: skip
+    return makers[str(request.param)]
+
+
+def STORES(test: Any) -> Any:  # noqa: N802 - reads like the parametrize mark it replaced
+    """Run ``test`` on every store kind (through the ``make`` fixture)."""
+    return test
 
 
 @STORES

@@ -25,6 +25,7 @@ GUARD_KEYS: tuple[str, ...] = (
     "budgets",
     "capture_content",
     "configs",
+    "db",
     "db_path",
     "environment",
     "feedback_secret",
@@ -76,7 +77,11 @@ class Guard:
         capture_content: Record message content in telemetry (off by default).
         telemetry: Telemetry options (`llmguard.telemetry.TelemetryOptions` or a mapping of its
             fields: the legacy cache-creation attribute, the content size cap and redaction hook...).
-        db_path: The local SQLite database of the storing features.
+        db: The database of the storing features (ledger, judgments, feedback, SQL prompt store): a
+            file path or ``sqlite:///PATH`` (embedded, the default ``.llmguard/llmguard.db``), or
+            ``postgresql://USER@HOST/DB`` shared by every replica (``pip install 'llmguard[postgres]'``,
+            then ``llmguard db upgrade``).
+        db_path: The former name of ``db`` (a SQLite file path).
         tracer_provider: OpenTelemetry tracer provider (default: the global one).
         meter_provider: OpenTelemetry meter provider (default: the global one).
         logger_provider: OpenTelemetry logger provider (default: the global one).
@@ -105,6 +110,7 @@ class Guard:
         prices: Any = None,
         capture_content: bool | None = None,
         telemetry: Any = None,
+        db: str | Path | None = None,
         db_path: str | Path | None = None,
         tracer_provider: Any = None,
         meter_provider: Any = None,
@@ -125,6 +131,7 @@ class Guard:
                 "pin_policy": pin_policy,
                 "pins": pins,
                 "capture_content": capture_content,
+                "db": db,
                 "db_path": db_path,
                 "inject_stream_usage": inject_stream_usage,
                 "python_warnings": python_warnings,
@@ -175,8 +182,13 @@ class Guard:
 
     @property
     def db_path(self) -> Path:
-        """The local SQLite database path (nothing is created until a storing feature runs)."""
+        """The SQLite file of the storing features, when ``db`` is SQLite (nothing is created until one runs)."""
         return self.settings.db_path
+
+    @property
+    def db(self) -> str:
+        """The database URL of the storing features: ``sqlite:///...`` (default) or ``postgresql+psycopg://...``."""
+        return self.settings.db
 
     @cached_property
     def prompts(self) -> Any:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
 from typing import Any, Literal, cast
 
 from . import _env
+from ._storage._url import resolve_url, sqlite_path
 from ._toml import load_toml
 from .exceptions import ConfigurationError
 
@@ -40,6 +42,7 @@ FILE_KEYS: frozenset[str] = frozenset(
         "pins",
         "capture_content",
         "db_path",
+        "db",
         "inject_stream_usage",
         "python_warnings",
         "prompts_dir",
@@ -72,7 +75,10 @@ class Settings:
     capture_content: bool = False
     """Record message content in telemetry (off by default)."""
     db_path: Path = Path(".llmguard/llmguard.db")
-    """The local SQLite database (created only when a storing feature is enabled)."""
+    """The SQLite file of the storing features (when ``db`` is a SQLite database; see ``db``)."""
+    db: str = "sqlite:///.llmguard/llmguard.db"
+    """The database URL of the storing features: ``sqlite:///PATH`` (embedded, the default) or
+    ``postgresql+psycopg://...`` (shared by replicas). Nothing is created until a storing feature runs."""
     inject_stream_usage: bool = True
     """Ask OpenAI streams for a usage chunk (hidden from your iteration) when you did not set ``stream_options``."""
     python_warnings: bool = False
@@ -226,11 +232,18 @@ def load_settings(
         pick, overrides, env, "service_name", (_env.LLMGUARD_SERVICE_NAME, _env.OTEL_SERVICE_NAME)
     )
     capture = _pick_env_first(pick, overrides, env, "capture_content", (_env.OTEL_CAPTURE_CONTENT,))
-    db = pick("db_path", _env.LLMGUARD_DB)
+    db = _pick_env_first(
+        pick,
+        {**overrides, "db": overrides.get("db") or overrides.get("db_path")},
+        env,
+        "db",
+        (_env.LLMGUARD_DB,),
+    ) or pick("db_path", None)
     inject = pick("inject_stream_usage", None)
     pywarn = pick("python_warnings", _env.LLMGUARD_PYTHON_WARNINGS)
     base = config_file.parent if config_file else (cwd or Path.cwd())
-    db_path = Path(str(db[0])) if db else base / ".llmguard" / "llmguard.db"
+    db_url = _db_url(*db) if db else resolve_url(base / ".llmguard" / "llmguard.db")
+    db_path = sqlite_path(db_url) or base / ".llmguard" / "llmguard.db"
     return Settings(
         environment=env_name,
         service_name=_string(*service) if service else "unknown_service",
@@ -238,11 +251,22 @@ def load_settings(
         pins=_pins(table, config_file, overrides.get("pins")),
         capture_content=_capture(*capture) if capture else False,
         db_path=db_path,
+        db=db_url,
         inject_stream_usage=_boolean(*inject) if inject else True,
         python_warnings=_boolean(*pywarn) if pywarn else False,
         config_file=config_file,
         file_settings=table,
     )
+
+
+def _db_url(value: object, source: str) -> str:
+    """A database path or URL (``sqlite:///...``, ``postgresql://...``), resolved; errors name ``source``."""
+    if not isinstance(value, str | PathLike):
+        raise ConfigurationError(f"{source}: expected a database path or URL, got {type(value).__name__}")
+    try:
+        return resolve_url(value)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{source}: {exc}") from None
 
 
 def _pick_env_first(

@@ -21,7 +21,9 @@ The tree::
     ├── FeedbackError               (also a ValueError)
     │   └── FeedbackTokenError      forged, tampered, expired or malformed token
     ├── BudgetExceededError         a hard budget refused the call before any I/O
-    └── EvalError                   a suite, dataset or gate could not be evaluated
+    ├── EvalError                   a suite, dataset or gate could not be evaluated
+    └── StorageError                the database could not be opened, read or written
+        └── SchemaVersionError      the database schema is older (or newer) than this llmguard
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ __all__ = [
     "PromptFormatError",
     "PromptNotFoundError",
     "PromptRenderError",
+    "SchemaVersionError",
+    "StorageError",
     "UnpinnedModelError",
 ]
 
@@ -133,3 +137,11 @@ class BudgetExceededError(LLMGuardError):
 
 class EvalError(LLMGuardError):
     """An eval suite or dataset is invalid, or a run could not complete."""
+
+
+class StorageError(LLMGuardError):
+    """The llmguard database (SQLite file or PostgreSQL URL) could not be opened, read or written."""
+
+
+class SchemaVersionError(StorageError):
+    """The database schema is not the one this llmguard needs: run ``llmguard db upgrade``."""

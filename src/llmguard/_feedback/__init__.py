@@ -12,7 +12,7 @@ from ._judging import JudgingHook, set_judging_hook
 from ._model import FeedbackEntry, FeedbackValue, is_negative
 from ._ref import CallRef, call_ref, current_call_ref
 from ._sinks import CallbackFeedbackSink, FanOutFeedbackSink, FeedbackSink, OTelFeedbackSink
-from ._sqlite import SQLiteFeedbackSink
+from ._sqlite import SQLFeedbackSink, SQLiteFeedbackSink
 from ._tokens import make_token, read_token
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "FeedbackValue",
     "JudgingHook",
     "OTelFeedbackSink",
+    "SQLFeedbackSink",
     "SQLiteFeedbackSink",
     "afeedback",
     "call_ref",

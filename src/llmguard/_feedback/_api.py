@@ -85,7 +85,7 @@ def _build_sink(guard: Guard) -> FeedbackSink:
     if guard.feedback_sink is not None:
         return as_sink(guard.feedback_sink)
     otel = OTelFeedbackSink(guard.logger_provider, capture_content=guard.settings.capture_content)
-    return FanOutFeedbackSink(SQLiteFeedbackSink(guard.db_path), otel)
+    return FanOutFeedbackSink(SQLiteFeedbackSink(guard.db), otel)
 
 
 def close_sinks(guard: Guard) -> None:

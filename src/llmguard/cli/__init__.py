@@ -35,6 +35,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("feedback", "llmguard.cli._feedback", "feedback_app"),
     ("eval", "llmguard.cli._eval", "eval_app"),
     ("cost", "llmguard.cli._cost", "cost_app"),
+    ("db", "llmguard.cli._db", "db_app"),
 )
 """(name, module, typer app) of every feature's sub-command group."""
 
@@ -52,7 +53,11 @@ def _version(value: bool) -> None:
 def _root(
     ctx: typer.Context,
     db: Annotated[
-        Path | None, typer.Option("--db", help="Local SQLite database (default .llmguard/llmguard.db).")
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database: a SQLite file path (default .llmguard/llmguard.db) or a postgresql:// URL.",
+        ),
     ] = None,
     config: Annotated[
         Path | None,

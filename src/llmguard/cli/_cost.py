@@ -20,7 +20,6 @@ import re
 import sys
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -32,6 +31,8 @@ from llmguard.cost._alerts import evaluate_alerts
 from llmguard.cost._config import policy_from_table
 from llmguard.cost._ledger import NANOS, TABLE, SQLiteLedger
 from llmguard.exceptions import ConfigurationError
+
+from ._db import open_cli_database
 
 __all__ = ["cost_app", "sparkline"]
 
@@ -98,25 +99,18 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _ledger() -> SQLiteLedger:
-    path = load_settings({}).db_path
-    if not Path(path).is_file():
-        raise _fail(f"no ledger database at {path} (enable the ledger: Guard(ledger=True), or pass --db)")
-    ledger = SQLiteLedger(path, retention_days=None)
-    if TABLE not in ledger.tables():
-        ledger.close()
-        raise _fail(f"{path} has no cost ledger yet (enable it: Guard(ledger=True))")
-    return ledger
-
-
-_TAG_JOIN = f" LEFT JOIN json_each({TABLE}.tags) AS g"
+    db = open_cli_database("cost ledger rows", "enable the ledger: Guard(ledger=True)")
+    return SQLiteLedger(db, retention_days=None)
 
 
 def _rows(ledger: SQLiteLedger, by: By, since: date) -> list[dict[str, Any]]:
     key = _GROUPS[by.value]
+    tag_join = f" LEFT JOIN {ledger.db.json_elements(TABLE + '.tags', 'g')} ON 1 = 1"
     sql = (
         f"SELECT {key} AS k, COUNT(*), COUNT(cost_nanos), COALESCE(SUM(cost_nanos), 0), "
-        "COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), SUM(status = 'error') "
-        f"FROM {TABLE}{_TAG_JOIN if by is By.tag else ''} WHERE day >= ? GROUP BY k ORDER BY "
+        "COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), "
+        "SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END) "
+        f"FROM {TABLE}{tag_join if by is By.tag else ''} WHERE day >= ? GROUP BY k ORDER BY "
         + ("k" if by is By.day else "4 DESC, k")
     )
     out = []

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 import sys
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -23,6 +22,8 @@ from rich.table import Table
 
 from llmguard._feedback._sqlite import COLUMNS, TABLE, rows_source
 
+from ._db import open_cli_database
+
 __all__ = ["candidate_case", "feedback_app", "summary_rows"]
 
 feedback_app = typer.Typer(help="Export and summarise user feedback.", no_args_is_help=True)
@@ -31,9 +32,9 @@ EXPORT_COLUMNS = ("id", *COLUMNS, "revisions")
 SUMMARY_SQL = f"""
 SELECT prompt_name, prompt_version, model, COUNT(*) AS count,
        AVG(CASE WHEN value_type = 'numeric' THEN score END) AS mean_rating,
-       SUM(value_type = 'numeric') AS ratings,
+       SUM(CASE WHEN value_type = 'numeric' THEN 1 ELSE 0 END) AS ratings,
        AVG(CASE WHEN value_type = 'boolean' THEN score END) AS thumbs_up_rate,
-       SUM(value_type = 'boolean') AS thumbs,
+       SUM(CASE WHEN value_type = 'boolean' THEN 1 ELSE 0 END) AS thumbs,
        SUM(negative) AS negative
 FROM {TABLE}
 GROUP BY prompt_name, prompt_version, model
@@ -41,24 +42,18 @@ ORDER BY prompt_name, prompt_version, model
 """
 
 
-def _db_path() -> Path:
-    from llmguard._guard import Guard
-
-    return Guard().db_path
-
-
 @contextmanager
-def _open_db() -> Iterator[sqlite3.Connection]:
-    path = _db_path()
-    if not path.is_file():
-        typer.echo(f"error: no feedback database at {path} (set --db or LLMGUARD_DB)", err=True)
-        raise typer.Exit(2)
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-        conn.row_factory = sqlite3.Row
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (TABLE,)).fetchone() is None:
-            typer.echo(f"error: {path} holds no feedback yet", err=True)
-            raise typer.Exit(2)
+def _open_db() -> Iterator[Any]:
+    db = open_cli_database("feedback")
+    with db.read() as conn:
         yield conn
+
+
+def _rows(conn: Any, sql: str, **params: Any) -> Iterator[dict[str, Any]]:
+    from sqlalchemy import text
+
+    for row in conn.execute(text(sql), params).mappings():
+        yield dict(row)
 
 
 @contextmanager
@@ -70,9 +65,9 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
         yield handle
 
 
-def summary_rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def summary_rows(conn: Any) -> list[dict[str, Any]]:
     """Counts, mean rating and thumbs-up rate per (prompt name, prompt version, model)."""
-    return [dict(row) for row in conn.execute(SUMMARY_SQL)]
+    return list(_rows(conn, SUMMARY_SQL))
 
 
 def _last_user_text(inputs: Any) -> str | None:
@@ -89,7 +84,7 @@ def _last_user_text(inputs: Any) -> str | None:
     return None
 
 
-def candidate_case(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
+def candidate_case(row: dict[str, Any]) -> dict[str, Any]:
     """A golden-dataset candidate (``id``, ``input``, ``expected_output`` left empty, ``tags``) from a feedback row."""
     data = dict(row)
     content = json.loads(data["content"]) if data.get("content") else None
@@ -144,21 +139,23 @@ def export(
         raise typer.Exit(2)
     with _open_db() as conn, _output(output) as out:
         if candidates:
-            rows = conn.execute(
-                f"SELECT * FROM {rows_source(conn)} WHERE negative = 1 OR (value_type = 'numeric' AND score <= ?) ORDER BY id",
-                (max_rating if max_rating is not None else float("-inf"),),
+            rows = _rows(
+                conn,
+                f"SELECT * FROM {rows_source()} WHERE negative = 1 OR (value_type = 'numeric' AND score <= :top) "
+                "ORDER BY id",
+                top=max_rating if max_rating is not None else float("-inf"),
             )
             for row in rows:
                 out.write(json.dumps(candidate_case(row), ensure_ascii=False) + "\n")
             return
-        cursor = conn.execute(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM {rows_source(conn)} ORDER BY id")
+        cursor = _rows(conn, f"SELECT {', '.join(EXPORT_COLUMNS)} FROM {rows_source()} ORDER BY id")
         if fmt == "csv":
             writer = csv.writer(out)
             writer.writerow(EXPORT_COLUMNS)
-            writer.writerows(tuple(row) for row in cursor)
+            writer.writerows(tuple(row[c] for c in EXPORT_COLUMNS) for row in cursor)
         else:
             for row in cursor:
-                out.write(json.dumps(dict(row), ensure_ascii=False) + "\n")
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 @feedback_app.command("summary")

@@ -1,22 +1,21 @@
 """``llmguard judgments``: recent judgment results and a summary by prompt version and judge.
 
-Reads the judging sink's table in the local SQLite database (``--db``, ``LLMGUARD_DB`` or the
-configured ``db_path``). Exit codes: 0 ok, 2 when the database cannot be read.
+Reads the judging sink's table in the llmguard database (``--db``, ``LLMGUARD_DB`` or the
+configured ``db``: a SQLite file or a PostgreSQL URL). Exit codes: 0 ok, 2 when the database cannot be read.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from llmguard._settings import load_settings
-from llmguard.exceptions import ConfigurationError
+from llmguard.exceptions import LLMGuardError
+
+from ._db import open_cli_database
 
 __all__ = ["judgments_app", "recent", "summary"]
 
@@ -25,47 +24,35 @@ judgments_app = typer.Typer(help="Inspect judgments of sampled calls.", no_args_
 _SUMMARY_SQL = """
 SELECT prompt_name, prompt_version, judge, COUNT(*) AS count,
        AVG(score) AS mean_score, AVG(normalized) AS mean_normalized,
-       AVG(passed) AS pass_rate, SUM(status != 'ok') AS errored
+       AVG(passed) AS pass_rate, SUM(CASE WHEN status <> 'ok' THEN 1 ELSE 0 END) AS errored
 FROM llmguard_judgments {where}
 GROUP BY prompt_name, prompt_version, judge
 ORDER BY prompt_name, prompt_version, judge
 """
 
 
-def _database() -> Path:
-    try:
-        path = load_settings({}).db_path
-    except ConfigurationError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    if not path.is_file():
-        typer.echo(f"error: no database at {path}; run with judging enabled, or pass --db", err=True)
-        raise typer.Exit(2)
-    return path
-
-
 def _query(sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-    path = _database()
+    from sqlalchemy import text
+
+    db = open_cli_database("judgments")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            cursor = conn.execute(sql, params)
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        typer.echo(f"error: {path}: cannot read judgments ({exc})", err=True)
+        with db.read() as conn:
+            result = conn.execute(text(sql), {f"p{i}": v for i, v in enumerate(params)})
+            names = list(result.keys())
+            return [dict(zip(names, row, strict=True)) for row in result]
+    except LLMGuardError as exc:
+        typer.echo(f"error: {db.display}: cannot read judgments ({exc})", err=True)
         raise typer.Exit(2) from exc
 
 
 def _filters(judge: str | None, prompt: str | None) -> tuple[str, tuple[Any, ...]]:
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[Any] = []
     if judge:
-        clauses.append("judge = ?")
+        clauses.append(f"judge = :p{len(params)}")
         params.append(judge)
     if prompt:
-        clauses.append("prompt_name = ?")
+        clauses.append(f"prompt_name = :p{len(params)}")
         params.append(prompt)
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
 
@@ -75,7 +62,7 @@ def recent(limit: int = 20, judge: str | None = None, prompt: str | None = None)
     where, params = _filters(judge, prompt)
     sql = (
         "SELECT created_ns, call_id, prompt_name, prompt_version, judge, status, score, label, passed, "
-        f"error_type, fingerprint FROM llmguard_judgments {where} ORDER BY id DESC LIMIT ?"
+        f"error_type, fingerprint FROM llmguard_judgments {where} ORDER BY id DESC LIMIT :p{len(params)}"
     )
     return _query(sql, (*params, limit))
 

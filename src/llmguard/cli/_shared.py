@@ -21,7 +21,7 @@ from llmguard import _env
 __all__ = ["SharedOptionsGroup", "apply_shared"]
 
 
-def apply_shared(ctx: typer.Context, *, db: Path | None, config: Path | None, json_output: bool) -> None:
+def apply_shared(ctx: typer.Context, *, db: str | None, config: Path | None, json_output: bool) -> None:
     """Record the shared options in ``ctx.obj`` and the environment the features read.
 
     Raises:
@@ -44,7 +44,7 @@ def apply_shared(ctx: typer.Context, *, db: Path | None, config: Path | None, js
         obj["json"] = True
 
 
-def _on_db(ctx: typer.Context, value: Path | None) -> None:
+def _on_db(ctx: typer.Context, value: str | None) -> None:
     apply_shared(ctx, db=value, config=None, json_output=False)
 
 
@@ -58,7 +58,13 @@ def _on_json(ctx: typer.Context, value: bool) -> None:
 
 def _template(
     db: Annotated[
-        Path | None, typer.Option("--db", callback=_on_db, expose_value=False, help="Local SQLite database.")
+        str | None,
+        typer.Option(
+            "--db",
+            callback=_on_db,
+            expose_value=False,
+            help="Database: a SQLite file path or a postgresql:// URL.",
+        ),
     ] = None,
     config: Annotated[
         Path | None,

@@ -3,7 +3,7 @@
 Enable the ledger (it stores, so it is off by default) and add budgets and rules::
 
     guard = llmguard.Guard(
-        ledger=True,  # rows go to the shared SQLite database (guard.db_path)
+        ledger=True,  # rows go to the llmguard database (guard.db: SQLite or PostgreSQL)
         budgets=CostPolicy(
             budgets=[Budget(prompt="support-bot", period="month", soft_usd=500, hard_usd=800)],
             rules=[BaselineRule(series="cost", multiplier=3.0, days=7, min_value=10)],
@@ -25,7 +25,7 @@ from llmguard.exceptions import BudgetExceededError
 from ._alerts import ALERT_EVENT, AlertCallback, AlertDispatcher, evaluate_alerts
 from ._budget import Budget
 from ._config import CostPolicy
-from ._ledger import COLUMNS, NANOS, Ledger, LedgerRow, SQLiteLedger
+from ._ledger import COLUMNS, NANOS, Ledger, LedgerRow, SQLiteLedger, SQLLedger
 from ._rules import Alert, BaselineRule, ProjectionRule, Rule, Series, ZScoreRule
 from ._series import SERIES, load_series
 from ._writer import WriterStats
@@ -50,6 +50,7 @@ __all__ = [
     "LedgerRow",
     "ProjectionRule",
     "Rule",
+    "SQLLedger",
     "SQLiteLedger",
     "Series",
     "WriterStats",

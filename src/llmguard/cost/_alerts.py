@@ -9,7 +9,6 @@ OpenTelemetry log event named ``llmguard.cost.alert``.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -20,6 +19,9 @@ from opentelemetry._logs import SeverityNumber, get_logger
 
 from llmguard._db import after_fork
 from llmguard._internal import handle_internal_errors
+from llmguard._storage import Database
+from llmguard._storage._sql import dialect_of
+from llmguard.exceptions import LLMGuardError
 
 from ._budget import Budget, budget_alert, budget_groups_sql, budget_sum_sql
 from ._ledger import NANOS, Ledger
@@ -82,10 +84,10 @@ def evaluate_alerts(
 def _budget_alerts(ledger: Ledger, budget: Budget, today: date) -> list[Alert]:
     window = today.isoformat() if budget.period == "day" else today.isoformat()[:7]
     if budget.per is None:
-        sql, params = budget_sum_sql(budget, window)
+        sql, params = budget_sum_sql(budget, window, dialect_of(ledger))
         totals: list[tuple[str | None, float]] = [(None, (ledger.query(sql, params)[0][0] or 0) / NANOS)]
     else:
-        sql, params = budget_groups_sql(budget, window)
+        sql, params = budget_groups_sql(budget, window, dialect_of(ledger))
         totals = [(str(group), (nanos or 0) / NANOS) for group, nanos in ledger.query(sql, params)]
     out: list[Alert] = []
     for group, spent in totals:
@@ -133,15 +135,17 @@ class AlertDispatcher:
             self._seen.add(key)
         if self._ledger is None:
             return True
+        db = getattr(self._ledger, "db", None)
+        if not isinstance(db, Database):
+            return True  # a custom ledger: deduplicated in this process only
         try:
-            before = self._ledger.query("SELECT 1 FROM cost_alerts WHERE rule = ? AND window = ?", key)
-            if before:
-                return False
-            insert = "INSERT OR IGNORE INTO cost_alerts (rule, window, fired_ns, message) VALUES (?, ?, ?, ?)"
-            execute = getattr(self._ledger, "execute", None)
-            if callable(execute):
-                return bool(execute(insert, (*key, time.time_ns(), alert.message)))
-        except sqlite3.Error:
+            from llmguard._storage._schema import ALERTS
+
+            row = {"rule": key[0], "window": key[1], "fired_ns": time.time_ns(), "message": alert.message}
+            with db.write() as conn:  # the first replica to insert the (rule, window) row delivers it
+                insert = db.insert(ALERTS).values(row).on_conflict_do_nothing().returning(ALERTS.c.rule)
+                return conn.execute(insert).first() is not None
+        except LLMGuardError:
             _logger.debug("llmguard: alert dedupe table unavailable; deduplicating in memory", exc_info=True)
         return True
 

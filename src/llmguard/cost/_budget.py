@@ -24,11 +24,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from llmguard._db import after_fork
+from llmguard._storage._sql import Dialect, dialect_of, json_elements, json_get, json_key_param
 from llmguard.exceptions import BudgetExceededError
 
 from ._ledger import NANOS, TABLE, Ledger
 from ._rules import Alert
-from ._series import metadata_path, where_sql
+from ._series import where_sql
 
 if TYPE_CHECKING:
     from llmguard._core import CallContext, PreCallPolicy
@@ -310,13 +311,13 @@ class BudgetTracker:
         for state in self._states:
             window = day if state.budget.period == "day" else month
             if state.per is None:
-                sql, params = budget_sum_sql(state.budget, window)
+                sql, params = budget_sum_sql(state.budget, window, dialect_of(ledger))
                 total = ledger.query(sql, params)[0][0]
                 with self._lock:
                     state.reset(window)
                     state.spent = int(total or 0)
                 continue
-            sql, params = budget_groups_sql(state.budget, window)
+            sql, params = budget_groups_sql(state.budget, window, dialect_of(ledger))
             rows = ledger.query(sql, params)
             with self._lock:
                 state.reset(window)
@@ -345,25 +346,30 @@ def budget_alert(
     return Alert(rule, "budget", "cost", window, spent, limit, message, severity, scope)
 
 
-def _window_where(budget: Budget, window: str) -> tuple[str, list[Any]]:
-    column = "day" if budget.period == "day" else "substr(day, 1, 7)"
-    cond, params = where_sql(budget.where)
-    return f"{column} = ?{cond}", [window, *params]
+def _window_where(budget: Budget, window: str, dialect: Dialect) -> tuple[str, list[Any]]:
+    if budget.period == "day":
+        column, value = "day", window
+    else:  # a month: a range over the indexed day column
+        column, value = "day >= ? AND day", f"{window}-32"
+        cond, params = where_sql(budget.where, dialect=dialect)
+        return f"{column} < ?{cond}", [f"{window}-01", value, *params]
+    cond, params = where_sql(budget.where, dialect=dialect)
+    return f"{column} = ?{cond}", [value, *params]
 
 
-def budget_sum_sql(budget: Budget, window: str) -> tuple[str, list[Any]]:
+def budget_sum_sql(budget: Budget, window: str, dialect: Dialect = "sqlite") -> tuple[str, list[Any]]:
     """SQL (and parameters) summing a budget's spend in nano-USD over ``window`` (a day or a month)."""
-    cond, params = _window_where(budget, window)
+    cond, params = _window_where(budget, window, dialect)
     return f"SELECT SUM(cost_nanos) FROM {TABLE} WHERE {cond}", params
 
 
-def budget_groups_sql(budget: Budget, window: str) -> tuple[str, list[Any]]:
+def budget_groups_sql(budget: Budget, window: str, dialect: Dialect = "sqlite") -> tuple[str, list[Any]]:
     """SQL (and parameters) of a ``per`` budget's spend by group: rows of (group, nano-USD)."""
-    cond, params = _window_where(budget, window)
+    cond, params = _window_where(budget, window, dialect)
     per = budget.per or ""
     if per == "tag":
         return (
-            f"SELECT g.value, SUM(cost_nanos) FROM {TABLE}, json_each({TABLE}.tags) AS g "
+            f"SELECT g.value, SUM(cost_nanos) FROM {TABLE} CROSS JOIN {json_elements(dialect, TABLE + '.tags', 'g')} "
             f"WHERE {cond} GROUP BY g.value",
             params,
         )
@@ -373,11 +379,11 @@ def budget_groups_sql(budget: Budget, window: str) -> tuple[str, list[Any]]:
             f"SELECT {column}, SUM(cost_nanos) FROM {TABLE} WHERE {cond} AND {column} IS NOT NULL GROUP BY {column}",
             params,
         )
-    path = metadata_path(per[len("metadata.") :])
+    key = json_key_param(dialect, per[len("metadata.") :])
+    value = json_get(dialect, "metadata")
     return (
-        f"SELECT json_extract(metadata, ?) AS g, SUM(cost_nanos) FROM {TABLE} WHERE {cond} "
-        "AND g IS NOT NULL GROUP BY g",
-        [path, *params],
+        f"SELECT {value} AS g, SUM(cost_nanos) FROM {TABLE} WHERE {cond} AND {value} IS NOT NULL GROUP BY 1",
+        [key, *params, key],
     )
 
 

@@ -187,7 +187,7 @@ def resolve_ledger(guard: Guard, policy: CostPolicy) -> Ledger | None:
     if value is False:
         return None
     if value is True:
-        return SQLiteLedger(guard.db_path, retention_days=policy.retention_days)
+        return SQLiteLedger(guard.db, retention_days=policy.retention_days)
     if isinstance(value, str | Path):
         return SQLiteLedger(value, retention_days=policy.retention_days)
     if isinstance(value, Ledger):

@@ -1,26 +1,27 @@
-"""The call ledger: one row per call in the shared SQLite database, behind a small Protocol.
+"""The call ledger: one row per call in the llmguard database, behind a small Protocol.
 
 A row is a plain tuple in `COLUMNS` order, built on the caller's thread and written in
 batches by a background writer. Cost is stored as integer nano-USD (``cost_nanos``), so sums are
 exact; ``NULL`` means the call was unpriced (never zero). Days are UTC calendar days.
 
-A Postgres ledger is a small addition: implement `Ledger` (``write``, ``query``,
-``prune``, ``close``) with the same columns.
+`SQLLedger` keeps the rows in the llmguard database: the embedded SQLite file by default, or a
+shared PostgreSQL database (``db="postgresql://..."``), through one schema (`llmguard._storage`).
+A row is written once: its ``call_id`` is the key, and a second insert of it is ignored.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from llmguard._db import after_fork, open_store, park
+from llmguard._db import after_fork
+from llmguard._storage import Database, open_database
 
-__all__ = ["COLUMNS", "NANOS", "TABLE", "Ledger", "LedgerRow", "SQLiteLedger"]
+__all__ = ["COLUMNS", "NANOS", "TABLE", "Ledger", "LedgerRow", "SQLLedger", "SQLiteLedger"]
 
 TABLE = "cost_ledger"
 """The ledger's table in the shared database."""
@@ -66,63 +67,8 @@ context (`llmguard.context`); ``NULL`` when the call had none (schema version 2)
 LedgerRow = tuple[Any, ...]
 """One ledger row: values in `COLUMNS` order."""
 
-_MIGRATIONS: tuple[str, ...] = (
-    f"""
-    CREATE TABLE IF NOT EXISTS {TABLE} (
-        call_id TEXT PRIMARY KEY,
-        ts_ns INTEGER NOT NULL,
-        day TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        service TEXT NOT NULL,
-        environment TEXT NOT NULL,
-        provider TEXT NOT NULL,
-        requested_model TEXT,
-        model TEXT,
-        response_model TEXT,
-        prompt_name TEXT,
-        prompt_version TEXT,
-        input_tokens INTEGER,
-        output_tokens INTEGER,
-        cache_read_tokens INTEGER,
-        cache_write_tokens INTEGER,
-        reasoning_tokens INTEGER,
-        cost_nanos INTEGER,
-        duration_s REAL NOT NULL,
-        ttfc_s REAL,
-        status TEXT NOT NULL,
-        error_type TEXT,
-        refused INTEGER NOT NULL DEFAULT 0
-    ) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS {TABLE}_day ON {TABLE} (day);
-    CREATE TABLE IF NOT EXISTS cost_alerts (
-        rule TEXT NOT NULL,
-        window TEXT NOT NULL,
-        fired_ns INTEGER NOT NULL,
-        message TEXT NOT NULL,
-        PRIMARY KEY (rule, window)
-    )
-    """,
-    f"""
-    ALTER TABLE {TABLE} ADD COLUMN user_id TEXT;
-    ALTER TABLE {TABLE} ADD COLUMN session_id TEXT;
-    ALTER TABLE {TABLE} ADD COLUMN tags TEXT;
-    ALTER TABLE {TABLE} ADD COLUMN metadata TEXT;
-    CREATE INDEX IF NOT EXISTS {TABLE}_user ON {TABLE} (user_id, day)
-    """,
-)
-"""Schema versions of the ``cost_ledger`` component: 1 the table, 2 the call-context columns."""
-
-_ROW = f"({', '.join('?' * len(COLUMNS))})"
-_MAX_VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
-CHUNK_ROWS = min(500, _MAX_VARIABLES // len(COLUMNS))
+CHUNK_ROWS = 500
 """Rows per INSERT statement (and the writer's batch size): one statement per batch, not per row."""
-
-
-def _insert(rows: int) -> str:
-    return f"INSERT OR IGNORE INTO {TABLE} ({', '.join(COLUMNS)}) VALUES {', '.join([_ROW] * rows)}"
-
-
-_INSERT_CHUNK = _insert(CHUNK_ROWS)
 
 
 @runtime_checkable
@@ -142,63 +88,55 @@ class Ledger(Protocol):
         """Release connections."""
 
 
-class SQLiteLedger:
-    """The default ledger: a table in the shared local SQLite database (WAL, busy timeout).
+class SQLLedger:
+    """The default ledger: a table in the llmguard database (SQLite file or PostgreSQL URL).
 
-    One connection per ledger and process, guarded by a lock: the background writer and readers
-    (alert evaluation, reports) take turns. A write inserts `CHUNK_ROWS` rows per statement, each
-    statement one transaction: it releases the GIL once, so the writer keeps up with many busy
-    caller threads (``executemany`` would hand the GIL back and forth once per row, and the writer
-    waits for it each time behind every caller thread).
-    A forked child opens its own connection.
+    A write inserts `CHUNK_ROWS` rows per statement in one transaction, ignoring a row whose
+    ``call_id`` is already stored: it releases the GIL once per chunk, so the writer keeps up with
+    many busy caller threads. ``fork()`` waits for a write in flight; the child opens its own
+    connections.
 
     Args:
-        path: The database file (``":memory:"`` for tests).
+        db: The database: a file path, a ``sqlite:///`` or ``postgresql://`` URL, or a `Database`.
         retention_days: Rows older than this are pruned by the writer (``None`` keeps everything).
     """
 
-    def __init__(self, path: str | Path, *, retention_days: float | None = 90.0) -> None:
-        self.path = path
+    def __init__(self, db: str | os.PathLike[str] | Database, *, retention_days: float | None = 90.0) -> None:
+        from llmguard._storage._schema import LEDGER
+
+        self.db = open_database(db)
         self.retention_days = retention_days
-        self._conn: sqlite3.Connection | None = None
+        self._insert = self.db.insert(LEDGER).on_conflict_do_nothing()
+        self._sqlite_insert = self.db.positional_sql(self._insert, COLUMNS)
         self._lock = threading.Lock()
         after_fork(self)
 
-    def _after_fork(self) -> None:
-        self._lock = threading.Lock()  # the parent's writer may have held it at fork time
-        park(self._conn)
-        self._conn = None
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file (``None`` on PostgreSQL)."""
+        return self.db.path
 
     def __repr__(self) -> str:
-        return f"SQLiteLedger({str(self.path)!r}, retention_days={self.retention_days!r})"
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = open_store(self.path, "cost_ledger", _MIGRATIONS)
-        return self._conn
+        return f"SQLLedger({self.db.display!r}, retention_days={self.retention_days!r})"
 
     def write(self, rows: Sequence[LedgerRow]) -> None:
-        """Insert ``rows``, `CHUNK_ROWS` per statement (a row whose ``call_id`` exists is ignored).
-
-        Each statement is its own transaction (the connection is in autocommit mode): no separate
-        ``BEGIN``/``COMMIT`` round trips, each of which would make the writer wait for the GIL again.
-        """
-        with self._lock:
-            conn = self._connection()
-            for start in range(0, len(rows), CHUNK_ROWS):
-                chunk = rows[start : start + CHUNK_ROWS]
-                sql = _INSERT_CHUNK if len(chunk) == CHUNK_ROWS else _insert(len(chunk))
-                conn.execute(sql, tuple(chain.from_iterable(chunk)))
+        """Insert ``rows``, `CHUNK_ROWS` per statement, in one transaction (known ``call_id``s are ignored)."""
+        if not rows:
+            return
+        with self._lock, self.db.write() as conn:
+            if self.db.dialect == "sqlite":  # the statement compiled once; rows go to the driver as tuples
+                conn.exec_driver_sql(self._sqlite_insert, list(rows))
+            else:
+                conn.execute(self._insert, [dict(zip(COLUMNS, row, strict=True)) for row in rows])
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run ``sql`` and return every row."""
-        with self._lock:
-            return list(self._connection().execute(sql, tuple(params)).fetchall())
+        """Run a read-only query (``?`` placeholders) and return every row."""
+        return self.db.query(sql, params)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one writing statement; return the number of rows it changed."""
         with self._lock:
-            return self._connection().execute(sql, tuple(params)).rowcount
+            return self.db.execute(sql, params)
 
     def prune(self, before_ns: int) -> int:
         """Delete ledger rows that started before ``before_ns``."""
@@ -207,22 +145,19 @@ class SQLiteLedger:
 
     def tables(self) -> set[str]:
         """Names of the tables in the database (to find the judging and feedback stores)."""
-        return {str(row[0]) for row in self.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return self.db.tables()
 
     def columns(self, table: str) -> set[str]:
         """Column names of ``table`` (empty when it does not exist)."""
-        return {str(row[1]) for row in self.query(f"PRAGMA table_info({_quote(table)})")}
+        return self.db.columns(table)
 
     def close(self) -> None:
-        """Close the connection (a later use reopens it)."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        """Release the database's connections (a later use reconnects)."""
+        self.db.dispose()
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+SQLiteLedger = SQLLedger
+"""The former name of `SQLLedger` (it takes a path or any database URL)."""
 
 
 def count_rows(ledger: Ledger, where: str = "", params: Iterable[Any] = ()) -> int:

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from llmguard._storage._sql import Dialect, dialect_of, json_array_has, json_get, json_key_param
+
 from ._ledger import NANOS, TABLE, Ledger, SQLiteLedger
 from ._rules import Series
 
@@ -51,7 +53,9 @@ JUDGMENT_TABLES = ("llmguard_judgments", "judgments")
 FEEDBACK_TABLES = ("llmguard_feedback", "feedback")
 
 
-def where_sql(where: Mapping[str, str], alias: str = "") -> tuple[str, list[Any]]:
+def where_sql(
+    where: Mapping[str, str], alias: str = "", dialect: Dialect = "sqlite"
+) -> tuple[str, list[Any]]:
     """SQL conditions (joined with AND, leading ``AND``) for a ledger ``where`` mapping.
 
     Besides the ledger's columns, ``user`` and ``session`` match the call context's ids, ``tag``
@@ -64,11 +68,12 @@ def where_sql(where: Mapping[str, str], alias: str = "") -> tuple[str, list[Any]
             clauses.append(f"({alias}model = ? OR {alias}requested_model = ?)")
             params += [value, value]
         elif key == "tag":
-            clauses.append(f"EXISTS (SELECT 1 FROM json_each({alias}tags) WHERE json_each.value = ?)")
-            params.append(value)
+            clause, bind = json_array_has(dialect, f"{alias}tags")
+            clauses.append(clause)
+            params.append(bind(value))
         elif key.startswith(METADATA_PREFIX) and len(key) > len(METADATA_PREFIX):
-            clauses.append(f"json_extract({alias}metadata, ?) = ?")
-            params += [metadata_path(key[len(METADATA_PREFIX) :]), value]
+            clauses.append(f"{json_get(dialect, alias + 'metadata')} = ?")
+            params += [json_key_param(dialect, key[len(METADATA_PREFIX) :]), value]
         elif key in _LEDGER_KEYS:
             column = {"prompt": "prompt_name", "user": "user_id", "session": "session_id"}.get(key, key)
             clauses.append(f"{alias}{column} = ?")
@@ -97,14 +102,14 @@ def load_series(ledger: Ledger, name: str, since: date, where: Mapping[str, str]
 
 
 def _first_day(ledger: Ledger, where: Mapping[str, str]) -> date | None:
-    cond, params = where_sql(where)
+    cond, params = where_sql(where, dialect=dialect_of(ledger))
     row = ledger.query(f"SELECT MIN(day) FROM {TABLE} WHERE 1 = 1{cond}", params)
     return date.fromisoformat(row[0][0]) if row and row[0][0] else None
 
 
 def _aggregate(ledger: Ledger, name: str, since: date, where: Mapping[str, str]) -> Series:
     select, additive = _AGGREGATES[name]
-    cond, params = where_sql(where)
+    cond, params = where_sql(where, dialect=dialect_of(ledger))
     rows = ledger.query(
         f"SELECT day, {select} FROM {TABLE} WHERE day >= ?{cond} GROUP BY day", [since.isoformat(), *params]
     )
@@ -114,7 +119,7 @@ def _aggregate(ledger: Ledger, name: str, since: date, where: Mapping[str, str])
 
 
 def _p95(ledger: Ledger, since: date, where: Mapping[str, str]) -> Series:
-    cond, params = where_sql(where)
+    cond, params = where_sql(where, dialect=dialect_of(ledger))
     rows = ledger.query(
         f"SELECT day, duration_s FROM {TABLE} WHERE day >= ?{cond}", [since.isoformat(), *params]
     )
@@ -180,7 +185,7 @@ def _quality(ledger: Ledger, name: str, since: date, where: Mapping[str, str]) -
                 (f" AND q.{judge} = ?", [where.get("judge", "no_refusal")]) if judge else ("", [])
             )
     ledger_where = {k: v for k, v in where.items() if k not in ("judge", "name")}
-    cond, params = where_sql(ledger_where, "l.")
+    cond, params = where_sql(ledger_where, "l.", dialect_of(ledger))
     sql = (
         f"SELECT l.day, AVG({value}), COUNT(*) FROM {table} q JOIN {TABLE} l ON l.call_id = q.call_id "
         f"WHERE l.day >= ?{filters}{cond} GROUP BY l.day"

@@ -28,7 +28,7 @@ from ._rules import (
     as_judge,
 )
 from ._sampler import DEFAULT_SALT, Sampling, sample_point, should_sample
-from ._sinks import CallbackSink, InMemorySink, JudgmentSink, SQLiteSink
+from ._sinks import CallbackSink, InMemorySink, JudgmentSink, SQLiteSink, SQLJudgmentSink
 from ._telemetry import EVENT_NAME, JudgingTelemetry
 from ._types import Judge, JudgeInput, JudgeResult, Judgment, JudgmentStatus, Scale
 
@@ -57,6 +57,7 @@ __all__ = [
     "MinLength",
     "NoRefusal",
     "Regex",
+    "SQLJudgmentSink",
     "SQLiteSink",
     "Sampling",
     "Scale",

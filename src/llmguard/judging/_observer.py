@@ -134,7 +134,7 @@ def build(guard: Guard) -> JudgingObserver | None:
         capture_content=guard.settings.capture_content,
         redact=redact,
     )
-    sink: JudgmentSink = as_sink(guard.judgment_sink, guard.settings.db_path)
+    sink: JudgmentSink = as_sink(guard.judgment_sink, guard.settings.db)
     if redact is not None:
         sink = RedactingSink(sink, redact)
     return JudgingObserver(judges, Sampling.coerce(sampling_spec), [sink], telemetry)

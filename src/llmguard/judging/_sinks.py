@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
+import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from llmguard._db import after_fork, open_store, park
+from llmguard._db import after_fork
+from llmguard._storage import Database, open_database
 
 from ._types import Judgment
 
@@ -19,38 +20,12 @@ __all__ = [
     "InMemorySink",
     "JudgmentSink",
     "RedactingSink",
+    "SQLJudgmentSink",
     "SQLiteSink",
     "as_sink",
     "judgment_row",
     "redacted",
 ]
-
-_MIGRATIONS = (
-    """
-    CREATE TABLE IF NOT EXISTS llmguard_judgments (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        created_ns INTEGER NOT NULL,
-        call_id TEXT NOT NULL,
-        trace_id TEXT,
-        span_id TEXT,
-        response_id TEXT,
-        prompt_name TEXT,
-        prompt_version TEXT,
-        judge TEXT NOT NULL,
-        status TEXT NOT NULL,
-        score REAL,
-        normalized REAL,
-        label TEXT,
-        passed INTEGER,
-        reason TEXT,
-        fingerprint TEXT,
-        error_type TEXT,
-        latency_s REAL
-    );
-    CREATE INDEX IF NOT EXISTS llmguard_judgments_call ON llmguard_judgments (call_id);
-    CREATE INDEX IF NOT EXISTS llmguard_judgments_created ON llmguard_judgments (created_ns)
-    """,
-)
 
 COLUMNS: tuple[str, ...] = (
     "created_ns",
@@ -132,57 +107,52 @@ def judgment_row(j: Judgment) -> dict[str, Any]:
     }
 
 
-class SQLiteSink:
-    """Judgments in the shared local SQLite database (table ``llmguard_judgments``).
+class SQLJudgmentSink:
+    """Judgments in the llmguard database (table ``llmguard_judgments``; SQLite file or PostgreSQL URL).
 
-    The connection opens on first write; ``fork()`` waits for a write in flight, and the child
-    opens its own connection (it never reuses its parent's).
+    ``fork()`` waits for a write in flight, and the child opens its own connections.
+
+    Args:
+        db: The database: a file path, a ``sqlite:///`` or ``postgresql://`` URL, or a `Database`.
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = path
-        self._conn: sqlite3.Connection | None = None
+    def __init__(self, db: str | os.PathLike[str] | Database) -> None:
+        from llmguard._storage._schema import JUDGMENTS
+
+        self.db = open_database(db)
+        self._table = JUDGMENTS
         self._lock = threading.Lock()
         after_fork(self)
 
-    def _after_fork(self) -> None:
-        self._lock = threading.Lock()
-        park(self._conn)
-        self._conn = None
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = open_store(self.path, "judging", _MIGRATIONS)
-        return self._conn
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file (``None`` on PostgreSQL)."""
+        return self.db.path
 
     def write(self, judgments: Iterable[Judgment]) -> None:
         """Insert the batch in one transaction."""
-        rows = [tuple(judgment_row(j).values()) for j in judgments]
+        rows = [judgment_row(j) for j in judgments]
         if not rows:
             return
-        sql = (
-            f"INSERT INTO llmguard_judgments ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-        )
-        with self._lock:
-            conn = self._connection()
-            with conn:
-                conn.execute("BEGIN")
-                conn.executemany(sql, rows)
+        with self._lock, self.db.write() as conn:
+            conn.execute(self._table.insert(), rows)
 
     def rows(self, limit: int = 100) -> list[dict[str, Any]]:
         """The most recent judgments, newest first."""
-        with self._lock:
-            cursor = self._connection().execute(
-                f"SELECT {', '.join(COLUMNS)} FROM llmguard_judgments ORDER BY id DESC LIMIT ?", (limit,)
-            )
-            return [dict(zip(COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+        from sqlalchemy import select
+
+        table = self._table
+        query = select(*(table.c[c] for c in COLUMNS)).order_by(table.c.id.desc()).limit(limit)
+        with self.db.read() as conn:
+            return [dict(zip(COLUMNS, row, strict=True)) for row in conn.execute(query)]
 
     def close(self) -> None:
-        """Close the connection (reopened on the next write)."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-            self._conn = None
+        """Release the database's connections (reopened on the next write)."""
+        self.db.dispose()
+
+
+SQLiteSink = SQLJudgmentSink
+"""The former name of `SQLJudgmentSink` (it takes a path or any database URL)."""
 
 
 class CallbackSink:
@@ -228,10 +198,10 @@ class InMemorySink:
             self._items.clear()
 
 
-def as_sink(value: Any, db_path: str | Path) -> JudgmentSink:
-    """The guard's ``judgment_sink`` slot as a sink: ``None`` -> SQLite at ``db_path``, a callable -> callback."""
+def as_sink(value: Any, db: str | os.PathLike[str] | Database) -> JudgmentSink:
+    """The guard's ``judgment_sink`` slot as a sink: ``None`` -> the guard's database, a callable -> callback."""
     if value is None:
-        return SQLiteSink(db_path)
+        return SQLJudgmentSink(db)
     if hasattr(value, "write"):
         sink: JudgmentSink = value
         return sink

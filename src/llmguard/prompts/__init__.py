@@ -19,7 +19,7 @@ from ._model import ArtifactKind, FewShotExample, Message, PromptVersion, Variab
 from ._registry import PromotionGate, PromotionRequest, PromptRegistry
 from ._render import AnthropicMessagesKwargs, OpenAIChatKwargs, OpenAIResponsesKwargs, RenderedPrompt
 from ._semver import Version, parse_version, resolve
-from ._sqlite_store import SQLiteStore
+from ._sqlite_store import SQLiteStore, SQLStore
 from ._store import MemoryStore, PromptEntry, PromptStore, WritablePromptStore
 from ._validate import Finding, validate_store
 
@@ -46,6 +46,7 @@ __all__ = [
     "PromptStore",
     "PromptVersion",
     "RenderedPrompt",
+    "SQLStore",
     "SQLiteStore",
     "TTLCache",
     "VariableSpec",

@@ -364,12 +364,14 @@ def _store_for(guard: Guard, store: Any, kind: ArtifactKind) -> PromptStore:
         configured = settings.file_settings.get(f"{kind}s_dir", DEFAULT_DIRS[kind])
         base = settings.config_file.parent if settings.config_file else Path.cwd()
         return FileStore(base / str(configured), kind=kind)
-    if isinstance(store, str) and store.startswith("sqlite:///"):
-        return SQLiteStore(store.removeprefix("sqlite:///"), kind=kind)
+    if isinstance(store, str) and store.startswith(
+        ("sqlite://", "postgresql://", "postgres://", "postgresql+")
+    ):
+        return SQLiteStore(store, kind=kind)
     if isinstance(store, str | Path):
         return FileStore(store, kind=kind)
     if isinstance(store, PromptStore):
         return store
     raise ConfigurationError(
-        f"Guard({kind}s=...): expected a folder path, 'sqlite:///file.db' or a PromptStore, got {type(store).__name__}"
+        f"Guard({kind}s=...): expected a folder path, 'sqlite:///file.db', 'postgresql://...' or a PromptStore, got {type(store).__name__}"
     )

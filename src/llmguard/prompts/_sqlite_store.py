@@ -1,104 +1,92 @@
-"""A SQLite store for registries edited at runtime: versions, labels and history in three tables.
+"""A SQL store for registries edited at runtime: versions, labels and history in three tables.
 
-Label moves run in one ``BEGIN IMMEDIATE`` transaction (read, compare, write, record), so
-concurrent promotions from several processes are safe. The SQL is plain enough that a Postgres
-store is the same class with another connection and ``SELECT ... FOR UPDATE``.
+The tables live in the llmguard database: the embedded SQLite file, or a PostgreSQL database
+shared by every replica (so a label promoted on one machine is seen by all). A label move runs in
+one transaction (read, compare, write, record): ``BEGIN IMMEDIATE`` on SQLite, and a transaction
+advisory lock per (kind, name) on PostgreSQL, so concurrent promotions from many processes are
+safe and every move is in the history exactly once.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from llmguard._db import connect, migrate
-from llmguard.exceptions import PromptFormatError, PromptNotFoundError
+from llmguard._storage import Database, open_database
+from llmguard._storage._schema import PROMPT_HISTORY, PROMPT_LABELS, PROMPT_VERSIONS
+from llmguard.exceptions import PromptFormatError, PromptNotFoundError, StorageError
 
 from ._labels import LabelMove, LabelTarget, check_label, parse_target
 from ._loader import check_parts
 from ._model import ArtifactKind, PromptVersion, check_name
 from ._store import PromptEntry, check_move, check_new_version
 
-__all__ = ["SQLiteStore"]
+__all__ = ["SQLStore", "SQLiteStore"]
 
 _ROW_ERRORS = (ValueError, TypeError, KeyError, RecursionError)
 """What decoding a damaged row raises (JSON, label targets, history moves)."""
 
 
 @contextmanager
-def _typed_errors(path: object) -> Iterator[None]:
-    """A damaged, truncated or foreign database file becomes a `PromptFormatError` naming it."""
+def _typed_errors(where: object) -> Iterator[None]:
+    """A damaged, truncated or foreign database becomes a `PromptFormatError` naming it."""
     try:
         yield
-    except sqlite3.DatabaseError as exc:
-        raise PromptFormatError(
-            f"{path}: cannot use the prompt store: {exc} (a damaged, truncated or non-SQLite file?)"
-        ) from exc
+    except StorageError as exc:
+        raise PromptFormatError(f"{where}: cannot use the prompt store: {exc}") from exc
 
 
-MIGRATIONS = [
-    """
-    CREATE TABLE IF NOT EXISTS prompt_versions (
-        kind TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL,
-        content_hash TEXT NOT NULL, body TEXT NOT NULL, created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
-        PRIMARY KEY (kind, name, version)
-    );
-    CREATE TABLE IF NOT EXISTS prompt_labels (
-        kind TEXT NOT NULL, name TEXT NOT NULL, label TEXT NOT NULL, target TEXT NOT NULL,
-        PRIMARY KEY (kind, name, label)
-    );
-    CREATE TABLE IF NOT EXISTS prompt_label_history (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, name TEXT NOT NULL, move TEXT NOT NULL
-    );
-    CREATE INDEX IF NOT EXISTS prompt_label_history_name ON prompt_label_history (kind, name, id)
-    """
-]
-
-
-class SQLiteStore:
-    """Versions and labels in the shared llmguard SQLite database (WAL, busy timeout).
+class SQLStore:
+    """Versions and labels in the llmguard database (SQLite file or PostgreSQL URL).
 
     Args:
-        path: The database file (``":memory:"`` for a private one).
+        db: A file path, a ``sqlite:///`` or ``postgresql://`` URL (``":memory:"`` for a private one),
+            or a `Database`.
         kind: ``prompt`` or ``config``.
     """
 
-    def __init__(self, path: str | Path, *, kind: ArtifactKind = "prompt") -> None:
-        self.path = path
+    def __init__(self, db: str | os.PathLike[str] | Database, *, kind: ArtifactKind = "prompt") -> None:
+        self.db = open_database(db)
         self.kind: ArtifactKind = kind
         self._lock = threading.RLock()
-        with _typed_errors(path):
-            self._conn = connect(path)
-            try:
-                migrate(self._conn, "prompts", MIGRATIONS)
-            except BaseException:
-                self._conn.close()
-                raise
+        with _typed_errors(self.db.display):
+            self.db.ensure_schema()
+
+    @property
+    def path(self) -> Path | str:
+        """The SQLite file, or the database URL (password masked)."""
+        return self.db.path or self.db.display
 
     def __repr__(self) -> str:
-        return f"SQLiteStore({str(self.path)!r}, kind={self.kind!r})"
+        return f"SQLStore({self.db.display!r}, kind={self.kind!r})"
 
     def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
+        """Release the database's connections."""
+        self.db.dispose()
 
-    def _rows(self, sql: str, *args: Any) -> list[Any]:
-        with self._lock, _typed_errors(self.path):
-            return self._conn.execute(sql, args).fetchall()
+    def _rows(self, statement: Any) -> list[Any]:
+        with self._lock, _typed_errors(self.path), self.db.read() as conn:
+            return list(conn.execute(statement))
 
     def names(self) -> list[str]:
         """Every name with at least one version, sorted."""
-        rows = self._rows("SELECT DISTINCT name FROM prompt_versions WHERE kind = ? ORDER BY name", self.kind)
+        from sqlalchemy import select
+
+        t = PROMPT_VERSIONS
+        rows = self._rows(select(t.c.name).where(t.c.kind == self.kind).distinct().order_by(t.c.name))
         return [str(r[0]) for r in rows]
 
-    def _versions(self, name: str) -> dict[str, PromptVersion]:
-        rows = self._rows(
-            "SELECT version, body FROM prompt_versions WHERE kind = ? AND name = ?", self.kind, name
-        )
+    def _versions(self, name: str, conn: Any = None) -> dict[str, PromptVersion]:
+        from sqlalchemy import select
+
+        t = PROMPT_VERSIONS
+        query = select(t.c.version, t.c.body).where(t.c.kind == self.kind, t.c.name == name)
+        rows = list(conn.execute(query)) if conn is not None else self._rows(query)
         out: dict[str, PromptVersion] = {}
         for version, body in rows:
             try:
@@ -108,9 +96,10 @@ class SQLiteStore:
         return out
 
     def _labels(self, name: str) -> dict[str, LabelTarget]:
-        rows = self._rows(
-            "SELECT label, target FROM prompt_labels WHERE kind = ? AND name = ?", self.kind, name
-        )
+        from sqlalchemy import select
+
+        t = PROMPT_LABELS
+        rows = self._rows(select(t.c.label, t.c.target).where(t.c.kind == self.kind, t.c.name == name))
         try:
             return {
                 check_label(label, str(self.path)): parse_target(
@@ -129,73 +118,96 @@ class SQLiteStore:
             raise PromptNotFoundError(f"no {self.kind} named {name!r} in {self.path}")
         return PromptEntry(name, versions, self._labels(name))
 
+    @contextmanager
+    def _locked(self, name: str) -> Iterator[Any]:
+        """A write transaction holding this (kind, name)'s lock until commit."""
+        from sqlalchemy import text
+
+        with self._lock, _typed_errors(self.path), self.db.write() as conn:
+            if self.db.dialect == "postgresql":
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"{self.kind}:{name}"}
+                )
+            yield conn
+
     def save(self, version: PromptVersion) -> None:
         """Add a version (idempotent for identical content; different content under one version is an error)."""
+        from sqlalchemy import select
+
         if version.kind != self.kind:
             raise PromptFormatError(
                 f"{version.name}@{version.version}: a {version.kind} in a {self.kind} store"
             )
         check_parts(version, version.source or f"{version.name}@{version.version}")
-        with self._lock, _typed_errors(self.path), self._transaction():
-            row = self._conn.execute(
-                "SELECT body FROM prompt_versions WHERE kind = ? AND name = ? AND version = ?",
-                (self.kind, version.name, version.version),
-            ).fetchone()
+        t = PROMPT_VERSIONS
+        with self._locked(version.name) as conn:
+            row = conn.execute(
+                select(t.c.body).where(
+                    t.c.kind == self.kind, t.c.name == version.name, t.c.version == version.version
+                )
+            ).first()
             existing = PromptVersion.model_validate_json(row[0]) if row else None
             if check_new_version(existing, version, str(self.path)):
-                self._conn.execute(
-                    "INSERT INTO prompt_versions (kind, name, version, content_hash, body) VALUES (?, ?, ?, ?, ?)",
-                    (self.kind, version.name, version.version, version.content_hash, _body(version)),
+                conn.execute(
+                    t.insert().values(
+                        kind=self.kind,
+                        name=version.name,
+                        version=version.version,
+                        content_hash=version.content_hash,
+                        body=_body(version),
+                        created=_now(),
+                    )
                 )
 
     def move_label(self, move: LabelMove, target: LabelTarget, expect: object) -> LabelMove:
-        """Compare-and-set a label and record the move, in one immediate transaction."""
-        with self._lock, _typed_errors(self.path), self._transaction():
-            row = self._conn.execute(
-                "SELECT target FROM prompt_labels WHERE kind = ? AND name = ? AND label = ?",
-                (self.kind, move.name, move.label),
-            ).fetchone()
+        """Compare-and-set a label and record the move, in one locked transaction."""
+        from sqlalchemy import select
+
+        labels = PROMPT_LABELS
+        with self._locked(move.name) as conn:
+            row = conn.execute(
+                select(labels.c.target).where(
+                    labels.c.kind == self.kind, labels.c.name == move.name, labels.c.label == move.label
+                )
+            ).first()
             current = parse_target(json.loads(row[0]), f"{self.path}: label {move.label}") if row else None
-            move = check_move(self._versions(move.name), current, move, target, expect)
-            self._conn.execute(
-                "INSERT INTO prompt_labels (kind, name, label, target) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (kind, name, label) DO UPDATE SET target = excluded.target",
-                (
-                    self.kind,
-                    move.name,
-                    move.label,
-                    json.dumps(target if isinstance(target, str) else dict(target)),
-                ),
+            move = check_move(self._versions(move.name, conn), current, move, target, expect)
+            encoded = json.dumps(target if isinstance(target, str) else dict(target))
+            upsert = self.db.insert(labels).values(
+                kind=self.kind, name=move.name, label=move.label, target=encoded
             )
-            self._conn.execute(
-                "INSERT INTO prompt_label_history (kind, name, move) VALUES (?, ?, ?)",
-                (self.kind, move.name, json.dumps(move.to_json(), sort_keys=True)),
+            conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=["kind", "name", "label"], set_={"target": encoded}
+                )
+            )
+            conn.execute(
+                PROMPT_HISTORY.insert().values(
+                    kind=self.kind, name=move.name, move=json.dumps(move.to_json(), sort_keys=True)
+                )
             )
         return move
 
     def history(self, name: str) -> list[LabelMove]:
         """Every recorded label move of ``name``, oldest first."""
-        rows = self._rows(
-            "SELECT move FROM prompt_label_history WHERE kind = ? AND name = ? ORDER BY id", self.kind, name
-        )
+        from sqlalchemy import select
+
+        t = PROMPT_HISTORY
+        rows = self._rows(select(t.c.move).where(t.c.kind == self.kind, t.c.name == name).order_by(t.c.id))
         try:
             return [LabelMove.from_json(json.loads(r[0])) for r in rows]
         except _ROW_ERRORS as exc:
             raise PromptFormatError(f"{self.path}: {name}: malformed history row: {exc}") from None
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._conn)
+
+SQLiteStore = SQLStore
+"""The former name of `SQLStore` (it takes a path or any database URL)."""
 
 
-class _Transaction:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+def _now() -> str:
+    from datetime import UTC, datetime
 
-    def __enter__(self) -> None:
-        self._conn.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _body(version: PromptVersion) -> str:

@@ -1,0 +1,320 @@
+"""One database handle per URL and process: engine, schema check, portable queries, fork safety.
+
+Every store (ledger, judgments, feedback, prompts) goes through a `Database`. SQLite is the
+embedded default: WAL mode, a busy timeout, and write transactions that take the write lock up
+front (``BEGIN IMMEDIATE``) so two writers never deadlock upgrading a read lock. PostgreSQL is
+selected by URL (``postgresql://...``, psycopg 3 with a connection pool).
+
+Schema: a SQLite database is created and migrated to the newest revision on first use (it is
+embedded: one app owns it). A PostgreSQL database is shared by replicas, so it is never migrated
+behind their backs: until ``llmguard db upgrade`` has run, its stores raise `SchemaVersionError`
+naming that command (observers log it; hard budgets refuse calls).
+
+Fork safety: a forked child disposes of the parent's pool without closing its connections
+(SQLAlchemy's documented recipe) and opens its own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmguard.exceptions import ConfigurationError, SchemaVersionError, StorageError
+
+from ._url import display_url, is_postgres, resolve_url, sqlite_path
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["BUSY_TIMEOUT_MS", "Database", "open_database", "reset_databases"]
+
+BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite writer waits for another process's lock before giving up."""
+
+_QMARK = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?")
+
+_databases: dict[str, Database] = {}
+_registry_lock = threading.Lock()
+_live: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+def open_database(value: str | os.PathLike[str] | Database) -> Database:
+    """The process's `Database` for a path or URL (one engine and pool per URL, shared by the stores)."""
+    if isinstance(value, Database):
+        return value
+    url = resolve_url(value)
+    if url == "sqlite:///:memory:":
+        return Database(url)  # private: every in-memory handle is its own database
+    with _registry_lock:
+        db = _databases.get(url)
+        if db is None:
+            db = _databases[url] = Database(url)
+        return db
+
+
+def reset_databases() -> None:
+    """Forget the cached handles and close every live handle's connections (tests; a later use reconnects)."""
+    with _registry_lock:
+        _databases.clear()
+    for db in list(_live):
+        db.dispose()
+
+
+def _qmark_to_named(sql: str, params: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """Rewrite ``?`` placeholders (outside quotes) as ``:p0, :p1...`` for SQLAlchemy's ``text()``."""
+    values = list(params)
+    out: dict[str, Any] = {}
+
+    def sub(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token != "?":
+            return token
+        index = len(out)
+        if index >= len(values):
+            raise ValueError(f"SQL has more placeholders than the {len(values)} parameters given")
+        out[f"p{index}"] = values[index]
+        return f":p{index}"
+
+    rewritten = _QMARK.sub(sub, sql)
+    if len(out) != len(values):
+        raise ValueError(f"SQL has {len(out)} placeholders but {len(values)} parameters were given")
+    return rewritten, out
+
+
+class Database:
+    """A database URL with its engine (created lazily, per process) and its schema check.
+
+    Args:
+        url: A resolved SQLAlchemy URL (see `resolve_url`).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.dialect = "postgresql" if is_postgres(url) else "sqlite"
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+        self._schema_ok = False
+        _live.add(self)
+
+    def __repr__(self) -> str:
+        return f"Database({display_url(self.url)!r})"
+
+    @property
+    def display(self) -> str:
+        """The URL with any password masked."""
+        return display_url(self.url)
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file (``None`` for PostgreSQL and in-memory databases)."""
+        return sqlite_path(self.url)
+
+    # -- engine ------------------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (created on first use; a forked child makes its own)."""
+        engine = self._engine
+        if engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = self._create_engine()
+                    weakref.finalize(self, self._engine.dispose)  # a dropped handle closes its connections
+                engine = self._engine
+        return engine
+
+    def _create_engine(self) -> Engine:
+        from sqlalchemy import create_engine, event
+
+        if self.dialect == "postgresql":
+            try:
+                import psycopg  # noqa: F401
+            except ImportError as exc:
+                raise ConfigurationError(
+                    f"db {self.display}: PostgreSQL needs the postgres extra: pip install 'llmguard[postgres]'"
+                ) from exc
+            return create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        path = self.path
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigurationError(f"database {path}: cannot create its folder: {exc}") from exc
+        kwargs: dict[str, Any] = {
+            "connect_args": {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
+        }
+        if path is None:
+            from sqlalchemy.pool import StaticPool
+
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(self.url, **kwargs)
+        wal = path is not None
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # transactions are begun explicitly below
+            cursor = dbapi_conn.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if wal:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            immediate = not conn.get_execution_options().get("llmguard_read", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    def _after_fork(self) -> None:  # pragma: no cover - runs in forked children (tested there)
+        self._lock = threading.Lock()
+        if self._engine is not None:
+            self._engine.dispose(close=False)
+
+    def dispose(self) -> None:
+        """Close the pool's connections (a later use reconnects)."""
+        with self._lock:
+            engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.dispose()
+
+    # -- schema ------------------------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        """Check (SQLite: create or migrate) the schema once per process.
+
+        Raises:
+            SchemaVersionError: A PostgreSQL database not at the newest revision, or any database
+                at a revision this llmguard does not know (made by a newer release).
+        """
+        if self._schema_ok:
+            return
+        from . import _migrate
+
+        with self._storage_errors():
+            current, head = _migrate.revisions(self)
+            if current != head:
+                if current is not None and not _migrate.known(current):
+                    raise SchemaVersionError(
+                        f"database {self.display} has schema revision {current}, unknown to this llmguard "
+                        f"(which needs {head}): it was migrated by a newer llmguard; upgrade llmguard"
+                    )
+                if self.dialect == "postgresql":
+                    raise SchemaVersionError(
+                        f"database {self.display} is at schema revision {current or '(none)'}, this llmguard "
+                        f"needs {head}: run `llmguard db upgrade --db URL` once (from one machine), then restart"
+                    )
+                _migrate.upgrade(self)
+        self._schema_ok = True
+
+    # -- access ------------------------------------------------------------------------------
+    @contextmanager
+    def _storage_errors(self) -> Iterator[None]:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database {self.display}: {type(exc).__name__}: {_first_line(exc)}") from exc
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A connection in a write transaction, committed on success (SQLite: ``BEGIN IMMEDIATE``)."""
+        self.ensure_schema()
+        with self._storage_errors(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reading (SQLite: a deferred transaction, never blocking writers)."""
+        self.ensure_schema()
+        with self._storage_errors(), self.engine.connect() as conn:
+            conn = conn.execution_options(llmguard_read=True)
+            yield conn
+
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query (``?`` or ``:name`` placeholders) and return all rows as tuples."""
+        from sqlalchemy import text
+
+        statement, binds = (
+            (sql, dict(params)) if isinstance(params, Mapping) else _qmark_to_named(sql, params)
+        )
+        with self.read() as conn:
+            return [tuple(row) for row in conn.execute(text(statement), binds)]
+
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> int:
+        """Run one writing statement in its own transaction; return the number of rows it changed."""
+        from sqlalchemy import text
+
+        statement, binds = (
+            (sql, dict(params)) if isinstance(params, Mapping) else _qmark_to_named(sql, params)
+        )
+        with self.write() as conn:
+            return int(conn.execute(text(statement), binds).rowcount)
+
+    def insert(self, table: Any) -> Any:
+        """The dialect's INSERT construct for ``table`` (it has ``on_conflict_do_nothing/update``)."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+
+    def positional_sql(self, statement: Any, columns: Sequence[str]) -> str:
+        """SQLite: ``statement`` (an INSERT of ``columns``) compiled once to ``?`` SQL taking row tuples.
+
+        Bulk writes then hand plain tuples to the driver's ``executemany``, with no per-row dict or
+        per-statement compilation; the SQL still comes from the one schema.
+        """
+        from sqlalchemy.dialects import sqlite
+
+        compiled = statement.values(dict.fromkeys(columns)).compile(dialect=sqlite.dialect())
+        order = list(compiled.positiontup or ())
+        if order != list(columns):
+            raise AssertionError(f"compiled column order {order} differs from {list(columns)}")
+        return str(compiled)
+
+    def tables(self) -> set[str]:
+        """Names of the tables in the database."""
+        from sqlalchemy import inspect
+
+        with self._storage_errors(), self.engine.connect() as conn:
+            return set(inspect(conn).get_table_names())
+
+    def columns(self, table: str) -> set[str]:
+        """Column names of ``table`` (empty when it does not exist)."""
+        from sqlalchemy import inspect
+
+        with self._storage_errors(), self.engine.connect() as conn:
+            inspector = inspect(conn)
+            if not inspector.has_table(table):
+                return set()
+            return {str(c["name"]) for c in inspector.get_columns(table)}
+
+    def json_elements(self, column: str, alias: str) -> str:
+        """A FROM item with one row per element of the JSON array in ``column`` (see `_sql.json_elements`)."""
+        from ._sql import json_elements
+
+        return json_elements("postgresql" if self.dialect == "postgresql" else "sqlite", column, alias)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def _reinit_in_child() -> None:  # pragma: no cover - runs in forked children (tested there)
+    global _registry_lock
+    _registry_lock = threading.Lock()
+    for db in list(_live):
+        db._after_fork()
+
+
+os.register_at_fork(after_in_child=_reinit_in_child)
