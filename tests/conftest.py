@@ -14,10 +14,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from _postgres import postgres_server  # noqa: F401  (a fixture)
-
 from llmguard._guard import reset_default_guard
-from llmguard._storage import reset_databases
 from llmguard._internal import reset_advisories
+from llmguard._storage import reset_databases
 
 _ENV_PREFIXES = ("OPENAI_", "ANTHROPIC_", "LLMGUARD_", "OTEL_", "AZURE_OPENAI", "AWS_", "GOOGLE_", "CLOUD_ML")
 _real_connect = socket.socket.connect

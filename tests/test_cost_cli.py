@@ -81,7 +81,8 @@ def test_report_formats(tmp_path: Path) -> None:
 def test_report_errors_exit_2(tmp_path: Path) -> None:
     missing = _run("--db", str(tmp_path / "none.db"), "cost", "report", cwd=tmp_path)
     assert missing.returncode == 2
-    assert "no llmguard database at" in missing.stderr and "Guard(ledger=True)" in missing.stderr
+    assert "no llmguard database at" in missing.stderr
+    assert "Guard(ledger=True)" in missing.stderr
     _ledger(tmp_path / "l.db", ["1"])
     bad = _run("--db", str(tmp_path / "l.db"), "cost", "report", "--since", "last week", cwd=tmp_path)
     assert bad.returncode == 2

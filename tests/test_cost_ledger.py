@@ -150,7 +150,7 @@ def test_bounded_queue_drops_and_counts() -> None:
         writer.shutdown()
 
 
-def ReadOnly(path: Path) -> SQLiteLedger:  # noqa: N802 - reads like the class it makes
+def ReadOnly(path: Path) -> SQLiteLedger:
     """A ledger whose database refuses writes (as a read-only file does, even for root)."""
     from sqlalchemy import event
 

@@ -82,7 +82,7 @@ def make(request: pytest.FixtureRequest) -> Callable[[Path], PromptStore]:
     return makers[str(request.param)]
 
 
-def STORES(test: Any) -> Any:  # noqa: N802 - reads like the parametrize mark it replaced
+def STORES(test: Any) -> Any:
     """Run ``test`` on every store kind (through the ``make`` fixture)."""
     return test
 

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from llmguard._storage import Database, display_url, open_database, resolve_url
-from llmguard._storage import _migrate
+from llmguard._storage import Database, _migrate, display_url, open_database, resolve_url
 from llmguard._storage._schema import METADATA, VERSION_TABLE
 from llmguard.cost._alerts import AlertDispatcher
 from llmguard.cost._ledger import COLUMNS, SQLLedger
@@ -107,7 +106,10 @@ def test_postgres_is_never_migrated_behind_the_replicas_back(postgres_server: An
         ledger.write([_row("c1")])
     env = {"PATH": "/usr/bin:/bin", "LLMGUARD_DB": url}
     check = subprocess.run(
-        [sys.executable, "-m", "llmguard", "db", "current", "--check"], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "llmguard", "db", "current", "--check"],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert check.returncode == 1, check.stderr
     assert "behind" in check.stdout
@@ -134,10 +136,15 @@ def test_a_schema_from_a_newer_llmguard_is_refused(tmp_path: Path) -> None:
 def test_unreachable_postgres_is_a_storage_error_for_the_cli(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "LLMGUARD_DB": "postgresql://nobody:pw@127.0.0.1:1/none"}
     done = subprocess.run(
-        [sys.executable, "-m", "llmguard", "db", "upgrade"], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-m", "llmguard", "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert done.returncode == 2
-    assert "pw" not in done.stderr and "127.0.0.1" in done.stderr
+    assert "pw" not in done.stderr
+    assert "127.0.0.1" in done.stderr
 
 
 def test_import_and_unstored_calls_load_no_sqlalchemy(tmp_path: Path) -> None:
@@ -159,7 +166,9 @@ def test_import_and_unstored_calls_load_no_sqlalchemy(tmp_path: Path) -> None:
 
 def test_ledger_rows_are_written_once_and_read_back(db_url: str) -> None:
     ledger = SQLLedger(db_url)
-    ledger.write([_row("a", tags='["x", "y"]', day="1970-01-01"), _row("b", 500, day="1970-01-01"), _row("new")])
+    ledger.write(
+        [_row("a", tags='["x", "y"]', day="1970-01-01"), _row("b", 500, day="1970-01-01"), _row("new")]
+    )
     ledger.write([_row("a", 999_999)])  # the same call again: ignored
     assert ledger.query("SELECT call_id, cost_nanos FROM cost_ledger ORDER BY call_id") == [
         ("a", 1000), ("b", 500), ("new", 1000),
@@ -255,4 +264,3 @@ def test_writes_from_many_threads_are_all_kept(db_url: str) -> None:
         thread.join()
     assert ledger.query("SELECT COUNT(*) FROM cost_ledger") == [(400,)]
     ledger.close()
-

@@ -40,7 +40,9 @@ def open_cli_database(what: str, hint: str = "") -> Any:
         raise _fail(str(exc)) from exc
     if db.dialect == "sqlite" and (db.path is None or not db.path.is_file()):
         how = f" ({hint})" if hint else ""
-        raise _fail(f"no llmguard database at {db.path}: no {what} recorded yet{how}; or pass --db PATH_OR_URL")
+        raise _fail(
+            f"no llmguard database at {db.path}: no {what} recorded yet{how}; or pass --db PATH_OR_URL"
+        )
     try:
         db.ensure_schema()
     except LLMGuardError as exc:

@@ -10,8 +10,11 @@ is O(1) on the hot path: it reads in-memory running totals that the ledger obser
 calls finish, seeded from the ledger when the guard starts. Unpriced calls (cost ``None``) are
 never counted as $0 and never block.
 
-Totals are per process (plus what the ledger held at start-up); several processes sharing a
-budget each enforce it on their own view.
+Across processes and replicas: every process sharing a ledger (one SQLite file, or one
+PostgreSQL database) refreshes its totals from that ledger every ``refresh_interval_s``, on the
+ledger's writer thread: its view is the shared total minus its own committed rows plus its own
+counted calls, so no call is counted twice and the check never waits for the database. The
+overshoot bound is in ``docs/cost.md``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from llmguard._db import after_fork
 from llmguard._storage._sql import Dialect, dialect_of, json_elements, json_get, json_key_param
-from llmguard.exceptions import BudgetExceededError
+from llmguard.exceptions import BudgetExceededError, PolicyUnavailableError
 
 from ._ledger import NANOS, TABLE, Ledger
 from ._rules import Alert
@@ -181,7 +184,10 @@ class UTCClock:
 
 
 class _State:
-    __slots__ = ("budget", "daily", "filters", "groups", "hard", "over", "per", "soft", "spent", "window")
+    __slots__ = (
+        "budget", "committed", "committed_groups", "daily", "filters", "groups", "hard", "mine", "mine_groups",
+        "over", "per", "soft", "spent", "window",
+    )  # fmt: skip
 
     def __init__(self, budget: Budget) -> None:
         self.budget = budget
@@ -196,11 +202,16 @@ class _State:
         """For ``per`` budgets: nano-USD per group in the window."""
         self.over: set[str] = set()
         """For ``per`` budgets: groups at or over the hard limit in the window."""
+        self.reset("")
 
     def reset(self, window: str) -> None:
         self.window, self.spent = window, 0
         self.groups = {}
         self.over = set()
+        self.mine, self.committed = 0, 0
+        """This process's counted spend in the window, and the part of it its writer committed."""
+        self.mine_groups: dict[str, int] = {}
+        self.committed_groups: dict[str, int] = {}
 
 
 class BudgetTracker:
@@ -217,7 +228,23 @@ class BudgetTracker:
         self._on_alert = on_alert
         self._clock = UTCClock()
         self._lock = threading.Lock()
+        self._stale_after_s: float | None = None
+        self._fresh_until = 0.0
+        self.refreshes = 0
+        """Successful refreshes from the shared ledger."""
+        self.last_error: str | None = None
+        """Why the last refresh failed (``None`` after a success)."""
+        self.max_refresh_gap_s = 0.0
+        """The longest time between two successful refreshes (part of the view's staleness)."""
+        self.max_commit_lag_s = 0.0
+        """The longest time from a call's start to its row's commit (the rest of the staleness)."""
+        self._last_refresh = 0.0
         after_fork(self)  # a fresh lock in a forked child
+
+    def expect_refresh(self, stale_after_s: float) -> None:
+        """Refuse hard-budgeted calls once the shared totals are ``stale_after_s`` old (fail closed)."""
+        self._stale_after_s = stale_after_s
+        self._fresh_until = time.monotonic() + stale_after_s
 
     @property
     def has_hard_limits(self) -> bool:
@@ -240,6 +267,7 @@ class BudgetTracker:
                 if state.per is None:
                     before = state.spent
                     state.spent = before + nanos
+                    state.mine += nanos
                     fired += [
                         (state, lim, window, None, state.spent)
                         for lim in _crossed(state, before, state.spent)
@@ -248,6 +276,7 @@ class BudgetTracker:
                 for group in _groups(state.per, values):
                     before = state.groups.get(group, 0)
                     after = state.groups[group] = before + nanos
+                    state.mine_groups[group] = state.mine_groups.get(group, 0) + nanos
                     if state.hard is not None and after >= state.hard:
                         state.over.add(group)
                     fired += [(state, lim, window, group, after) for lim in _crossed(state, before, after)]
@@ -274,8 +303,13 @@ class BudgetTracker:
         raise KeyError(budget.id)
 
     def check(self, call: CallContext) -> None:
-        """Raise `llmguard.BudgetExceededError` when a matching hard budget is used up."""
+        """Raise `llmguard.BudgetExceededError` when a matching hard budget is used up.
+
+        Raises `llmguard.PolicyUnavailableError` (fail closed) when the shared totals are stale.
+        """
         day, month = self._clock.keys(time.time_ns())
+        if self._stale_after_s is not None and self._hard and time.monotonic() > self._fresh_until:
+            self._refuse_stale()
         values: dict[str, Any] | None = None
         for state in self._hard:
             assert state.hard is not None
@@ -305,26 +339,92 @@ class BudgetTracker:
             "network I/O (raise the limit or wait for the next window)"
         )
 
+    def _refuse_stale(self) -> None:
+        raise PolicyUnavailableError(
+            f"hard budgets cannot be enforced: their spend totals have not been refreshed from the ledger "
+            f"for over {self._stale_after_s:g} s ({self.last_error or 'no refresh yet'}); the call was refused "
+            "before any network I/O. Check the database (llmguard db current), or raise budgets stale_after_s",
+            policy="budgets",
+        )
+
+    def committed(self, items: Sequence[tuple[Mapping[str, Any], int, int | None]]) -> None:
+        """Count rows this process's writer just committed: ``(scope values, start ns, nano-USD)``.
+
+        Called on the writer thread after each successful batch, the same thread that runs `refresh`,
+        so a refresh sees exactly the rows counted here.
+        """
+        now_ns = time.time_ns()
+        with self._lock:
+            for values, ts_ns, nanos in items:
+                self.max_commit_lag_s = max(self.max_commit_lag_s, (now_ns - ts_ns) / 1e9)
+                if not nanos:
+                    continue
+                day, month = self._clock.keys(ts_ns)
+                for state in self._states:
+                    if state.window != (day if state.daily else month):
+                        continue
+                    if state.filters and not _matches(state.filters, values):
+                        continue
+                    if state.per is None:
+                        state.committed += nanos
+                    else:
+                        for group in _groups(state.per, values):
+                            state.committed_groups[group] = state.committed_groups.get(group, 0) + nanos
+
     def seed(self, ledger: Ledger, now_ns: int | None = None) -> None:
-        """Start each budget's current window from what the ledger already holds."""
+        """Start each budget's current window from what the ledger already holds (no alerts: see `refresh`)."""
+        self.refresh(ledger, now_ns, alert=False)
+
+    def refresh(self, ledger: Ledger, now_ns: int | None = None, *, alert: bool = True) -> None:
+        """Re-read each budget's window total from the shared ledger (every process's committed rows).
+
+        The view becomes: the shared total, minus this process's committed rows (already in it),
+        plus this process's counted calls (committed or still queued). Run it on the writer thread.
+        """
         day, month = self._clock.keys(time.time_ns() if now_ns is None else now_ns)
-        for state in self._states:
+        dialect = dialect_of(ledger)
+        totals: list[tuple[_State, str, Any]] = []
+        for state in self._states:  # the queries run without the lock: the hot path never waits
             window = day if state.budget.period == "day" else month
             if state.per is None:
-                sql, params = budget_sum_sql(state.budget, window, dialect_of(ledger))
-                total = ledger.query(sql, params)[0][0]
-                with self._lock:
+                sql, params = budget_sum_sql(state.budget, window, dialect)
+                totals.append((state, window, int(ledger.query(sql, params)[0][0] or 0)))
+            else:
+                sql, params = budget_groups_sql(state.budget, window, dialect)
+                totals.append((state, window, {str(g): int(n or 0) for g, n in ledger.query(sql, params)}))
+        fired: list[tuple[_State, int, str, str | None, int]] = []
+        with self._lock:
+            for state, window, shared in totals:
+                if state.window != window:
+                    if window < state.window:
+                        continue
                     state.reset(window)
-                    state.spent = int(total or 0)
-                continue
-            sql, params = budget_groups_sql(state.budget, window, dialect_of(ledger))
-            rows = ledger.query(sql, params)
-            with self._lock:
-                state.reset(window)
-                for group, nanos in rows:
-                    state.groups[str(group)] = int(nanos or 0)
-                    if state.hard is not None and int(nanos or 0) >= state.hard:
-                        state.over.add(str(group))
+                if state.per is None:
+                    before, state.spent = state.spent, shared - state.committed + state.mine
+                    fired += [
+                        (state, lim, window, None, state.spent)
+                        for lim in _crossed(state, before, state.spent)
+                    ]
+                    continue
+                groups = set(shared) | set(state.mine_groups)
+                for group in groups:
+                    before = state.groups.get(group, 0)
+                    after = shared.get(group, 0) - state.committed_groups.get(group, 0)
+                    after += state.mine_groups.get(group, 0)
+                    state.groups[group] = after
+                    if state.hard is not None and after >= state.hard:
+                        state.over.add(group)
+                    fired += [(state, lim, window, group, after) for lim in _crossed(state, before, after)]
+            self.refreshes += 1
+            self.last_error = None
+            clock = time.monotonic()
+            if self._last_refresh:
+                self.max_refresh_gap_s = max(self.max_refresh_gap_s, clock - self._last_refresh)
+            self._last_refresh = clock
+            if self._stale_after_s is not None:
+                self._fresh_until = time.monotonic() + self._stale_after_s
+        for state, limit, window, key, spent in fired if alert else ():
+            self._alert(state, limit, window, key, spent)
 
 
 def _crossed(state: _State, before: int, after: int) -> list[int]:

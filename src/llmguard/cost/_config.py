@@ -52,6 +52,11 @@ class CostPolicy:
             a ``kill -9`` can lose (plus the write itself; see the cost docs for measured figures).
         retention_days: Ledger rows older than this are pruned (used when the ledger is built
             from ``ledger=True`` or a path).
+        refresh_interval_s: Seconds between refreshes of the budgets' totals from the shared
+            ledger (every process and replica writing to it), on the writer thread: the hot-path
+            check never waits for the database. Part of the overshoot bound (docs/cost.md).
+        stale_after_s: A hard budget whose shared totals could not be refreshed for this long
+            refuses calls with `llmguard.PolicyUnavailableError` (fail closed) until a refresh works.
     """
 
     budgets: Sequence[Budget] = ()
@@ -61,14 +66,24 @@ class CostPolicy:
     retention_days: float | None = 90.0
     queue_size: int = 20_000
     flush_interval_s: float = 0.1
+    refresh_interval_s: float = 1.0
+    stale_after_s: float = 60.0
     ledger: Any = field(default=None, repr=False)
     """The ``ledger`` value from a config file, if any."""
 
     def __post_init__(self) -> None:
-        interval = self.flush_interval_s
-        if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0 < interval <= 3600:
+        for key in ("flush_interval_s", "refresh_interval_s", "stale_after_s"):
+            interval = getattr(self, key)
+            if (
+                isinstance(interval, bool)
+                or not isinstance(interval, int | float)
+                or not 0 < interval <= 86_400
+            ):
+                raise ConfigurationError(f"budgets {key}: expected seconds in (0, 86400], got {interval!r}")
+        if self.stale_after_s <= self.refresh_interval_s:
             raise ConfigurationError(
-                f"budgets flush_interval_s: expected seconds in (0, 3600], got {interval!r}"
+                f"budgets stale_after_s ({self.stale_after_s}) must exceed refresh_interval_s "
+                f"({self.refresh_interval_s})"
             )
 
     @property
@@ -176,14 +191,15 @@ def resolve_ledger(guard: Guard, policy: CostPolicy) -> Ledger | None:
     """The guard's ledger, or None when it is off.
 
     On when ``ledger=`` is True, a path or a `Ledger`; else from the config file
-    (``ledger`` in the budgets table, or a top-level ``ledger`` key); else on only when anomaly
-    rules are configured (they need history). ``ledger=False`` turns it off.
+    (``ledger`` in the budgets table, or a top-level ``ledger`` key); else on when anomaly rules
+    (they need history) or budgets (they need the spend of other processes and of earlier runs)
+    are configured. ``ledger=False`` turns it off.
     """
     value = guard.ledger
     if value is None:
         value = policy.ledger if policy.ledger is not None else guard.settings.file_settings.get("ledger")
-    if value is None:
-        value = bool(policy.rules)
+    if value is None:  # rules need history; budgets need the shared spend (other processes, restarts)
+        value = bool(policy.rules or policy.budgets)
     if value is False:
         return None
     if value is True:

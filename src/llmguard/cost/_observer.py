@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from llmguard._record import CallRecord
 from llmguard._scope import ContextValues
 
-from ._budget import UTCClock, context_scope
+from ._budget import BudgetTracker, UTCClock, context_scope
 from ._ledger import NANOS, Ledger, LedgerRow
 from ._state import CostState, state_for
 from ._writer import WriterStats
@@ -135,12 +135,22 @@ class LedgerObserver:
             self.state.ledger.close()
 
 
-def row_sink(ledger: Ledger) -> Callable[[Sequence[tuple[CallRecord, int | None]]], None]:
-    """A writer sink turning queued ``(record, nano-USD)`` pairs into ledger rows."""
+def row_sink(
+    ledger: Ledger, tracker: BudgetTracker | None = None
+) -> Callable[[Sequence[tuple[CallRecord, int | None]]], None]:
+    """A writer sink turning queued ``(record, nano-USD)`` pairs into ledger rows.
+
+    After a successful write the budgets ``tracker`` counts the rows as committed (see
+    `BudgetTracker.refresh`: the shared view never counts a call twice).
+    """
     clock = UTCClock()
 
     def write(batch: Sequence[tuple[CallRecord, int | None]]) -> None:
         ledger.write([ledger_row(record, clock, nanos) for record, nanos in batch])
+        if tracker is not None:
+            tracker.committed(
+                [(record_scope(record), record.start_time_ns, nanos) for record, nanos in batch if nanos]
+            )
 
     return write
 

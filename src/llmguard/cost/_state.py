@@ -43,6 +43,7 @@ class CostState:
     pending: deque[Alert] = field(default_factory=deque)
     next_check: float = 0.0
     next_prune: float = 0.0
+    next_refresh: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def queue_alert(self, alert: Alert) -> None:
@@ -59,6 +60,13 @@ class CostState:
         if self.ledger is not None and now >= self.next_prune:
             self.next_prune = now + PRUNE_EVERY_S
             self._prune()
+        if self.tracker is not None and self.ledger is not None and now >= self.next_refresh:
+            self.next_refresh = now + self.policy.refresh_interval_s
+            try:
+                self.tracker.refresh(self.ledger)
+            except WRITE_ERRORS as exc:
+                self.tracker.last_error = f"{type(exc).__name__}: {exc}"
+                raise
         interval = self.policy.check_interval_s
         if self.ledger is not None and interval > 0 and now >= self.next_check:
             self.next_check = now + interval
@@ -115,9 +123,11 @@ def _build(guard: Guard) -> CostState | None:
     if policy.budgets:
         state.tracker = BudgetTracker(policy.budgets, state.queue_alert)
         if ledger is not None:
+            state.tracker.expect_refresh(policy.stale_after_s)
             _seed(state.tracker, ledger)
+            state.next_refresh = time.monotonic() + policy.refresh_interval_s
     name = "ledger" if ledger is not None else "budget tracker"
-    sink = row_sink(ledger) if ledger is not None else _no_sink
+    sink = row_sink(ledger, state.tracker) if ledger is not None else _no_sink
     state.writer = BatchWriter(
         sink,
         name=name,
@@ -130,17 +140,18 @@ def _build(guard: Guard) -> CostState | None:
     return state
 
 
-def row_sink(ledger: Ledger) -> Callable[[Any], None]:
+def row_sink(ledger: Ledger, tracker: BudgetTracker | None) -> Callable[[Any], None]:
     """The observer module's row sink (imported late: the observer imports this module)."""
     from ._observer import row_sink as make
 
-    return make(ledger)
+    return make(ledger, tracker)
 
 
 def _seed(tracker: BudgetTracker, ledger: Ledger) -> None:
     try:
         tracker.seed(ledger)
-    except WRITE_ERRORS:
+    except WRITE_ERRORS as exc:
+        tracker.last_error = f"{type(exc).__name__}: {exc}"
         from llmguard._internal import advise_once
 
         where = getattr(ledger, "path", "ledger")

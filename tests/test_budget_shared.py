@@ -1,0 +1,31 @@
+"""A hard budget shared by 4 processes x 8 threads through one PostgreSQL database."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "budget_overshoot.py"
+
+
+def _bench() -> Any:
+    spec = importlib.util.spec_from_file_location("budget_overshoot", BENCH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_a_hard_budget_holds_across_processes_within_the_bound(postgres_server: Any) -> None:
+    result = _bench().measure(
+        postgres_server.new_database(), procs=4, threads=8, limit=2.0, latency=0.02, refresh=0.2
+    )
+    assert result["exact"], result  # every call in the ledger once, at exactly its cost
+    assert result["refused"] == 4 * 8, result  # every thread of every replica was stopped
+    assert result["spent_usd"] >= 2.0, result
+    assert 0 <= result["overshoot_calls"] <= result["bound_calls"], result
