@@ -125,10 +125,13 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp, _postgres(args.postgres) as server:
-        engines = {
-            "sqlite": lambda name: f"sqlite:///{Path(tmp) / name}.db",
-            "postgresql": lambda name: server.new_database(),
-        }
+        def sqlite_url(name: str) -> str:
+            return f"sqlite:///{Path(tmp) / name}.db"
+
+        def postgres_url(name: str) -> str:
+            return str(server.new_database())
+
+        engines = {"sqlite": sqlite_url, "postgresql": postgres_url}
         for engine, url_for in engines.items():
             results[engine] = {
                 "ledger_rows_per_s": round(ledger_rows_per_second(url_for("ledger"), args.rows)),

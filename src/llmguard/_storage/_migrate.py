@@ -97,4 +97,21 @@ def upgrade(db: Database, target: str = "head") -> tuple[str | None, str | None]
         with db.engine.connect() as conn:
             command.upgrade(_config(conn), target)
             conn.commit()
+        if db.dialect == "postgresql":
+            _job_queue_schema(db)
         return before, current(db)
+
+
+def _job_queue_schema(db: Database) -> None:
+    """Create the judging job queue's tables (procrastinate's schema) once, when the extra is installed."""
+    try:
+        import procrastinate  # noqa: F401
+    except ImportError:
+        return
+    if "procrastinate_jobs" in db.tables():
+        return
+    from llmguard.judging._jobs import make_app
+
+    app = make_app(db.url)
+    with app.open():
+        app.schema_manager.apply_schema()

@@ -36,6 +36,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("eval", "llmguard.cli._eval", "eval_app"),
     ("cost", "llmguard.cli._cost", "cost_app"),
     ("db", "llmguard.cli._db", "db_app"),
+    ("worker", "llmguard.cli._worker", "worker_app"),
 )
 """(name, module, typer app) of every feature's sub-command group."""
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from llmguard._storage._url import is_postgres
 from llmguard.telemetry._options import TelemetryOptions
 
+from ._jobs import JobQueue
 from ._queue import JudgingQueue, JudgingStats
 from ._registry import resolve_judges
 from ._sampler import Sampling
@@ -49,8 +51,14 @@ class JudgingObserver:
         sampling: Sampling,
         sinks: Sequence[JudgmentSink],
         telemetry: JudgingTelemetry | None = None,
+        *,
+        jobs_url: str | None = None,
     ) -> None:
         self.sampling = sampling
+        self.queue: JudgingQueue | JobQueue
+        if jobs_url is not None:  # PostgreSQL: sampled calls become jobs for `llmguard worker`
+            self.queue = JobQueue(jobs_url, judges, max_queue=sampling.max_queue, on_drop=sampling.on_drop)
+            return
         self.queue = JudgingQueue(
             judges,
             sinks=sinks,
@@ -137,4 +145,6 @@ def build(guard: Guard) -> JudgingObserver | None:
     sink: JudgmentSink = as_sink(guard.judgment_sink, guard.settings.db)
     if redact is not None:
         sink = RedactingSink(sink, redact)
-    return JudgingObserver(judges, Sampling.coerce(sampling_spec), [sink], telemetry)
+    # PostgreSQL with the default store: workers judge (`llmguard worker`); a custom sink stays in-process
+    jobs_url = guard.settings.db if guard.judgment_sink is None and is_postgres(guard.settings.db) else None
+    return JudgingObserver(judges, Sampling.coerce(sampling_spec), [sink], telemetry, jobs_url=jobs_url)
