@@ -81,4 +81,4 @@ def test_list_table_and_json(db: Path) -> None:
 def test_missing_database_exits_2(tmp_path: Path) -> None:
     proc = run("--db", str(tmp_path / "none.db"), "judgments", "summary")
     assert proc.returncode == 2
-    assert "no database" in proc.stderr
+    assert "no llmguard database at" in proc.stderr

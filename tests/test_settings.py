@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 import llmguard
 from llmguard import CallRecorder, ConfigurationError, Guard
-from llmguard._db import connect, migrate
 from llmguard._internal import LLMGuardAdvisory
 from llmguard.testing import FakeOpenAI
 
@@ -181,20 +179,6 @@ def test_guard_repr_is_readable() -> None:
     guard = Guard(pin_policy="enforce", service_name="svc")
     assert "pin_policy='enforce'" in repr(guard)
     assert "<table>" in guard._repr_html_()
-
-
-def test_db_migrations_are_versioned_and_idempotent(tmp_path: Path) -> None:
-    path = tmp_path / "db" / "x.db"
-    conn = connect(path)
-    steps = ["CREATE TABLE a (x INTEGER)", "ALTER TABLE a ADD COLUMN y TEXT"]
-    assert migrate(conn, "demo", steps) == 2
-    assert migrate(conn, "demo", steps) == 2
-    conn.execute("INSERT INTO a (x, y) VALUES (1, 'z')")
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    conn.close()
-    other = sqlite3.connect(path)
-    assert other.execute("SELECT version FROM llmguard_schema WHERE component='demo'").fetchone() == (2,)
-    other.close()
 
 
 def test_exports_are_sorted_and_complete() -> None:

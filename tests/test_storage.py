@@ -125,6 +125,13 @@ def test_postgres_is_never_migrated_behind_the_replicas_back(postgres_server: An
     ledger.close()
 
 
+def test_sqlite_is_created_in_wal_mode_and_upgrades_are_idempotent(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "deep" / "folder" / "x.db")  # folders are created
+    assert _migrate.upgrade(db) == (None, _migrate.head())
+    assert _migrate.upgrade(db) == (_migrate.head(), _migrate.head())
+    assert db.query("PRAGMA journal_mode") == [("wal",)]
+
+
 def test_a_schema_from_a_newer_llmguard_is_refused(tmp_path: Path) -> None:
     db = open_database(tmp_path / "new.db")
     db.ensure_schema()

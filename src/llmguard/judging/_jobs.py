@@ -112,6 +112,7 @@ class JobQueue:
 
         self.url = url
         self.judges = tuple(judges)
+        self.max_queue = max_queue
         self.on_drop = on_drop
         self._names = [j.name for j in self.judges]
         self._lock = threading.Lock()
