@@ -21,7 +21,10 @@ The tree::
     ├── FeedbackError               (also a ValueError)
     │   └── FeedbackTokenError      forged, tampered, expired or malformed token
     ├── BudgetExceededError         a hard budget refused the call before any I/O
-    └── EvalError                   a suite, dataset or gate could not be evaluated
+    ├── EvalError                   a suite, dataset or gate could not be evaluated
+    └── RolloutError                a guarded rollout cannot start or move
+        ├── RolloutPlanError        a rollout plan (file or CLI) is invalid (also a ValueError)
+        └── RolloutConflictError    a compare-and-set rollout transition lost the race
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ __all__ = [
     "PromptFormatError",
     "PromptNotFoundError",
     "PromptRenderError",
+    "RolloutConflictError",
+    "RolloutError",
+    "RolloutPlanError",
     "UnpinnedModelError",
 ]
 
@@ -133,3 +139,15 @@ class BudgetExceededError(LLMGuardError):
 
 class EvalError(LLMGuardError):
     """An eval suite or dataset is invalid, or a run could not complete."""
+
+
+class RolloutError(LLMGuardError):
+    """A guarded rollout cannot start or move (no active rollout, a label that is already split...)."""
+
+
+class RolloutPlanError(RolloutError, ValueError):
+    """A rollout plan is invalid: the message names the file (or CLI option), the field and the value."""
+
+
+class RolloutConflictError(RolloutError):
+    """A compare-and-set rollout transition lost the race: another process moved the rollout first."""

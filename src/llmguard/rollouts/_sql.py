@@ -1,0 +1,150 @@
+"""Rollout state in SQL tables (SQLAlchemy Core, portable types): SQLite here, PostgreSQL by URL.
+
+Two tables on their own `METADATA`: ``llmguard_rollouts`` (one row per name and label: the
+latest rollout, its revision and its state as JSON) and ``llmguard_rollout_events`` (the audit
+log). A write is one transaction: a conditional ``UPDATE ... WHERE revision = :expected`` (or an
+``INSERT`` that the primary key makes unique) plus the event row, so compare-and-set holds across
+processes and hosts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from llmguard.exceptions import RolloutConflictError
+
+from ._state import RolloutEvent, RolloutState, check_write
+
+__all__ = ["EVENTS", "METADATA", "ROLLOUTS", "SQLRolloutStore"]
+
+
+def _tables() -> tuple[Any, Any, Any]:
+    import sqlalchemy as sa
+
+    metadata = sa.MetaData()
+    rollouts = sa.Table(
+        "llmguard_rollouts",
+        metadata,
+        sa.Column("name", sa.String(200), primary_key=True),
+        sa.Column("label", sa.String(64), primary_key=True),
+        sa.Column("rollout_id", sa.String(64), nullable=False),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("state", sa.Text, nullable=False),
+        sa.Column("updated_ns", sa.BigInteger, nullable=False),
+    )
+    events = sa.Table(
+        "llmguard_rollout_events",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(200), nullable=False, index=True),
+        sa.Column("label", sa.String(64), nullable=False),
+        sa.Column("rollout_id", sa.String(64), nullable=False),
+        sa.Column("action", sa.String(16), nullable=False),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("created_ns", sa.BigInteger, nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+    )
+    return metadata, rollouts, events
+
+
+METADATA, ROLLOUTS, EVENTS = _tables()
+"""The tables (the lead moves them into the shared schema and its migrations)."""
+
+
+class SQLRolloutStore:
+    """Rollout state in a SQL database.
+
+    Args:
+        engine: A `sqlalchemy.engine.Engine`, or a database URL (``sqlite:///.llmguard/llmguard.db``,
+            ``postgresql+psycopg://...``).
+        create: Create the tables if they are missing.
+    """
+
+    def __init__(self, engine: Any, *, create: bool = True) -> None:
+        import sqlalchemy as sa
+
+        self.engine = sa.create_engine(engine) if isinstance(engine, str) else engine
+        if create:
+            METADATA.create_all(self.engine)
+
+    def __repr__(self) -> str:
+        return f"SQLRolloutStore({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def read(self, name: str, label: str) -> RolloutState | None:
+        """The label's latest rollout, or None."""
+        import sqlalchemy as sa
+
+        query = sa.select(ROLLOUTS.c.state).where(ROLLOUTS.c.name == name, ROLLOUTS.c.label == label)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _state(row[0], name, label)
+
+    def write(
+        self, state: RolloutState, expect_revision: int | None, event: RolloutEvent | None = None
+    ) -> RolloutState:
+        """Compare-and-set in one transaction, with the audit entry."""
+        import sqlalchemy as sa
+
+        key = (ROLLOUTS.c.name == state.name, ROLLOUTS.c.label == state.label)
+        try:
+            with self.engine.begin() as conn:
+                row = conn.execute(sa.select(ROLLOUTS.c.state).where(*key)).first()
+                current = None if row is None else _state(row[0], state.name, state.label)
+                stored = check_write(current, state, expect_revision)
+                values = {
+                    "rollout_id": stored.rollout_id,
+                    "revision": stored.revision,
+                    "status": stored.status,
+                    "state": json.dumps(stored.to_json(), sort_keys=True),
+                    "updated_ns": time.time_ns(),
+                }
+                if current is None:
+                    conn.execute(sa.insert(ROLLOUTS).values(name=state.name, label=state.label, **values))
+                else:
+                    done = conn.execute(
+                        sa.update(ROLLOUTS)
+                        .where(*key, ROLLOUTS.c.revision == current.revision)
+                        .values(**values)
+                    )
+                    if done.rowcount != 1:
+                        raise RolloutConflictError(
+                            f"{state.name}: label {state.label!r}: the rollout moved while it was written; retry"
+                        )
+                if event is not None:
+                    conn.execute(sa.insert(EVENTS).values(**_event_row(event, stored.revision)))
+        except sa.exc.IntegrityError:
+            raise RolloutConflictError(
+                f"{state.name}: label {state.label!r}: another process started a rollout first; retry"
+            ) from None
+        return stored
+
+    def events(self, name: str, label: str | None = None) -> list[RolloutEvent]:
+        """The audit log, oldest first."""
+        import sqlalchemy as sa
+
+        query = sa.select(EVENTS.c.body).where(EVENTS.c.name == name).order_by(EVENTS.c.id)
+        if label is not None:
+            query = query.where(EVENTS.c.label == label)
+        with self.engine.connect() as conn:
+            return [RolloutEvent.from_json(json.loads(body)) for (body,) in conn.execute(query)]
+
+
+def _state(text: str, name: str, label: str) -> RolloutState:
+    return RolloutState.from_json(json.loads(text), f"llmguard_rollouts[{name}, {label}]")
+
+
+def _event_row(event: RolloutEvent, revision: int) -> dict[str, Any]:
+    body = event.to_json()
+    body["revision"] = revision
+    return {
+        "name": event.name,
+        "label": event.label,
+        "rollout_id": event.rollout_id,
+        "action": event.action,
+        "revision": revision,
+        "created_ns": time.time_ns(),
+        "body": json.dumps(body, sort_keys=True),
+    }
