@@ -121,17 +121,17 @@ class Rollouts:
             PromotionRefusedError: A protected label without eval evidence for the candidate.
         """
         label, actor = plan.label, who or current_user()
+        existing = self.store.read(name, label)
+        if existing is not None and existing.active:
+            raise RolloutError(
+                f"{name}: label {label!r} already has an active rollout ({existing.rollout_id})"
+            )
         self.registry.invalidate(name)
         stable = self.registry.entry(name).labels.get(label)
         if not isinstance(stable, str):
             raise RolloutError(
                 f"{name}: label {label!r} points at {format_target(stable) or 'nothing'}; a rollout starts from "
                 "a label that points at one version (promote it first, or abort the running canary)"
-            )
-        existing = self.store.read(name, label)
-        if existing is not None and existing.active:
-            raise RolloutError(
-                f"{name}: label {label!r} already has an active rollout ({existing.rollout_id})"
             )
         chosen = self._candidate(name, stable, candidate or plan.candidate, model)
         rollout_id = uuid.uuid4().hex[:12]

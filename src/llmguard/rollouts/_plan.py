@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -127,7 +127,7 @@ class RolloutPlan:
     false_alarm_rate: float = 0.05
     min_samples: int = 100
     check_interval_s: float = 60.0
-    source: str = "<plan>"
+    source: str = field(default="<plan>", compare=False)
 
     @property
     def guarded_steps(self) -> int:
@@ -299,7 +299,8 @@ def _guards(value: object, where: str) -> tuple[GuardSpec, ...]:
         return DEFAULT_GUARDS
     if not isinstance(value, Mapping) or not value:
         raise RolloutPlanError(f"{where}: expected a mapping of metric: {{max_regression | max_increase}}")
-    return tuple(_guard(str(k), v, f"{where}.{k}") for k, v in value.items())
+    guards = [_guard(str(k), v, f"{where}.{k}") for k, v in value.items()]
+    return tuple(sorted(guards, key=lambda g: GUARD_METRICS.index(g.metric)))
 
 
 def _guard(metric: str, spec: object, where: str) -> GuardSpec:
