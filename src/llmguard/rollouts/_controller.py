@@ -79,6 +79,8 @@ class Rollouts:
         self.metrics = metrics
         self.alerts = alerts if isinstance(alerts, AlertDispatcher) else AlertDispatcher(callbacks=alerts)
         self.clock = clock
+        self.claim_timeout = 30.0
+        """Seconds after which a claimed, uncommitted transition counts as crashed and any process finishes it."""
 
     # -- reading ------------------------------------------------------------------------------
     def status(self, name: str, label: str = "production") -> RolloutState | None:
@@ -269,13 +271,25 @@ class Rollouts:
         record: Mapping[str, Any] | None,
     ) -> RolloutState:
         pending = {"action": action, "to_step": to_step, "status": status, "who": who, "why": why,
-                   "decision": dict(record or {})}  # fmt: skip
+                   "decision": dict(record or {}), "claimed_at": self.clock()}  # fmt: skip
         claimed = self.store.write(replace(state, pending=pending), state.revision)
         return self._finish(claimed)
 
     def _recover(self, state: RolloutState) -> RolloutState:
-        """Finish a transition another process claimed but did not commit (it crashed)."""
-        return self._finish(state) if state.pending is not None else state
+        """Finish a transition another process claimed and did not commit within `claim_timeout` (it crashed).
+
+        Raises:
+            RolloutConflictError: A transition is in progress in another process (retry).
+        """
+        if state.pending is None:
+            return state
+        age = self.clock() - float(state.pending.get("claimed_at", 0.0))
+        if age < self.claim_timeout:
+            raise RolloutConflictError(
+                f"{state.name}: label {state.label!r}: {state.pending.get('who')} is moving the rollout "
+                f"({state.pending.get('action')}, {age:.0f}s ago); retry in a moment"
+            )
+        return self._finish(state)
 
     def _finish(self, state: RolloutState) -> RolloutState:
         pending = dict(state.pending or {})
