@@ -118,3 +118,14 @@ def test_plans_end_at_100_percent(weights: list[int]) -> None:
     plan = plan_from_mapping({"steps": [{"weight": w, "duration": "1m"} for w in weights]}, "p")
     assert plan.steps[-1] == Step(100)
     assert plan.guarded_steps == len(weights)
+
+
+def test_a_broken_candidate_rolls_back_from_few_samples() -> None:
+    """Every candidate call fails: 40 calls at the 1% step are enough, despite the continuity correction."""
+    rng = np.random.default_rng(3)
+    samples = {"error_rate": ((rng.random(4000) < 0.01).astype(float), np.ones(40))}
+    decision = evaluate(PLAN, samples)
+    assert decision.failed == ["error_rate"]
+    (result,) = (r for r in decision.results if r.metric == "error_rate")
+    assert result.p_value is not None
+    assert result.p_value < decision.alpha_each

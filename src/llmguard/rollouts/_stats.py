@@ -20,6 +20,9 @@ minute does not inflate false rollbacks. The plan's ``false_alarm_rate`` is spli
 of any false rollback during the whole rollout. The normal approximation needs enough data:
 a metric decides only when each arm has ``min_samples`` samples.
 
+Rates (thumbs-down, errors, refusals, slow calls) use the pooled variance and a continuity
+correction of ``0.5 / n`` per arm added to ``m``: with few events the normal tail is too thin.
+
 Latency p95 is tested as a rate: the share of calls slower than ``(1 + max_regression) x`` the
 stable arm's p95, candidate against stable, with no further margin.
 """
@@ -177,6 +180,9 @@ def _test(key: str, guard: GuardSpec, arms: tuple[Any, Any], minimum: int, alpha
     sign = -1.0 if guard.metric == "judge_score" else 1.0
     diff = sign * float(np.mean(candidate) - np.mean(stable))
     allowed = _allowed(guard, float(np.mean(stable)))
+    if guard.metric in _RATES:
+        # Continuity correction: counts are discrete, and the normal tail is too thin for few events.
+        allowed += 0.5 / len(candidate) + 0.5 / len(stable)
     variance, spread = _variance(np, key, guard, stable, candidate)
     return _msprt(key, (len(stable), len(candidate)), shown, diff, allowed, variance, spread, alpha)
 
