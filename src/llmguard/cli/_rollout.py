@@ -177,48 +177,31 @@ def status(
     _show(ctx, state)
 
 
-def _act(ctx: typer.Context, action: str, name: str, label: str, reason: str, prompts_dir: str | None, kind: str,
-         store: str | None) -> None:  # fmt: skip
-    with _guarded():
-        rollouts = _rollouts(prompts_dir, kind, store)
-        state = getattr(rollouts, action)(name, label, reason=reason)
-    _show(ctx, state)
+OPERATOR_ACTIONS: tuple[tuple[str, str], ...] = (
+    ("advance", "Move to the next step now (recorded as a manual decision)."),
+    ("pause", "Hold the rollout at its current split (the supervisor stops moving it)."),
+    ("resume", "Let the supervisor move a paused rollout again."),
+    ("abort", "Move the label back to stable and end the rollout."),
+)
+"""(command, help) of the operator decisions: each calls the `Rollouts` method of that name."""
 
 
-@rollout_app.command()
-def advance(
-    ctx: typer.Context, name: str, label: LabelOption = "production", reason: ReasonOption = "",
-    prompts_dir: DirOption = None, kind: KindOption = "prompt", store: StoreOption = None,
-) -> None:  # fmt: skip
-    """Move to the next step now (recorded as a manual decision)."""
-    _act(ctx, "advance", name, label, reason, prompts_dir, kind, store)
+def _operator(action: str, doc: str) -> None:
+    def command(
+        ctx: typer.Context, name: str, label: LabelOption = "production", reason: ReasonOption = "",
+        prompts_dir: DirOption = None, kind: KindOption = "prompt", store: StoreOption = None,
+    ) -> None:  # fmt: skip
+        with _guarded():
+            rollouts = _rollouts(prompts_dir, kind, store)
+            state = getattr(rollouts, action)(name, label, reason=reason)
+        _show(ctx, state)
+
+    command.__doc__ = doc
+    rollout_app.command(name=action)(command)
 
 
-@rollout_app.command()
-def pause(
-    ctx: typer.Context, name: str, label: LabelOption = "production", reason: ReasonOption = "",
-    prompts_dir: DirOption = None, kind: KindOption = "prompt", store: StoreOption = None,
-) -> None:  # fmt: skip
-    """Hold the rollout at its current split (the supervisor stops moving it)."""
-    _act(ctx, "pause", name, label, reason, prompts_dir, kind, store)
-
-
-@rollout_app.command()
-def resume(
-    ctx: typer.Context, name: str, label: LabelOption = "production", reason: ReasonOption = "",
-    prompts_dir: DirOption = None, kind: KindOption = "prompt", store: StoreOption = None,
-) -> None:  # fmt: skip
-    """Let the supervisor move a paused rollout again."""
-    _act(ctx, "resume", name, label, reason, prompts_dir, kind, store)
-
-
-@rollout_app.command()
-def abort(
-    ctx: typer.Context, name: str, label: LabelOption = "production", reason: ReasonOption = "",
-    prompts_dir: DirOption = None, kind: KindOption = "prompt", store: StoreOption = None,
-) -> None:  # fmt: skip
-    """Move the label back to stable and end the rollout."""
-    _act(ctx, "abort", name, label, reason, prompts_dir, kind, store)
+for _action, _doc in OPERATOR_ACTIONS:
+    _operator(_action, _doc)
 
 
 @rollout_app.command()
