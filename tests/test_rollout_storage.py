@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from llmguard._feedback._model import FeedbackEntry
 from llmguard._feedback._ref import CallRef
 from llmguard._feedback._sqlite import SQLiteFeedbackSink
 from llmguard.cost._ledger import COLUMNS, SQLiteLedger
-from llmguard.exceptions import RolloutConflictError
+from llmguard.exceptions import LLMGuardError, PromptFormatError, RolloutConflictError, RolloutPlanError
 from llmguard.judging import JudgeResult, Judgment, SQLiteSink
 from llmguard.prompts import MemoryStore, PromptRegistry, PromptVersion
 from llmguard.rollouts import Rollouts, RolloutState, SQLMetrics, SQLRolloutStore, plan_from_mapping
@@ -163,3 +164,44 @@ def test_sql_metrics_read_each_arm_from_the_shared_database(tmp_path: Path) -> N
 def test_sql_metrics_on_an_empty_database(tmp_path: Path) -> None:
     metrics = SQLMetrics(sa.create_engine(f"sqlite:///{tmp_path / 'empty.db'}"))
     assert metrics.samples("bot", "1.0.0", "2.0.0", 0, 1e10) == {}
+
+
+def test_sql_store_writes_from_a_forked_child_are_kept(tmp_path: Path) -> None:
+    store = SQLRolloutStore(f"sqlite:///{tmp_path / 'r.db'}")
+    first = store.write(_state(), None)  # the parent's pool holds a connection now
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        try:
+            store.write(_state(step=1), first.revision)
+        finally:
+            os._exit(0 if store.read("bot", "production") is not None else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    state = store.read("bot", "production")
+    assert state is not None
+    assert (state.step, state.revision) == (1, 2)
+    assert store.write(_state(step=0), 2).revision == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "label", "error"),
+    [
+        ("../etc", "production", PromptFormatError),
+        ("bot", "prod uction", PromptFormatError),
+        ("bot", "[/]", PromptFormatError),
+    ],
+)
+def test_hostile_names_and_labels(tmp_path: Path, name: str, label: str, error: type[Exception]) -> None:
+    rollouts = Rollouts(_registry(), SQLRolloutStore(f"sqlite:///{tmp_path / 'r.db'}"))
+    with pytest.raises(error):
+        rollouts.status(name, label)
+    with pytest.raises(LLMGuardError):
+        rollouts.abort(name, label)
+
+
+def test_a_candidate_must_be_an_exact_existing_version(tmp_path: Path) -> None:
+    rollouts = Rollouts(_registry(), SQLRolloutStore(f"sqlite:///{tmp_path / 'r.db'}"))
+    for candidate in ("^2", "latest", "3.0.0", "1.0.0"):
+        with pytest.raises(RolloutPlanError):
+            rollouts.start("bot", PLAN, candidate=candidate)
+    assert rollouts.registry.labels("bot")["production"] == "1.0.0"

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from llmguard.cost._alerts import AlertDispatcher
 from llmguard.cost._rules import Alert
 from llmguard.exceptions import LabelConflictError, RolloutConflictError, RolloutError
-from llmguard.prompts._labels import ANY, LabelMove, current_user, format_target, now
+from llmguard.prompts._labels import ANY, LabelMove, check_label, current_user, format_target, now
+from llmguard.prompts._model import check_name
 
 from ._metrics import MetricSource
 from ._model import derive_model_version
@@ -85,7 +86,11 @@ class Rollouts:
     # -- reading ------------------------------------------------------------------------------
     def status(self, name: str, label: str = "production") -> RolloutState | None:
         """The label's latest rollout (finished ones too), or None."""
-        return self.store.read(name, label)
+        return self._read(name, label)
+
+    def _read(self, name: str, label: str) -> RolloutState | None:
+        """The stored state, after checking ``name`` and ``label`` (both come from users)."""
+        return self.store.read(check_name(name), check_label(label, name))
 
     def events(self, name: str, label: str | None = None) -> list[RolloutEvent]:
         """The rollout audit log of ``name``."""
@@ -123,7 +128,7 @@ class Rollouts:
             PromotionRefusedError: A protected label without eval evidence for the candidate.
         """
         label, actor = plan.label, who or current_user()
-        existing = self.store.read(name, label)
+        existing = self._read(name, label)
         if existing is not None and existing.active:
             raise RolloutError(
                 f"{name}: label {label!r} already has an active rollout ({existing.rollout_id})"
@@ -162,7 +167,10 @@ class Rollouts:
             )
         if candidate == stable:
             raise RolloutPlanError(f"{name}: the candidate {candidate} is the stable version already")
-        self.registry.entry(name).resolve(candidate, None)  # raises PromptNotFoundError if missing
+        versions = self.registry.entry(name).versions
+        if candidate not in versions:
+            known = ", ".join(sorted(versions)) or "none"
+            raise RolloutPlanError(f"{name}: no version {candidate!r} to roll out (versions: {known})")
         return candidate
 
     # -- operator actions ---------------------------------------------------------------------
@@ -195,7 +203,7 @@ class Rollouts:
         return self._transition(state, "abort", state.step, "aborted", who or current_user(), reason, None)
 
     def _active(self, name: str, label: str) -> RolloutState:
-        state = self.store.read(name, label)
+        state = self._read(name, label)
         if state is None or not state.active:
             raise RolloutError(f"{name}: label {label!r} has no active rollout (llmguard rollout start)")
         return self._recover(state)
@@ -207,7 +215,7 @@ class Rollouts:
         Raises:
             RolloutError: No metric source was configured.
         """
-        state = self.store.read(name, label)
+        state = self._read(name, label)
         if state is None or not state.active:
             return CheckResult(state, "idle")
         state = self._recover(state)

@@ -43,9 +43,9 @@ class SQLMetrics:
     """
 
     def __init__(self, engine: Any) -> None:
-        import sqlalchemy as sa
+        from ._sql import engine_for
 
-        self.engine = sa.create_engine(engine) if isinstance(engine, str) else engine
+        self.engine = engine_for(engine)
         self._ledger = _table(
             "cost_ledger",
             "prompt_name",

@@ -10,14 +10,35 @@ processes and hosts.
 from __future__ import annotations
 
 import json
+import os
 import time
+import weakref
 from typing import Any
 
 from llmguard.exceptions import RolloutConflictError
 
 from ._state import RolloutEvent, RolloutState, check_write
 
-__all__ = ["EVENTS", "METADATA", "ROLLOUTS", "SQLRolloutStore"]
+__all__ = ["EVENTS", "METADATA", "ROLLOUTS", "SQLRolloutStore", "engine_for"]
+
+_engines: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _reset_in_child() -> None:  # pragma: no cover - runs in forked children (tested there)
+    for engine in list(_engines):
+        engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+
+
+os.register_at_fork(after_in_child=_reset_in_child)
+
+
+def engine_for(engine: Any) -> Any:
+    """An Engine from an Engine or a URL; a forked child gets fresh pooled connections."""
+    import sqlalchemy as sa
+
+    built = sa.create_engine(engine) if isinstance(engine, str) else engine
+    _engines.add(built)
+    return built
 
 
 def _tables() -> tuple[Any, Any, Any]:
@@ -64,9 +85,7 @@ class SQLRolloutStore:
     """
 
     def __init__(self, engine: Any, *, create: bool = True) -> None:
-        import sqlalchemy as sa
-
-        self.engine = sa.create_engine(engine) if isinstance(engine, str) else engine
+        self.engine = engine_for(engine)
         if create:
             METADATA.create_all(self.engine)
 
