@@ -89,6 +89,15 @@ def test_start_with_a_model_writes_the_candidate_version(prompts: Path) -> None:
     assert "model: gpt-4.1-2025-04-14" in (prompts / "bot" / "v1.1.1.yaml").read_text(encoding="utf-8")
 
 
+def test_watch_needs_the_database(prompts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLMGUARD_DB", str(tmp_path / "none.db"))  # restored after the test (--db sets it)
+    code, out = cli(
+        "--db", str(tmp_path / "none.db"), "rollout", "watch", "bot", "--once", "--prompts-dir", str(prompts)
+    )
+    assert code == 2
+    assert "none.db" in out.replace("\n", "")
+
+
 def test_watch_once_rolls_a_regression_back_and_exits_1(
     prompts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

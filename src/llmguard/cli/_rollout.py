@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from llmguard._settings import load_settings
-from llmguard.exceptions import RolloutConflictError, RolloutPlanError
+from llmguard.exceptions import ConfigurationError, RolloutConflictError, RolloutPlanError
 
 from ._prompts import DirOption, KindOption, _err, _errors, _evidence, _json, _out, _registry, _safe
 
@@ -209,7 +209,10 @@ def watch(
     ctx: typer.Context,
     names: Annotated[list[str], typer.Argument(help="Prompts whose rollouts to supervise.")],
     label: LabelOption = "production",
-    interval: Annotated[float, typer.Option("--interval", help="Seconds between checks.")] = 60.0,
+    interval: Annotated[
+        float | None,
+        typer.Option("--interval", help="Seconds between checks (default: the plans' check_interval)."),
+    ] = None,
     once: Annotated[
         bool, typer.Option("--once", help="Check once and exit (1 if a rollout rolled back).")
     ] = False,
@@ -224,13 +227,20 @@ def watch(
     rolled_back = False
     with _guarded():
         rollouts = _rollouts(prompts_dir, kind, store, db)
+        if rollouts.metrics is None:
+            path = db or load_settings({}).db_path
+            raise ConfigurationError(
+                f"no database at {path}: the supervisor reads the ledger, judgments and feedback there; pass --db"
+            )
         while True:
-            for result in check_all(rollouts, [(n, label) for n in names]):
+            results = check_all(rollouts, [(n, label) for n in names])
+            for result in results:
                 rolled_back |= result.action == "rollback"
                 _report(ctx, result)
             if once:
                 break
-            time.sleep(max(1.0, interval))
+            plans = [r.state.plan.check_interval_s for r in results if r.state is not None]
+            time.sleep(max(1.0, interval if interval is not None else min(plans, default=60.0)))
     raise typer.Exit(1 if rolled_back else 0)
 
 
