@@ -304,3 +304,33 @@ def test_state_files_are_json_beside_the_labels(root: Path) -> None:
     (root / "support" / "rollouts.json").write_text("[1]", encoding="utf-8")
     with pytest.raises(RolloutError, match=r"rollouts\.json"):
         rollouts.status("support")
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        {"step": 99},
+        {"step": "1"},
+        {"status": "exploded"},
+        {"revision": None},
+        {"step_started": "yesterday"},
+        {"pending": {"to_step": 1}},
+        {"pending": {"to_step": 7, "status": "running", "action": "a", "who": "w", "why": ""}},
+        {"pending": ["x"]},
+        {"model": 5},
+        {"plan": {"steps": "all"}},
+        {"plan": None},
+        {"unknown_field": 1, "name": None},
+    ],
+)
+def test_a_hand_edited_state_file_is_a_rollout_error(root: Path, corrupt: dict[str, Any]) -> None:
+    rollouts = _rollouts(root)
+    rollouts.start("support", PLAN)
+    path = root / "support" / "rollouts.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["production"].update(corrupt)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(RolloutError, match=r"rollouts\.json"):
+        rollouts.status("support")
+    with pytest.raises(RolloutError):
+        rollouts.abort("support")

@@ -122,18 +122,39 @@ class RolloutState:
             plan = plan_from_mapping(data["plan"], f"{where}: plan")
             values = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "plan"}
             state = cls(plan=plan, **values)
-            if not 0 <= state.step < len(plan.steps) or state.status not in (
-                *ACTIVE,
-                "completed",
-                "rolled_back",
-                "aborted",
-            ):
-                raise ValueError(f"step {state.step} / status {state.status!r} out of range")
+            _check_state(state)
             return state
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, LLMGuardError):
                 raise
             raise RolloutError(f"{where}: malformed rollout state: {exc}") from None
+
+
+_STATUSES = (*ACTIVE, "completed", "rolled_back", "aborted")
+_TEXT_FIELDS = ("name", "label", "rollout_id", "stable", "candidate", "started_by", "started_at")
+
+
+def _check_state(state: RolloutState) -> None:
+    """Types and ranges of a state read from a store (files can be edited by hand)."""
+    steps = len(state.plan.steps)
+    if not all(isinstance(getattr(state, f), str) for f in _TEXT_FIELDS) or state.status not in _STATUSES:
+        raise ValueError("a text field or the status is invalid")
+    if not isinstance(state.step, int) or not 0 <= state.step < steps or not isinstance(state.revision, int):
+        raise ValueError(f"step {state.step!r} / revision {state.revision!r} out of range")
+    if not isinstance(state.step_started, int | float) or isinstance(state.step_started, bool):
+        raise ValueError(f"step_started {state.step_started!r} is not a time")
+    if not isinstance(state.model, str | None) or not isinstance(state.last_check, Mapping | None):
+        raise ValueError("model or last_check has the wrong type")
+    pending = state.pending
+    if pending is not None and (
+        not isinstance(pending, Mapping)
+        or not isinstance(pending.get("to_step"), int)
+        or not 0 <= pending["to_step"] < steps
+        or pending.get("status") not in _STATUSES
+        or not all(isinstance(pending.get(k), str) for k in ("action", "who", "why"))
+        or not isinstance(pending.get("decision", {}), Mapping)
+    ):
+        raise ValueError(f"pending transition {pending!r} is malformed")
 
 
 @dataclass(frozen=True, slots=True)
