@@ -48,7 +48,7 @@ def test_the_operator_commands(prompts: Path) -> None:
         0,
         [1, 5, 100],
     )
-    assert cli("rollout", "advance", "bot", "-m", "fine", *d)[0] == 0
+    assert cli("rollout", "advance", "bot", "-m", "[/] [red]fine\u2028", *d)[0] == 0
     assert "paused" in cli("rollout", "pause", "bot", *d)[1]
     assert "running" in cli("rollout", "resume", "bot", *d)[1]
     code, out = cli("rollout", "abort", "bot", *d)
@@ -57,6 +57,9 @@ def test_the_operator_commands(prompts: Path) -> None:
     assert (prompts / "bot" / "labels.yaml").read_text(encoding="utf-8").strip().endswith("production: 1.0.0")
     code, out = cli("--json", "rollout", "history", "bot", *d)
     assert [e["action"] for e in json.loads(out)] == ["start", "advance", "pause", "resume", "abort"]
+    code, out = cli("rollout", "history", "bot", *d)
+    assert code == 0
+    assert "[/] [red]fine\\u2028" in out  # markup shown as text, line separators escaped
     code, out = cli("rollout", "abort", "bot", *d)
     assert code == 2
     assert "no active rollout" in out
@@ -128,3 +131,6 @@ def test_watch_once_rolls_a_regression_back_and_exits_1(
     assert state["status"] == "rolled_back"
     failed = [m for m in state["last_check"]["metrics"] if m["status"] == "regression"]
     assert [m["metric"] for m in failed] == ["judge_score:quality"]
+    code, out = cli("rollout", "status", "bot", *d)
+    assert "status rolled_back" in out
+    assert "judge_score:quality: regression (n=200/200" in out

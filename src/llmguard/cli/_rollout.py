@@ -110,11 +110,14 @@ def _show(ctx: typer.Context, state: Any) -> None:
     )
     _out.print(f"status [bold]{state.status}[/], step {state.step + 1}/{len(state.plan.steps)} "
                f"({state.weight}% candidate), plan {steps}, revision {state.revision}")  # fmt: skip
-    for metric in (state.last_check or {}).get("metrics", []):
-        _out.print(
-            f"  {_safe(metric['metric'])}: {metric['status']} (n={metric['stable_n']}/{metric['candidate_n']}, "
-            f"stable={metric['stable_value']}, candidate={metric['candidate_value']}, p={metric['p_value']})"
+    metrics = (state.last_check or {}).get("metrics")
+    for metric in metrics if isinstance(metrics, list) else []:
+        m = metric if isinstance(metric, dict) else {}
+        text = (
+            f"  {m.get('metric')}: {m.get('status')} (n={m.get('stable_n')}/{m.get('candidate_n')}, "
+            f"stable={m.get('stable_value')}, candidate={m.get('candidate_value')}, p={m.get('p_value')})"
         )
+        _out.print(_safe(text))
 
 
 @rollout_app.command()
@@ -268,5 +271,5 @@ def history(
         typer.echo(json.dumps([e.to_json() for e in events], indent=2))
         return
     for e in events:
-        _out.print(f"{_safe(e.when)} {_safe(e.action)} step {e.from_step}→{e.to_step} {e.status} "
-                   f"by {_safe(e.who)}: {_safe(e.why) or '-'}")  # fmt: skip
+        cells = (e.when, e.action, f"step {e.from_step}→{e.to_step}", e.status, f"by {e.who}:", e.why or "-")
+        _out.print(" ".join(_safe(cell) for cell in cells))
