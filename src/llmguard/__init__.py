@@ -26,6 +26,9 @@ from .exceptions import (
     PromptFormatError,
     PromptNotFoundError,
     PromptRenderError,
+    RolloutConflictError,
+    RolloutError,
+    RolloutPlanError,
     UnpinnedModelError,
 )
 
@@ -108,6 +111,9 @@ __all__ = [
     "PromptNotFoundError",
     "PromptRef",
     "PromptRenderError",
+    "RolloutConflictError",
+    "RolloutError",
+    "RolloutPlanError",
     "SQLiteFeedbackSink",
     "UnpinnedModelError",
     "Usage",
