@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import llmguard
 from llmguard.cost import Alert
 from llmguard.exceptions import (
     PromotionRefusedError,
@@ -26,6 +27,7 @@ from llmguard.rollouts import (
     Rollouts,
     RolloutState,
     RolloutWatcher,
+    SQLMetrics,
     plan_from_mapping,
 )
 
@@ -334,3 +336,17 @@ def test_a_hand_edited_state_file_is_a_rollout_error(root: Path, corrupt: dict[s
         rollouts.status("support")
     with pytest.raises(RolloutError):
         rollouts.abort("support")
+
+
+def test_for_guard_alerts_on_the_guards_alert_path(root: Path) -> None:
+    """A rollback reaches the alert callbacks configured with ``budgets=`` (and the guard's database)."""
+    alerts: list[Alert] = []
+    guard = llmguard.Guard(prompts=root, db_path=root / "llmguard.db", ledger=True, budgets=[alerts.append])
+    rollouts = Rollouts.for_guard(guard)
+    assert isinstance(rollouts.metrics, SQLMetrics)
+    assert str(root / "llmguard.db") in repr(rollouts.metrics)
+    rollouts.metrics = FakeMetrics(worse=0.3)
+    rollouts.start("support", PLAN, force=True, reason="test")
+    assert rollouts.check("support").action == "rollback"
+    assert [a.kind for a in alerts] == ["rollout"]
+    guard.close()

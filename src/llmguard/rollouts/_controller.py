@@ -32,7 +32,8 @@ from ._state import RolloutEvent, RolloutState, RolloutStore, Status, step_targe
 from ._stats import Decision, evaluate
 
 if TYPE_CHECKING:
-    from llmguard.prompts import PromptRegistry
+    from llmguard._guard import Guard
+    from llmguard.prompts import ArtifactKind, PromptRegistry
 
 __all__ = ["SUPERVISOR", "CheckResult", "Rollouts"]
 
@@ -82,6 +83,28 @@ class Rollouts:
         self.clock = clock
         self.claim_timeout = 30.0
         """Seconds after which a claimed, uncommitted transition counts as crashed and any process finishes it."""
+
+    @classmethod
+    def for_guard(
+        cls, guard: Guard, *, kind: ArtifactKind = "prompt", store: RolloutStore | None = None
+    ) -> Rollouts:
+        """Rollouts of a guard's prompts (or configs), on its database and its alert path.
+
+        Checks read the guard's database (``guard.db_path``); rollbacks are delivered by the
+        guard's cost alert dispatcher (the ``budgets=`` alert callbacks, the ``llmguard`` logger,
+        OpenTelemetry log events, dedupe in the ledger's database) when a ledger or budgets are on,
+        else by a dispatcher with the guard's logger provider.
+        """
+        from llmguard.cost._state import state_for
+
+        from ._metrics import SQLMetrics
+
+        registry = guard.prompts if kind == "prompt" else guard.configs
+        cost = state_for(guard)
+        alerts = (
+            cost.dispatcher if cost is not None else AlertDispatcher(logger_provider=guard.logger_provider)
+        )
+        return cls(registry, store, SQLMetrics(f"sqlite:///{guard.db_path}"), alerts=alerts)
 
     # -- reading ------------------------------------------------------------------------------
     def status(self, name: str, label: str = "production") -> RolloutState | None:
