@@ -161,6 +161,19 @@ def test_sql_metrics_read_each_arm_from_the_shared_database(tmp_path: Path) -> N
     assert outside == {}
 
 
+def test_sql_metrics_read_at_most_max_rows_per_arm_newest_first(tmp_path: Path) -> None:
+    db = tmp_path / "llmguard.db"
+    now = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    _fill(db, now)
+    samples = SQLMetrics(f"sqlite:///{db}", max_rows=4).samples(
+        "bot", "1.0.0", "2.0.0", now.timestamp() - 1, now.timestamp() + 1
+    )
+    assert [len(arm) for arm in samples["error_rate"]] == [4, 4]
+    assert [len(arm) for arm in samples["thumbs_down_rate"]] == [4, 4]
+    # the candidate's newest calls are c58, c56, c54, c52: c54 errs (54 % 3 == 0)
+    assert list(samples["error_rate"][1]) == [0.0, 0.0, 1.0, 0.0]
+
+
 def test_sql_metrics_on_an_empty_database(tmp_path: Path) -> None:
     metrics = SQLMetrics(sa.create_engine(f"sqlite:///{tmp_path / 'empty.db'}"))
     assert metrics.samples("bot", "1.0.0", "2.0.0", 0, 1e10) == {}

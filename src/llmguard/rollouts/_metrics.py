@@ -40,12 +40,15 @@ class SQLMetrics:
 
     Args:
         engine: A `sqlalchemy.engine.Engine` or a URL (``sqlite:///.llmguard/llmguard.db``).
+        max_rows: Rows read per arm and source, the newest first (bounds memory on busy windows).
     """
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, *, max_rows: int = 200_000) -> None:
         from ._sql import engine_for
 
         self.engine = engine_for(engine)
+        self.max_rows = max_rows
+        """Rows read per arm and source (the newest): memory stays bounded however busy the window."""
         self._ledger = _table(
             "cost_ledger",
             "prompt_name",
@@ -74,35 +77,38 @@ class SQLMetrics:
         return f"SQLMetrics({self.engine.url.render_as_string(hide_password=True)!r})"
 
     def samples(self, name: str, stable: str, candidate: str, since: float, until: float) -> Samples:
-        """Per metric key, (stable values, candidate values) of calls in the window."""
+        """Per metric key, (stable values, candidate values) of calls in the window (newest `max_rows` per arm)."""
         import sqlalchemy as sa
 
-        arms = {stable: 0, candidate: 1}
         out: dict[str, tuple[list[float], list[float]]] = {}
+        lo, hi = int(since * _NANOS), int(until * _NANOS)
         with self.engine.connect() as conn:
             present = set(sa.inspect(conn).get_table_names())
-            if "cost_ledger" in present:
-                self._ledger_samples(conn, out, arms, name, since, until)
-            if "llmguard_judgments" in present:
-                self._judgment_samples(conn, out, arms, name, since, until)
-            if "llmguard_feedback" in present:
-                self._feedback_samples(conn, out, arms, name, since, until)
+            for arm, version in enumerate((stable, candidate)):
+                if "cost_ledger" in present:
+                    self._ledger_samples(conn, out, arm, (name, version), lo, hi)
+                if "llmguard_judgments" in present:
+                    self._judgment_samples(conn, out, arm, (name, version), lo, hi)
+                if "llmguard_feedback" in present:
+                    self._feedback_samples(conn, out, arm, (name, version), _iso(since), _iso(until))
         return out
 
-    def _ledger_samples(
-        self, conn: Any, out: dict[str, Any], arms: dict[str, int], name: str, since: float, until: float
-    ) -> None:
+    def _rows(self, conn: Any, table: Any, columns: tuple[str, ...], when: str, key: tuple[str, str],
+              lo: Any, hi: Any, *extra: Any) -> Any:  # fmt: skip
+        """The newest `max_rows` rows of one arm in ``[lo, hi)`` (portable SQL)."""
         import sqlalchemy as sa
 
-        t = self._ledger
-        query = sa.select(t.c.prompt_version, t.c.status, t.c.refused, t.c.cost_nanos, t.c.duration_s).where(
-            t.c.prompt_name == name,
-            t.c.prompt_version.in_(list(arms)),
-            t.c.ts_ns >= int(since * _NANOS),
-            t.c.ts_ns < int(until * _NANOS),
+        stamp = table.c[when]
+        query = sa.select(*(table.c[c] for c in columns)).where(
+            table.c.prompt_name == key[0], table.c.prompt_version == key[1], stamp >= lo, stamp < hi, *extra
         )
-        for version, status, refused, cost, duration in conn.execute(query):
-            arm = arms[version]
+        return conn.execute(query.order_by(stamp.desc()).limit(self.max_rows))
+
+    def _ledger_samples(
+        self, conn: Any, out: dict[str, Any], arm: int, key: tuple[str, str], lo: int, hi: int
+    ) -> None:
+        columns = ("status", "refused", "cost_nanos", "duration_s")
+        for status, refused, cost, duration in self._rows(conn, self._ledger, columns, "ts_ns", key, lo, hi):
             _add(out, "error_rate", arm, 1.0 if status != "ok" else 0.0)
             _add(out, "refusal_rate", arm, 1.0 if refused else 0.0)
             if cost is not None and status == "ok":
@@ -111,37 +117,22 @@ class SQLMetrics:
                 _add(out, "latency_p95", arm, float(duration))
 
     def _judgment_samples(
-        self, conn: Any, out: dict[str, Any], arms: dict[str, int], name: str, since: float, until: float
+        self, conn: Any, out: dict[str, Any], arm: int, key: tuple[str, str], lo: int, hi: int
     ) -> None:
-        import sqlalchemy as sa
-
         t = self._judgments
-        query = sa.select(t.c.prompt_version, t.c.judge, t.c.normalized, t.c.score).where(
-            t.c.prompt_name == name,
-            t.c.prompt_version.in_(list(arms)),
-            t.c.status == "ok",
-            t.c.created_ns >= int(since * _NANOS),
-            t.c.created_ns < int(until * _NANOS),
-        )
-        for version, judge, normalized, score in conn.execute(query):
+        columns = ("judge", "normalized", "score")
+        for judge, normalized, score in self._rows(
+            conn, t, columns, "created_ns", key, lo, hi, t.c.status == "ok"
+        ):
             value = normalized if normalized is not None else score
             if value is not None:
-                _add(out, f"judge_score:{judge}", arms[version], float(value))
+                _add(out, f"judge_score:{judge}", arm, float(value))
 
     def _feedback_samples(
-        self, conn: Any, out: dict[str, Any], arms: dict[str, int], name: str, since: float, until: float
+        self, conn: Any, out: dict[str, Any], arm: int, key: tuple[str, str], lo: str, hi: str
     ) -> None:
-        import sqlalchemy as sa
-
-        t = self._feedback
-        query = sa.select(t.c.prompt_version, t.c.negative).where(
-            t.c.prompt_name == name,
-            t.c.prompt_version.in_(list(arms)),
-            t.c.created_at >= _iso(since),
-            t.c.created_at < _iso(until),
-        )
-        for version, negative in conn.execute(query):
-            _add(out, "thumbs_down_rate", arms[version], 1.0 if negative else 0.0)
+        for (negative,) in self._rows(conn, self._feedback, ("negative",), "created_at", key, lo, hi):
+            _add(out, "thumbs_down_rate", arm, 1.0 if negative else 0.0)
 
 
 def _add(out: dict[str, tuple[list[float], list[float]]], key: str, arm: int, value: float) -> None:
