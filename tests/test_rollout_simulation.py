@@ -10,6 +10,8 @@ from collections.abc import Mapping
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llmguard.rollouts import RolloutPlan, Step, evaluate, plan_from_mapping
 
@@ -129,3 +131,28 @@ def test_a_broken_candidate_rolls_back_from_few_samples() -> None:
     (result,) = (r for r in decision.results if r.metric == "error_rate")
     assert result.p_value is not None
     assert result.p_value < decision.alpha_each
+
+
+_values = st.lists(st.floats(min_value=0, max_value=1, allow_nan=False), min_size=0, max_size=300)
+
+
+@settings(max_examples=60, deadline=None)
+@given(stable=_values, shift=st.floats(min_value=0, max_value=1), nan=st.booleans())
+def test_a_candidate_no_worse_than_stable_never_rolls_back(
+    stable: list[float], shift: float, nan: bool
+) -> None:
+    """Identical or better candidates (higher score, fewer errors) never fail; NaN samples are ignored."""
+    plan = plan_from_mapping(
+        {
+            "min_samples": 2,
+            "guards": {"judge_score": {"max_regression": 0.0}, "error_rate": {"max_increase": 0.0}},
+        },
+        "p",
+    )
+    better = [min(1.0, v + shift) for v in stable] + ([float("nan")] if nan else [])
+    errors = [float(v > 0.5) for v in stable]
+    fewer = [0.0 if i % 2 else e for i, e in enumerate(errors)]
+    decision = evaluate(plan, {"judge_score:j": (stable, better), "error_rate": (errors, fewer)})
+    assert not decision.regression
+    for result in decision.results:
+        assert result.status in ("ok", "insufficient")
