@@ -22,6 +22,9 @@ The tree::
     │   └── FeedbackTokenError      forged, tampered, expired or malformed token
     ├── BudgetExceededError         a hard budget refused the call before any I/O
     ├── EvalError                   a suite, dataset or gate could not be evaluated
+    ├── RolloutError                a guarded rollout cannot start or move
+    │   ├── RolloutPlanError        a rollout plan (file or CLI) is invalid (also a ValueError)
+    │   └── RolloutConflictError    a compare-and-set rollout transition lost the race
     └── StorageError                the database could not be opened, read or written
         └── SchemaVersionError      the database schema is older (or newer) than this llmguard
 """
@@ -43,6 +46,9 @@ __all__ = [
     "PromptFormatError",
     "PromptNotFoundError",
     "PromptRenderError",
+    "RolloutConflictError",
+    "RolloutError",
+    "RolloutPlanError",
     "SchemaVersionError",
     "StorageError",
     "UnpinnedModelError",
@@ -137,6 +143,18 @@ class BudgetExceededError(LLMGuardError):
 
 class EvalError(LLMGuardError):
     """An eval suite or dataset is invalid, or a run could not complete."""
+
+
+class RolloutError(LLMGuardError):
+    """A guarded rollout cannot start or move (no active rollout, a label that is already split...)."""
+
+
+class RolloutPlanError(RolloutError, ValueError):
+    """A rollout plan is invalid: the message names the file (or CLI option), the field and the value."""
+
+
+class RolloutConflictError(RolloutError):
+    """A compare-and-set rollout transition lost the race: another process moved the rollout first."""
 
 
 class StorageError(LLMGuardError):

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     PrimaryKeyConstraint,
+    String,
     Table,
     Text,
     UniqueConstraint,
@@ -31,6 +32,8 @@ __all__ = [
     "PROMPT_HISTORY",
     "PROMPT_LABELS",
     "PROMPT_VERSIONS",
+    "ROLLOUTS",
+    "ROLLOUT_EVENTS",
     "VERSION_TABLE",
 ]
 
@@ -194,3 +197,31 @@ PROMPT_HISTORY = Table(
     sqlite_autoincrement=True,
 )
 """Every label move, in order (the audit trail)."""
+
+ROLLOUTS = Table(
+    "llmguard_rollouts",
+    METADATA,
+    Column("name", String(200), primary_key=True),
+    Column("label", String(64), primary_key=True),
+    Column("rollout_id", String(64), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("state", Text, nullable=False),
+    Column("updated_ns", BigInt, nullable=False),
+)
+"""One row per (prompt or config name, label): its latest guarded rollout and the revision for compare-and-set."""
+
+ROLLOUT_EVENTS = Table(
+    "llmguard_rollout_events",
+    METADATA,
+    Column("id", BigInt, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, index=True),
+    Column("label", String(64), nullable=False),
+    Column("rollout_id", String(64), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("created_ns", BigInt, nullable=False),
+    Column("body", Text, nullable=False),
+    sqlite_autoincrement=True,
+)
+"""The rollouts' audit log: every start, step, pause, rollback and decision, in order."""

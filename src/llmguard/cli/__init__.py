@@ -37,6 +37,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("cost", "llmguard.cli._cost", "cost_app"),
     ("db", "llmguard.cli._db", "db_app"),
     ("worker", "llmguard.cli._worker", "worker_app"),
+    ("rollout", "llmguard.cli._rollout", "rollout_app"),
 )
 """(name, module, typer app) of every feature's sub-command group."""
 
