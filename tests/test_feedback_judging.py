@@ -52,3 +52,69 @@ def test_without_retention_the_row_says_content_was_unavailable() -> None:
     assert judgments.judgments == []
     assert rows[-1].ref.call_id == ref.call_id
     guard.close()
+
+
+def _rated(guard: Guard, judgments: InMemorySink) -> tuple[str | None, list[str], str]:
+    """Make one unsampled call, rate it down; return (judging status, judged call ids, its call id)."""
+    with FakeOpenAI(reply="a helpful answer").client(llmguard.OpenAI, guard=guard) as client:
+        reply = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+        call_id = llmguard.call_ref(reply).call_id
+        entry = llmguard.feedback(reply, "thumbs", False, user_id="u1", guard=guard)
+        assert guard.flush(5)
+    guard.close()
+    return entry.judging, [j.call_id for j in judgments.judgments], call_id
+
+
+def test_judges_set_only_in_the_config_file_judge_negatively_rated_calls() -> None:
+    """Regression: file-only judges made feedback record "skipped: judging not configured"."""
+    with open("pyproject.toml", "w", encoding="utf-8") as file:  # the tests run in a fresh folder
+        file.write(
+            '[tool.llmguard]\njudges = ["min_length"]\nsampling = {rate = 0.0}\n\n'
+            "[tool.llmguard.feedback]\nretain_unsampled = 10\n"
+        )
+    judgments, rows = InMemorySink(), list[FeedbackEntry]()
+    guard = Guard(
+        pin_policy="enforce", judgment_sink=judgments, feedback_sink=CallbackFeedbackSink(rows.append)
+    )
+    status, judged, call_id = _rated(guard, judgments)
+    assert status == "queued"
+    assert judged == [call_id]
+
+
+def test_retain_unsampled_in_the_config_files_sampling_table_builds_the_buffer() -> None:
+    """Regression: ``[tool.llmguard] sampling = {retain_unsampled = N}`` validated but built nothing."""
+    with open("pyproject.toml", "w", encoding="utf-8") as file:
+        file.write("[tool.llmguard]\nsampling = {rate = 0.0, retain_unsampled = 10}\n")
+    judgments, rows = InMemorySink(), list[FeedbackEntry]()
+    guard = Guard(
+        pin_policy="enforce",
+        judges=["min_length"],
+        judgment_sink=judgments,
+        feedback_sink=CallbackFeedbackSink(rows.append),
+    )
+    status, judged, call_id = _rated(guard, judgments)
+    assert status == "queued"
+    assert judged == [call_id]
+
+
+def test_an_argument_sampling_without_retention_overrides_the_files() -> None:
+    with open("pyproject.toml", "w", encoding="utf-8") as file:
+        file.write("[tool.llmguard]\nsampling = {rate = 0.0, retain_unsampled = 10}\n")
+    judgments = InMemorySink()
+    guard = Guard(
+        pin_policy="enforce",
+        judges=["min_length"],
+        sampling={"rate": 0.0, "retain_unsampled": 0},
+        judgment_sink=judgments,
+    )
+    status, judged, _ = _rated(guard, judgments)
+    assert status == "skipped: content unavailable"
+    assert judged == []
+
+
+def test_without_judges_negative_feedback_says_judging_is_not_configured() -> None:
+    judgments = InMemorySink()
+    guard = Guard(pin_policy="enforce", sampling={"retain_unsampled": 10}, judgment_sink=judgments)
+    status, judged, _ = _rated(guard, judgments)
+    assert status == "skipped: judging not configured"
+    assert judged == []
