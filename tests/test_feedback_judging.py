@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+from pathlib import Path
+
+import pytest
 
 import llmguard
 from llmguard import CallbackFeedbackSink, FeedbackEntry, Guard
@@ -65,41 +68,36 @@ def _rated(guard: Guard, judgments: InMemorySink) -> tuple[str | None, list[str]
     return entry.judging, [j.call_id for j in judgments.judgments], call_id
 
 
-def test_judges_set_only_in_the_config_file_judge_negatively_rated_calls() -> None:
-    """Regression: file-only judges made feedback record "skipped: judging not configured"."""
-    with open("pyproject.toml", "w", encoding="utf-8") as file:  # the tests run in a fresh folder
-        file.write(
-            '[tool.llmguard]\njudges = ["min_length"]\nsampling = {rate = 0.0}\n\n'
-            "[tool.llmguard.feedback]\nretain_unsampled = 10\n"
-        )
-    judgments, rows = InMemorySink(), list[FeedbackEntry]()
-    guard = Guard(
-        pin_policy="enforce", judgment_sink=judgments, feedback_sink=CallbackFeedbackSink(rows.append)
-    )
-    status, judged, call_id = _rated(guard, judgments)
-    assert status == "queued"
-    assert judged == [call_id]
+FILE_ONLY_JUDGES = (
+    '[tool.llmguard]\njudges = ["min_length"]\nsampling = {rate = 0.0}\n\n'
+    "[tool.llmguard.feedback]\nretain_unsampled = 10\n"
+)
+FILE_SAMPLING_RETAINS = "[tool.llmguard]\nsampling = {rate = 0.0, retain_unsampled = 10}\n"
 
 
-def test_retain_unsampled_in_the_config_files_sampling_table_builds_the_buffer() -> None:
-    """Regression: ``[tool.llmguard] sampling = {retain_unsampled = N}`` validated but built nothing."""
-    with open("pyproject.toml", "w", encoding="utf-8") as file:
-        file.write("[tool.llmguard]\nsampling = {rate = 0.0, retain_unsampled = 10}\n")
-    judgments, rows = InMemorySink(), list[FeedbackEntry]()
-    guard = Guard(
-        pin_policy="enforce",
-        judges=["min_length"],
-        judgment_sink=judgments,
-        feedback_sink=CallbackFeedbackSink(rows.append),
+@pytest.mark.parametrize(
+    ("config", "judges"),
+    [
+        pytest.param(FILE_ONLY_JUDGES, None, id="judges-only-in-the-file"),
+        pytest.param(FILE_SAMPLING_RETAINS, ["min_length"], id="retain-unsampled-in-the-file-sampling-table"),
+    ],
+)
+def test_configured_in_the_file_negative_feedback_judges_the_call(
+    config: str, judges: list[str] | None
+) -> None:
+    """Regressions: judges set only in the config file made negative feedback record "skipped:
+    judging not configured"; ``[tool.llmguard] sampling = {retain_unsampled = N}`` built no buffer."""
+    Path("pyproject.toml").write_text(config, "utf-8")  # the tests run in a fresh folder
+    judgments = InMemorySink()
+    status, judged, call_id = _rated(
+        Guard(pin_policy="enforce", judges=judges, judgment_sink=judgments), judgments
     )
-    status, judged, call_id = _rated(guard, judgments)
     assert status == "queued"
     assert judged == [call_id]
 
 
 def test_an_argument_sampling_without_retention_overrides_the_files() -> None:
-    with open("pyproject.toml", "w", encoding="utf-8") as file:
-        file.write("[tool.llmguard]\nsampling = {rate = 0.0, retain_unsampled = 10}\n")
+    Path("pyproject.toml").write_text(FILE_SAMPLING_RETAINS, "utf-8")
     judgments = InMemorySink()
     guard = Guard(
         pin_policy="enforce",
