@@ -555,7 +555,10 @@ class Runtime:
         if observers is self.observers:
             return self._all_priced
         priced = self._priced
-        return any(id(observer) in priced for observer in observers)
+        for observer in observers:
+            if id(observer) in priced:
+                return True
+        return False
 
     def _drift(self, call: CallContext, served: str | None) -> bool:
         pin = call.pin
