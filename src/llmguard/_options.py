@@ -245,12 +245,30 @@ class PromptOptions:
     FILE_KEYS: ClassVar[tuple[str, ...]] = ("prompts_dir", "configs_dir", "protected_labels")
 
     prompts: Any = None
+    """``prompts=``: a store, a folder, ``sqlite:///file.db`` or a registry (None: the folder)."""
     configs: Any = None
+    """``configs=``, as ``prompts=``."""
+    prompts_dir: Any = None
+    """``[tool.llmguard] prompts_dir`` (relative to `base`), None when not set."""
+    configs_dir: Any = None
+    """``[tool.llmguard] configs_dir`` (relative to `base`), None when not set."""
+    base: Path = Path()
+    """The config file's folder, else the working directory."""
+    protected_labels: Any = None
+    """``[tool.llmguard] protected_labels``, None when not set (``[]`` protects none)."""
 
     @classmethod
     def resolve(cls, guard: Guard) -> PromptOptions:
-        """The stores given in code (the registries read their file keys when built)."""
-        return cls(prompts=guard.prompt_store, configs=guard.config_store)
+        """The stores given in code and the registries' keys of the config file."""
+        config_file = guard.settings.config_file
+        return cls(
+            prompts=guard.prompt_store,
+            configs=guard.config_store,
+            prompts_dir=_file(guard, "prompts_dir"),
+            configs_dir=_file(guard, "configs_dir"),
+            base=config_file.parent if config_file else Path.cwd(),
+            protected_labels=_file(guard, "protected_labels"),
+        )
 
 
 FEATURE_OPTIONS: tuple[type[Any], ...] = (

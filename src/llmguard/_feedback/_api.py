@@ -31,6 +31,8 @@ _CALL_ID = re.compile(r"^(?:[0-9a-f]{32}|[0-9A-HJKMNP-TV-Z]{26})$")
 """A call id llmguard issues: 32 lowercase hex characters (a 26-character ULID in older versions)."""
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from llmguard._core import CallContext
     from llmguard._guard import Guard
     from llmguard._stats import FeedbackStats
@@ -85,7 +87,12 @@ def _build_sink(guard: Guard) -> FeedbackSink:
     if guard.feedback_sink is not None:
         return as_sink(guard.feedback_sink)
     otel = OTelFeedbackSink(guard.logger_provider, capture_content=guard.settings.capture_content)
-    return FanOutFeedbackSink(SQLiteFeedbackSink(guard.db_path), otel)
+    return FanOutFeedbackSink(open_feedback_store(guard.db_path), otel)
+
+
+def open_feedback_store(db_path: Path) -> FeedbackSink:
+    """The feedback store at ``db_path``: the one place the feedback feature constructs a store."""
+    return SQLiteFeedbackSink(db_path)
 
 
 def close_sinks(guard: Guard) -> None:

@@ -21,10 +21,10 @@ from llmguard._record import CallRecord
 from ._judging import FeedbackRoute
 
 if TYPE_CHECKING:
-    from llmguard._core import CallContext, CallObserver
+    from llmguard._core import CallContext
     from llmguard._guard import Guard
 
-__all__ = ["FEATURE", "MAX_RETAINED", "FeedbackFeature", "RetentionBuffer", "build", "retain_unsampled"]
+__all__ = ["FEATURE", "MAX_RETAINED", "FeedbackFeature", "RetentionBuffer", "retain_unsampled"]
 
 
 class RetentionBuffer(LifecycleBase):
@@ -89,12 +89,6 @@ class FeedbackFeature:
         buffer = RetentionBuffer(options.retain_unsampled) if options.retain_unsampled > 0 else None
         links.feedback = FeedbackRoute(buffer=buffer, judging=links.judging)
         return Parts(observer=buffer)
-
-
-def build(guard: Guard) -> CallObserver | None:
-    """The retention buffer when ``retain_unsampled`` > 0, else ``None`` (nothing per call)."""
-    size = retain_unsampled(guard)
-    return RetentionBuffer(size) if size > 0 else None
 
 
 FEATURE = FeedbackFeature()

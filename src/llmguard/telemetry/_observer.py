@@ -45,7 +45,6 @@ __all__ = [
     "FEATURE",
     "TelemetryFeature",
     "TelemetryObserver",
-    "build",
     "build_observer",
     "end_attributes",
     "request_attributes",
@@ -403,11 +402,6 @@ def build_observer(options: TelemetryFeatureOptions) -> TelemetryObserver | None
         global_tracer=providers.tracer_provider is None,
         global_meter=providers.meter_provider is None,
     )
-
-
-def build(guard: Guard) -> TelemetryObserver | None:
-    """The guard's telemetry observer (``None`` when ``TelemetryOptions(enabled=False)``)."""
-    return build_observer(TelemetryFeatureOptions.resolve(guard))
 
 
 FEATURE = TelemetryFeature()
