@@ -186,7 +186,7 @@ def test_every_built_feature_object_declares_its_lifecycle(tmp_path: Path) -> No
 def test_feedback_is_linked_to_the_judging_that_was_built() -> None:
     guard = Guard(pin_policy="off", judges=["min_length"], judgment_sink=InMemorySink())
     judging = next(o for o in guard.runtime.observers if isinstance(o, JudgingObserver))
-    compiled = guard.compiled
+    compiled = guard._compiled
     assert compiled is not None
     assert isinstance(compiled.links, Links)
     assert compiled.links.judging is judging
@@ -196,8 +196,8 @@ def test_feedback_is_linked_to_the_judging_that_was_built() -> None:
     guard.close()
     off = Guard(pin_policy="off")
     off.runtime  # noqa: B018 - compile
-    assert off.compiled is not None
-    assert off.compiled.links.judging is None
+    assert off._compiled is not None
+    assert off._compiled.links.judging is None
 
 
 def test_building_a_guard_imports_no_feature() -> None:

@@ -119,6 +119,7 @@ class Guard:
         self.observers: tuple[CallObserver, ...] = tuple(observers)
         self.policies: tuple[PreCallPolicy, ...] = tuple(policies)
         self._compiled: Compiled | None = None
+        """What the features built (runtime, typed links between features); None before the first call."""
 
     # -- derived ----------------------------------------------------------------------------------
     @property
@@ -190,11 +191,6 @@ class Guard:
         compiled.runtime.guard = self
         self._compiled = compiled
         return compiled.runtime
-
-    @property
-    def compiled(self) -> Compiled | None:
-        """What the features built (the runtime and the links between features), or None before the first call."""
-        return self._compiled
 
     def _lifecycles(self) -> tuple[Lifecycle, ...]:
         """The observers that declare a `Lifecycle` (before the first call, only your own)."""

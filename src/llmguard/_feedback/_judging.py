@@ -61,7 +61,7 @@ class FeedbackRoute:
 
 def route_of(guard: Guard) -> FeedbackRoute | None:
     """The guard's feedback route, or None while its runtime is not compiled (no call made yet)."""
-    compiled = guard.compiled
+    compiled = guard._compiled
     return None if compiled is None else compiled.links.feedback
 
 
