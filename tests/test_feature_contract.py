@@ -221,3 +221,19 @@ def _unused(*_: Any) -> None:
 
 
 _unused(_features)
+
+
+def test_judging_that_fails_to_build_is_unavailable_not_unconfigured(monkeypatch: pytest.MonkeyPatch) -> None:
+    import llmguard.judging._observer as judging
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("internal failure")
+
+    monkeypatch.setenv("LLMGUARD_SWALLOW_INTERNAL_ERRORS", "1")
+    monkeypatch.setattr(judging, "build_observer", broken)
+    guard = Guard(pin_policy="off", judges=["min_length"], sampling={"retain_unsampled": 4})
+    with FakeOpenAI(reply="hi").client(llmguard.OpenAI, guard=guard) as client:
+        reply = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+        entry = llmguard.feedback(reply, "thumbs", False, user_id="u1", guard=guard)
+    guard.close()
+    assert entry.judging == "skipped: judging queue unavailable"

@@ -134,10 +134,26 @@ class JudgingFeature:
         return JudgingOptions.resolve(guard)
 
     def build(self, options: JudgingOptions, links: Links) -> Parts:
-        """The judging observer (none without judges); publishes its handle as ``links.judging``."""
-        observer = build_observer(options, links.owner)
+        """The judging observer (none without judges); publishes its handle as ``links.judging``.
+
+        Judging that is configured but fails to build publishes a handle that queues nothing, so
+        negative feedback says the judging queue is unavailable rather than not configured.
+        """
+        try:
+            observer = build_observer(options, links.owner)
+        except Exception:
+            links.judging = _NoQueue()
+            raise
         links.judging = observer
         return Parts(observer=observer)
+
+
+class _NoQueue:
+    """The handle of judging that could not be built: nothing is queued."""
+
+    def submit(self, record: CallRecord) -> bool:
+        """Drop ``record``."""
+        return False
 
 
 def open_judgment_sink(options: JudgingOptions) -> JudgmentSink:
