@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import llmguard
 from llmguard import PromptRef
-from llmguard._core import PROMPT_HEADER, encode_prompt_header
+from llmguard._record import PROMPT_HEADER, encode_prompt_header
 from llmguard._scope import CONTEXT_HEADER, MAX_TAGS
 from llmguard.cost import Budget, SQLiteLedger, budget_spent
 from llmguard.exceptions import BudgetExceededError, ContextError

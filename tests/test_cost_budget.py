@@ -65,7 +65,7 @@ def test_hard_budget_is_scoped(guards: list[llmguard.Guard]) -> None:
 
 
 def test_budgets_without_hard_limits_add_no_policy() -> None:
-    from llmguard.cost._budget import build_policy
+    from llmguard.cost._policy import build_policy
 
     assert build_policy(llmguard.Guard(budgets=[Budget(soft_usd=1)])) is None
     assert build_policy(llmguard.Guard()) is None

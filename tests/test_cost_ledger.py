@@ -59,7 +59,7 @@ def fake_pricer(usd: str) -> Callable[[str, str | None, Usage], Cost | None]:
 
 def guarded(guard: llmguard.Guard, usd: str = "0.01") -> Runtime:
     """Compile the cost feature alone with a fake pricer (the real pricer is another feature)."""
-    from llmguard.cost._budget import build_policy
+    from llmguard.cost._policy import build_policy
 
     observer = build(guard)
     policy = build_policy(guard)

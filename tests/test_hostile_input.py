@@ -89,11 +89,11 @@ def test_a_feature_that_fails_to_build_is_not_dropped_silently(monkeypatch: pyte
     """Outside pytest's re-raise (the production path), a broken feature refuses the call, typed."""
     import llmguard._pricing
 
-    def broken(guard: Guard) -> None:
+    def broken(options: object) -> None:
         raise ValueError("prices table is malformed")
 
     monkeypatch.setenv("LLMGUARD_SWALLOW_INTERNAL_ERRORS", "1")
-    monkeypatch.setattr(llmguard._pricing, "build_pricer", broken)
+    monkeypatch.setattr(llmguard._pricing, "pricer_from", broken)
     fake = FakeOpenAI()
     with (
         fake.client(llmguard.OpenAI, guard=Guard(pin_policy="off")) as client,

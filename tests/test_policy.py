@@ -95,7 +95,7 @@ def test_a_hard_budget_that_cannot_be_built_refuses_calls(
     monkeypatch: pytest.MonkeyPatch, budget: Budget, refused: bool
 ) -> None:
     monkeypatch.setenv("LLMGUARD_SWALLOW_INTERNAL_ERRORS", "1")  # the cost observer's failure is only logged
-    monkeypatch.setattr("llmguard.cost._state._build", _boom)
+    monkeypatch.setattr("llmguard.cost._state.build_state", _boom)
     fake = FakeOpenAI()
     with fake.client(
         llmguard.OpenAI, guard=Guard(pin_policy="off", ledger=False, budgets=[budget])

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import llmguard
 from llmguard import CallRecorder, Guard
-from llmguard._core import PROMPT_HEADER
+from llmguard._record import PROMPT_HEADER
 from llmguard.exceptions import PromptFormatError, PromptRenderError, UnpinnedModelError
 from llmguard.prompts import MemoryStore, PromptVersion, VariableSpec
 from llmguard.testing import FakeAnthropic, FakeOpenAI

@@ -12,7 +12,6 @@ built (cost computed once, here) and ``on_end`` observers run. Observers never a
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -20,10 +19,20 @@ from typing import Any, Protocol, runtime_checkable
 from . import _context
 from ._extract import Accumulator
 from ._internal import advise_once, log_internal_error
+from ._lifecycle import Gated, Lifecycle
 from ._pins import PinDecision, decide, refusal_message
 from ._policy import opted_in, rewrite_model, routed_model, sent_body, unavailable
 from ._providers import ClientInfo
-from ._record import CallRecord, Cost, PromptRef, Usage, new_call_id
+from ._record import (
+    PROMPT_HEADER,
+    CallRecord,
+    Cost,
+    PromptRef,
+    Usage,
+    decode_prompt_header,
+    encode_prompt_header,
+    new_call_id,
+)
 from ._refs import remember_response_id
 from ._scope import CONTEXT_HEADER, ContextValues, current_context, decode_context_header
 from ._settings import Settings
@@ -48,9 +57,6 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
     "/v1/messages": ("chat", "messages"),
 }
 """Request path -> (GenAI operation name, SDK endpoint). Other endpoints pass through untouched."""
-
-PROMPT_HEADER = "x-llmguard-prompt"
-"""Header carrying a registry prompt's identity; read and removed before the request is built."""
 
 RAW_HEADER = "X-Stainless-Raw-Response"
 HELPER_HEADER = "X-Stainless-Helper-Method"
@@ -79,33 +85,10 @@ def _usage_only(item: Any) -> bool:
     return fields <= USAGE_CHUNK_FIELDS
 
 
-def encode_prompt_header(prompt: PromptRef) -> str:
-    """Encode a prompt reference for `PROMPT_HEADER`."""
-    return json.dumps(
-        {
-            "name": prompt.name,
-            "version": prompt.version,
-            "label": prompt.label,
-            "hash": prompt.content_hash,
-            "model": prompt.model,
-            **({"tags": list(prompt.tags)} if prompt.tags else {}),
-        },
-        separators=(",", ":"),
-    )
-
-
 def _decode_prompt_header(value: str) -> PromptRef | None:
     try:
-        data = json.loads(value)
-        return PromptRef(
-            name=str(data["name"]),
-            version=str(data["version"]),
-            label=data.get("label"),
-            content_hash=data.get("hash"),
-            model=data.get("model"),
-            tags=tuple(str(tag) for tag in data.get("tags") or ()),
-        )
-    except (ValueError, KeyError, TypeError):
+        return decode_prompt_header(value)
+    except ValueError:
         advise_once(
             "prompt-header", value[:64], f"llmguard: ignoring malformed {PROMPT_HEADER} header {value[:64]!r}"
         )
@@ -134,11 +117,15 @@ class CallObserver(Protocol):
     Both run inline on the caller's thread (or, for an abandoned stream, the garbage collector's):
     keep them microsecond-scale and queue anything slower. Exceptions are logged, never raised.
 
-    An observer may also define ``needs_cost() -> bool``: when every observer says ``False`` the
-    call is not priced (``record.cost`` is ``None``); an observer without it always gets the cost.
+    An observer may also implement `llmguard._lifecycle.Lifecycle` (``needs_cost``, ``flush``,
+    ``shutdown``; `llmguard._lifecycle.LifecycleBase` has no-op defaults): ``needs_cost()`` is asked
+    once, when the runtime is built; when every observer watching a call says ``False`` the call is
+    not priced (``record.cost`` is ``None``). An observer that does not implement it always gets the
+    cost. `llmguard.Guard.flush` and `llmguard.Guard.close` call its ``flush`` and ``shutdown``.
 
-    And ``active() -> bool``, asked once per call before ``on_start``: ``False`` leaves the observer
-    out of that call entirely (neither hook runs). A call no observer watches builds no record.
+    And ``active() -> bool`` (`llmguard._lifecycle.Gated`), asked once per call before ``on_start``:
+    ``False`` leaves the observer out of that call entirely (neither hook runs). A call no observer
+    watches builds no record.
     """
 
     def on_start(self, call: CallContext) -> None:
@@ -299,11 +286,13 @@ class Runtime:
         self.observers = tuple(observers)
         self.policies = tuple(policies)
         self.pricer = pricer
-        # Cost is priced only when an observer watching the call can read it: observers may say
-        # they never do (`needs_cost() -> False`, e.g. judging).
-        # Observers may sit a call out (`active() -> False`, e.g. telemetry with no provider set).
-        self._gates = tuple((o, getattr(o, "active", None)) for o in self.observers)
+        # Observers may sit a call out (`Gated`: `active() -> False`, e.g. telemetry with no provider set).
+        self._gates = tuple((o, o.active if isinstance(o, Gated) else None) for o in self.observers)
         self._gated = any(gate is not None for _, gate in self._gates)
+        # Cost is priced only when an observer watching the call can read it: a `Lifecycle` observer
+        # may say it never does (`needs_cost() -> False`, e.g. judging), asked once, here.
+        self._priced = frozenset(id(o) for o in self.observers if _needs_cost(o))
+        self._all_priced = bool(self._priced)
         self.guard: Any = None
         """The `llmguard.Guard` compiled into this runtime (set by ``Guard.runtime``; feedback routes by it)."""
         self._lock = dict(settings.pins)
@@ -490,7 +479,12 @@ class Runtime:
             reasoning_tokens=acc.reasoning,
         )
         cost = None
-        if self.pricer is not None and error is None and acc.input_tokens is not None and _wants_cost(call):
+        if (
+            self.pricer is not None
+            and error is None
+            and acc.input_tokens is not None
+            and self._wants_cost(call)
+        ):
             try:
                 cost = self.pricer(call.info.provider, served or call.request_model, usage)
             except Exception:
@@ -555,6 +549,13 @@ class Runtime:
             output_text=acc.output_text(),
         )
 
+    def _wants_cost(self, call: CallContext) -> bool:
+        """Whether an observer watching ``call`` reads its cost (declared once, at compile time)."""
+        observers = call.observers
+        if observers is self.observers:
+            return self._all_priced
+        return not self._priced.isdisjoint(map(id, observers))  # C loops: no Python frame per observer
+
     def _drift(self, call: CallContext, served: str | None) -> bool:
         pin = call.pin
         if served is None or pin is None or pin.action not in ("allow", "rewrite"):
@@ -578,12 +579,9 @@ class Runtime:
         return True
 
 
-def _wants_cost(call: CallContext) -> bool:
-    for observer in call.observers:
-        check = getattr(observer, "needs_cost", None)
-        if check is None or check():
-            return True
-    return False
+def _needs_cost(observer: CallObserver) -> bool:
+    """Whether ``observer`` reads the cost: always, unless it is a `Lifecycle` that says it never does."""
+    return not isinstance(observer, Lifecycle) or observer.needs_cost()
 
 
 def _error_type(error: BaseException | None) -> str | None:

@@ -1,40 +1,50 @@
-"""Composition of a guard's runtime from its features.
+"""Composition of a guard's runtime from its features: the feature contract.
 
-Each feature contributes through a small factory ``build(guard)`` returning an observer, a
-pre-call policy or a pricer (or ``None`` when the guard does not enable it). Order matters:
-telemetry starts first (it sets the trace id that sampling keys on) and ends last.
+Every feature follows the contract of `llmguard._contract` (a `Feature` resolves typed options
+once, then builds its `Parts`; features reach each other through `Links`). What the features build
+that holds background work implements `llmguard._lifecycle.Lifecycle`: the guard flushes and stops
+it through that declared protocol. Order matters: telemetry
+starts first (it sets the trace id that sampling keys on) and ends last; features are imported on
+first use, so ``import llmguard`` stays cheap.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._core import CallObserver, PreCallPolicy, Pricer, Runtime
+from ._contract import CONFIG_ERRORS, Feature, Links, Parts
+from ._core import CallObserver, PreCallPolicy, Runtime
 from ._internal import log_internal_error
 from .exceptions import ConfigurationError, LLMGuardError
 
 if TYPE_CHECKING:
     from ._guard import Guard
 
-__all__ = ["FEATURES", "build_runtime"]
+__all__ = ["FEATURES", "Compiled", "build_runtime"]
+
 
 FEATURES: tuple[tuple[str, str], ...] = (
-    ("llmguard.telemetry._observer", "build"),
-    ("llmguard._feedback._observer", "build"),
-    ("llmguard.judging._observer", "build"),
-    ("llmguard.cost._observer", "build"),
+    ("llmguard.telemetry._observer", "FEATURE"),
+    ("llmguard.judging._observer", "FEATURE"),
+    ("llmguard._feedback._observer", "FEATURE"),
+    ("llmguard.cost._feature", "FEATURE"),
+    ("llmguard._pricing", "FEATURE"),
 )
-"""(module, factory) of every feature observer, in ``on_start`` order (imported on first use)."""
-
-POLICIES: tuple[tuple[str, str], ...] = (("llmguard.cost._budget", "build_policy"),)
-"""(module, factory) of feature pre-call policies, run after the pin policy."""
-
-PRICER: tuple[str, str] = ("llmguard._pricing", "build_pricer")
+"""(module, attribute) of every `Feature`, in build and ``on_start`` order (imported on first use)."""
 
 
-def _build(guard: Guard, module: str, name: str) -> Any:
-    """One feature's contribution; a feature that fails to build fails loudly, never silently dropped.
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A compiled guard: its runtime and the typed links between its features."""
+
+    runtime: Runtime
+    links: Links
+
+
+def _build(feature: Feature[Any], guard: Guard, links: Links) -> Parts:
+    """One feature's parts; a feature that fails to build fails loudly, never silently dropped.
 
     A guard whose configuration enables a feature that cannot be built (a malformed table, a
     value of the wrong type) raises `llmguard.ConfigurationError` on first use, naming the feature;
@@ -43,25 +53,27 @@ def _build(guard: Guard, module: str, name: str) -> Any:
     budgets) builds a policy that refuses calls with `llmguard.PolicyUnavailableError` itself.
     """
     try:
-        return getattr(importlib.import_module(module), name)(guard)
+        return feature.build(feature.options(guard), links)
     except LLMGuardError:
         raise
-    except (ValueError, TypeError, KeyError, AttributeError, LookupError) as exc:
-        feature = module.removeprefix("llmguard.").split("._")[0].strip("_")
+    except CONFIG_ERRORS as exc:
         raise ConfigurationError(
-            f"llmguard could not build its {feature} feature from this configuration: "
+            f"llmguard could not build its {feature.name} feature from this configuration: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
     except Exception:
-        log_internal_error(f"building {module}")  # an observer fails open; a policy fails closed itself
-        return None
+        log_internal_error(f"building the {feature.name} feature")  # fail open; a policy fails closed itself
+        return Parts()
 
 
-def build_runtime(guard: Guard) -> Runtime:
+def build_runtime(guard: Guard) -> Compiled:
     """Compile ``guard`` into the per-call pipeline."""
-    observers: list[CallObserver] = [o for o in (_build(guard, *f) for f in FEATURES) if o is not None]
+    links = Links(owner=guard)
+    parts = [_build(getattr(importlib.import_module(m), a), guard, links) for m, a in FEATURES]
+    observers: list[CallObserver] = [p.observer for p in parts if p.observer is not None]
     observers.extend(guard.observers)
-    policies: list[PreCallPolicy] = [p for p in (_build(guard, *f) for f in POLICIES) if p is not None]
+    policies: list[PreCallPolicy] = [p.policy for p in parts if p.policy is not None]
     policies.extend(guard.policies)
-    pricer: Pricer | None = _build(guard, *PRICER)
-    return Runtime(guard.settings, observers=observers, policies=policies, pricer=pricer)
+    pricer = next((p.pricer for p in parts if p.pricer is not None), None)
+    runtime = Runtime(guard.settings, observers=observers, policies=policies, pricer=pricer)
+    return Compiled(runtime=runtime, links=links)

@@ -11,44 +11,25 @@ import threading
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Never
+from typing import TYPE_CHECKING, Any, Never
 
 from ._core import CallObserver, PreCallPolicy, Runtime
 from ._display import html_table
-from ._settings import PinMode, Settings, load_settings
+from ._lifecycle import Lifecycle
+from ._options import feature_guard_keys
+from ._settings import SETTINGS_KEYS, PinMode, Settings, load_settings
 from ._stats import GuardStats, guard_stats
 from .exceptions import ConfigurationError
 
+if TYPE_CHECKING:
+    from ._features import Compiled
+
 __all__ = ["GUARD_KEYS", "Guard", "configure", "get_default_guard", "reset_default_guard"]
 
-GUARD_KEYS: tuple[str, ...] = (
-    "budgets",
-    "capture_content",
-    "configs",
-    "db",
-    "db_path",
-    "environment",
-    "feedback_secret",
-    "feedback_sink",
-    "inject_stream_usage",
-    "judges",
-    "judgment_sink",
-    "ledger",
-    "logger_provider",
-    "meter_provider",
-    "observers",
-    "pin_policy",
-    "pins",
-    "policies",
-    "prices",
-    "prompts",
-    "python_warnings",
-    "sampling",
-    "service_name",
-    "telemetry",
-    "tracer_provider",
-)
-"""Every keyword `Guard` and `configure` accept."""
+GUARD_KEYS: tuple[str, ...] = tuple(sorted(SETTINGS_KEYS | feature_guard_keys()))
+"""Every keyword `Guard` and `configure` accept: the core's settings (`llmguard._settings.Settings`)
+and every feature's ``GUARD_KEYS`` (`llmguard._options`). The signature of `Guard` is checked
+against it by the tests."""
 
 
 class Guard:
@@ -124,19 +105,8 @@ class Guard:
         if unknown:
             key = sorted(unknown)[0]
             raise ConfigurationError(f"Guard: unknown key {key!r}; valid keys: {', '.join(GUARD_KEYS)}")
-        self.settings: Settings = load_settings(
-            {
-                "environment": environment,
-                "service_name": service_name,
-                "pin_policy": pin_policy,
-                "pins": pins,
-                "capture_content": capture_content,
-                "db": db,
-                "db_path": db_path,
-                "inject_stream_usage": inject_stream_usage,
-                "python_warnings": python_warnings,
-            }
-        )
+        arguments = locals()
+        self.settings: Settings = load_settings({key: arguments[key] for key in SETTINGS_KEYS})
         self.prompt_store = prompts
         self.config_store = configs
         self.judges = judges
@@ -153,6 +123,8 @@ class Guard:
         self.logger_provider = logger_provider
         self.observers: tuple[CallObserver, ...] = tuple(observers)
         self.policies: tuple[PreCallPolicy, ...] = tuple(policies)
+        self._compiled: Compiled | None = None
+        """What the features built (runtime, typed links between features); None before the first call."""
 
     # -- derived ----------------------------------------------------------------------------------
     @property
@@ -225,21 +197,22 @@ class Guard:
         """The compiled per-call pipeline (built on first use)."""
         from ._features import build_runtime
 
-        runtime = build_runtime(self)
-        runtime.guard = self
-        return runtime
+        compiled = build_runtime(self)
+        compiled.runtime.guard = self
+        self._compiled = compiled
+        return compiled.runtime
 
-    def _built_observers(self) -> tuple[Any, ...]:
+    def _lifecycles(self) -> tuple[Lifecycle, ...]:
+        """The observers that declare a `Lifecycle` (before the first call, only your own)."""
         runtime = self.__dict__.get("runtime")
-        return runtime.observers if runtime is not None else self.observers
+        observers = runtime.observers if runtime is not None else self.observers
+        return tuple(o for o in observers if isinstance(o, Lifecycle))
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait up to ``timeout`` seconds for background work (judging, ledger, exports); True if all done."""
         done = True
-        for observer in self._built_observers():
-            flush = getattr(observer, "flush", None)
-            if callable(flush):
-                done = bool(flush(timeout)) and done
+        for lifecycle in self._lifecycles():
+            done = bool(lifecycle.flush(timeout)) and done
         return done
 
     def stats(self) -> GuardStats:
@@ -256,10 +229,8 @@ class Guard:
         row (the writer restarts, and a warning says so once); its sampled judgments are dropped
         and counted (reason ``closed``).
         """
-        for observer in self._built_observers():
-            shutdown = getattr(observer, "shutdown", None)
-            if callable(shutdown):
-                shutdown(timeout)
+        for lifecycle in self._lifecycles():
+            lifecycle.shutdown(timeout)
         feedback = sys.modules.get("llmguard._feedback")
         if feedback is not None:
             feedback.close_sinks(self)

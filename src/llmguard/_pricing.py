@@ -25,14 +25,25 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from ._contract import Links, Parts
 from ._internal import advise_once
+from ._options import PricingOptions
 from ._record import Cost, Usage
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from ._guard import Guard
 
-__all__ = ["PROVIDER_IDS", "Price", "PriceTable", "build_pricer", "parse_prices"]
+__all__ = [
+    "FEATURE",
+    "PROVIDER_IDS",
+    "Price",
+    "PriceTable",
+    "PricingFeature",
+    "build_pricer",
+    "parse_prices",
+    "pricer_from",
+]
 
 PROVIDER_IDS: dict[str, str] = {
     "openai": "openai",
@@ -398,10 +409,31 @@ class PriceTable:
         return self._version
 
 
+def pricer_from(options: PricingOptions) -> PriceTable:
+    """The pricer: ``[tool.llmguard.prices]`` from the config file, then ``Guard(prices=...)`` on top."""
+    if isinstance(options.prices, PriceTable):
+        return options.prices
+    return PriceTable(parse_prices(options.file_prices, options.prices))
+
+
 def build_pricer(guard: Guard) -> PriceTable:
-    """The guard's pricer: ``[tool.llmguard.prices]`` from the config file, then ``Guard(prices=...)``."""
-    file_prices = guard.settings.file_settings.get("prices")
-    code_prices = guard.prices
-    if isinstance(code_prices, PriceTable):
-        return code_prices
-    return PriceTable(parse_prices(file_prices, code_prices))
+    """The guard's pricer (see `pricer_from`)."""
+    return pricer_from(PricingOptions.resolve(guard))
+
+
+class PricingFeature:
+    """The pricing `llmguard._contract.Feature`: the pricer the core prices each call with, once."""
+
+    name = "pricing"
+
+    def options(self, guard: Guard) -> PricingOptions:
+        """Price overrides from the config file and the argument."""
+        return PricingOptions.resolve(guard)
+
+    def build(self, options: PricingOptions, links: Links) -> Parts:
+        """The price table."""
+        return Parts(pricer=pricer_from(options))
+
+
+FEATURE = PricingFeature()
+"""The pricing feature, as `llmguard._features.FEATURES` names it."""

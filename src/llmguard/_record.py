@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -13,7 +14,17 @@ from typing import Any, Literal
 
 from ._scope import ContextValues
 
-__all__ = ["CallKind", "CallRecord", "Cost", "PromptRef", "Usage", "new_call_id"]
+__all__ = [
+    "PROMPT_HEADER",
+    "CallKind",
+    "CallRecord",
+    "Cost",
+    "PromptRef",
+    "Usage",
+    "decode_prompt_header",
+    "encode_prompt_header",
+    "new_call_id",
+]
 
 CallKind = Literal["app", "judge"]
 
@@ -74,6 +85,42 @@ class PromptRef:
     """The model the prompt was designed for."""
     tags: tuple[str, ...] = ()
     """The prompt file's ``tags:``; they join the call context's tags."""
+
+
+PROMPT_HEADER = "x-llmguard-prompt"
+"""Header carrying a registry prompt's identity from a rendered prompt to the core, which reads and
+removes it before the request is built (never sent)."""
+
+
+def encode_prompt_header(prompt: PromptRef) -> str:
+    """Encode a prompt reference for `PROMPT_HEADER`."""
+    return json.dumps(
+        {
+            "name": prompt.name,
+            "version": prompt.version,
+            "label": prompt.label,
+            "hash": prompt.content_hash,
+            "model": prompt.model,
+            **({"tags": list(prompt.tags)} if prompt.tags else {}),
+        },
+        separators=(",", ":"),
+    )
+
+
+def decode_prompt_header(value: str) -> PromptRef:
+    """Decode a `PROMPT_HEADER` value; raises ``ValueError`` when it is malformed."""
+    try:
+        data = json.loads(value)
+        return PromptRef(
+            name=str(data["name"]),
+            version=str(data["version"]),
+            label=data.get("label"),
+            content_hash=data.get("hash"),
+            model=data.get("model"),
+            tags=tuple(str(tag) for tag in data.get("tags") or ()),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"malformed {PROMPT_HEADER} header") from exc
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from os import PathLike
 from pathlib import Path
 from typing import Any, Literal, cast
 
 from . import _env
+from ._options import feature_file_keys
 from ._storage._url import resolve_url, sqlite_path
 from ._toml import load_toml
 from .exceptions import ConfigurationError
@@ -25,6 +26,7 @@ __all__ = [
     "FILE_KEYS",
     "PIN_MODES",
     "ROOT_MARKERS",
+    "SETTINGS_KEYS",
     "Settings",
     "find_config_file",
     "load_settings",
@@ -33,31 +35,6 @@ __all__ = [
 
 PinMode = Literal["enforce", "warn", "off"]
 PIN_MODES: tuple[str, ...] = ("enforce", "warn", "off")
-
-FILE_KEYS: frozenset[str] = frozenset(
-    {
-        "environment",
-        "service_name",
-        "pin_policy",
-        "pins",
-        "capture_content",
-        "db_path",
-        "db",
-        "inject_stream_usage",
-        "python_warnings",
-        "prompts_dir",
-        "prices",
-        "budgets",
-        "sampling",
-        "judges",
-        "feedback",
-        "protected_labels",
-        "telemetry",
-        "ledger",
-        "configs_dir",
-    }
-)
-"""Keys accepted in ``[tool.llmguard]`` / ``llmguard.toml``."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -87,6 +64,16 @@ class Settings:
     """The file that supplied settings, if any."""
     file_settings: Mapping[str, Any] = field(default_factory=dict)
     """The raw ``[tool.llmguard]`` table, for features that read their own keys (prompts, budgets...)."""
+
+
+SETTINGS_KEYS: frozenset[str] = frozenset(
+    f.name for f in fields(Settings) if f.name not in ("config_file", "file_settings")
+)
+"""The core's scalar settings: each is both a `llmguard.Guard` keyword and a config-file key."""
+
+FILE_KEYS: frozenset[str] = SETTINGS_KEYS | feature_file_keys()
+"""Keys accepted in ``[tool.llmguard]`` / ``llmguard.toml``: the core's settings and every feature's
+``FILE_KEYS`` (`llmguard._options`)."""
 
 
 ROOT_MARKERS: tuple[str, ...] = ("pyproject.toml", ".git")

@@ -16,14 +16,11 @@ from hypothesis import strategies as st
 
 import llmguard
 from llmguard import Guard
+from llmguard._settings import FILE_KEYS
 from llmguard.testing import FakeOpenAI
 
 MODEL = "gpt-4o-2024-08-06"
-KEYS = [
-    "environment", "service_name", "pin_policy", "pins", "capture_content", "inject_stream_usage",
-    "python_warnings", "prompts_dir", "prices", "budgets", "sampling", "judges", "feedback",
-    "protected_labels", "telemetry", "ledger", "configs_dir", "tool", "unknown",
-]  # fmt: skip
+KEYS = [*sorted(FILE_KEYS), "tool", "unknown"]
 SUBKEYS = [
     "limits", "rules", "ledger", "retention_days", "check_interval_s", "queue_size", "soft_usd", "hard_usd",
     "period", "prompt", "model", "rate", "errors", "retain_unsampled", "enabled", "metrics",

@@ -31,6 +31,7 @@ _CALL_ID = re.compile(r"^(?:[0-9a-f]{32}|[0-9A-HJKMNP-TV-Z]{26})$")
 """A call id llmguard issues: 32 lowercase hex characters (a 26-character ULID in older versions)."""
 
 if TYPE_CHECKING:
+
     from llmguard._core import CallContext
     from llmguard._guard import Guard
     from llmguard._stats import FeedbackStats
@@ -85,7 +86,12 @@ def _build_sink(guard: Guard) -> FeedbackSink:
     if guard.feedback_sink is not None:
         return as_sink(guard.feedback_sink)
     otel = OTelFeedbackSink(guard.logger_provider, capture_content=guard.settings.capture_content)
-    return FanOutFeedbackSink(SQLiteFeedbackSink(guard.db), otel)
+    return FanOutFeedbackSink(open_feedback_store(guard.db), otel)
+
+
+def open_feedback_store(db: str) -> FeedbackSink:
+    """The feedback store in the database ``db`` (path or URL): the one place the feature builds it."""
+    return SQLiteFeedbackSink(db)
 
 
 def close_sinks(guard: Guard) -> None:

@@ -1,37 +1,38 @@
 """The opt-in retention buffer: the last N app calls' content, for judging on negative feedback.
 
 Off by default (``retain_unsampled = 0``): content is then never held beyond the call. Set it
-with ``Guard(sampling={"retain_unsampled": N})`` (or an object with that attribute), or in
-``[tool.llmguard.feedback] retain_unsampled = N``.
+with ``Guard(sampling={"retain_unsampled": N})`` (or an object with that attribute), in
+``[tool.llmguard] sampling = {retain_unsampled = N}`` or in ``[tool.llmguard.feedback]
+retain_unsampled = N`` (in that order of precedence).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from llmguard._core import CallContext, CallObserver
+from llmguard._contract import Links, Parts
 from llmguard._db import after_fork
+from llmguard._lifecycle import LifecycleBase
+from llmguard._options import MAX_RETAINED, FeedbackOptions, retain_unsampled
 from llmguard._record import CallRecord
 
+from ._judging import FeedbackRoute
+
 if TYPE_CHECKING:
+    from llmguard._core import CallContext
     from llmguard._guard import Guard
 
-__all__ = ["RetentionBuffer", "build", "retain_unsampled"]
-
-MAX_RETAINED = 100_000
+__all__ = ["FEATURE", "MAX_RETAINED", "FeedbackFeature", "RetentionBuffer", "retain_unsampled"]
 
 
-class RetentionBuffer:
+class RetentionBuffer(LifecycleBase):
     """Keeps the records (with output text) of the last ``size`` app calls, by call id.
 
     Args:
         size: How many calls to keep; older ones are dropped first.
     """
-
-    is_feedback_buffer = True
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -71,27 +72,24 @@ class RetentionBuffer:
         return len(self._records)
 
 
-def retain_unsampled(guard: Guard) -> int:
-    """The configured buffer size (``0`` when off)."""
-    sampling: Any = guard.sampling
-    value: Any = None
-    if isinstance(sampling, Mapping):
-        value = sampling.get("retain_unsampled")
-    elif sampling is not None:
-        value = getattr(sampling, "retain_unsampled", None)
-    if value is None:
-        table = guard.settings.file_settings.get("feedback")
-        value = table.get("retain_unsampled") if isinstance(table, Mapping) else None
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RETAINED:
-        from llmguard.exceptions import ConfigurationError
+class FeedbackFeature:
+    """The feedback `llmguard._features.Feature`: the retention buffer and the route to judging."""
 
-        raise ConfigurationError(f"retain_unsampled must be an integer in 0..{MAX_RETAINED}, got {value!r}")
-    return value
+    name = "feedback"
+
+    def options(self, guard: Guard) -> FeedbackOptions:
+        """``retain_unsampled`` (``sampling=``, ``[tool.llmguard] sampling``, ``[tool.llmguard.feedback]``)."""
+        return FeedbackOptions.resolve(guard)
+
+    def build(self, options: FeedbackOptions, links: Links) -> Parts:
+        """The retention buffer when ``retain_unsampled`` > 0; publishes ``links.feedback``.
+
+        Judging is built before feedback: ``links.judging`` is its handle, or None when it is off.
+        """
+        buffer = RetentionBuffer(options.retain_unsampled) if options.retain_unsampled > 0 else None
+        links.feedback = FeedbackRoute(buffer=buffer, judging=links.judging)
+        return Parts(observer=buffer)
 
 
-def build(guard: Guard) -> CallObserver | None:
-    """The retention buffer when ``retain_unsampled`` > 0, else ``None`` (nothing per call)."""
-    size = retain_unsampled(guard)
-    return RetentionBuffer(size) if size > 0 else None
+FEATURE = FeedbackFeature()
+"""The feedback feature, as `llmguard._features.FEATURES` names it."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from llmguard._options import TelemetryFeatureOptions
+
 if TYPE_CHECKING:
     from llmguard._guard import Guard
     from llmguard.telemetry._content import Budget
@@ -21,10 +23,8 @@ _MAX_DEPTH = 32
 
 
 def _options(guard: Guard) -> TelemetryOptions:
-    from llmguard.telemetry._options import TelemetryOptions
-
-    table = guard.settings.file_settings.get("telemetry")
-    return TelemetryOptions.resolve(getattr(guard, "telemetry", None), table)
+    """The content cap and redaction hook, as telemetry resolves them."""
+    return TelemetryFeatureOptions.resolve(guard).telemetry
 
 
 def _texts(value: Any, budget: Budget, depth: int = 0) -> Any:

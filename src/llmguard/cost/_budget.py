@@ -35,8 +35,7 @@ from ._rules import Alert
 from ._series import where_sql
 
 if TYPE_CHECKING:
-    from llmguard._core import CallContext, PreCallPolicy
-    from llmguard._guard import Guard
+    from llmguard._core import CallContext
     from llmguard._scope import ContextValues
 
 __all__ = [
@@ -46,7 +45,6 @@ __all__ = [
     "BudgetTracker",
     "UTCClock",
     "budget_groups_sql",
-    "build_policy",
     "context_scope",
 ]
 
@@ -500,57 +498,3 @@ def call_scope(call: CallContext) -> dict[str, Any]:
     if call.scope is not None:
         context_scope(call.scope, values)
     return values
-
-
-def build_policy(guard: Guard) -> PreCallPolicy | None:
-    """The hard-budget pre-call policy of ``guard``, or None when no budget has a hard limit.
-
-    Hard budgets fail closed: when the cost state cannot be built (an internal error, a broken
-    ledger) and the configuration declares a hard limit, every call is refused with
-    `llmguard.PolicyUnavailableError` naming the cause instead of going out unbudgeted.
-    """
-    from ._state import state_for
-
-    try:
-        state = state_for(guard)
-    except Exception as exc:
-        if not _declares_hard_limit(guard):
-            raise
-        return _refusing(exc)
-    if state is None or state.tracker is None or not state.tracker.has_hard_limits:
-        return None
-    return state.tracker.check
-
-
-def _declares_hard_limit(guard: Guard) -> bool:
-    """Whether the guard's budgets declare a hard limit (True when that cannot be told)."""
-    from ._config import resolve_policy
-
-    try:
-        return any(b.hard_usd is not None for b in resolve_policy(guard).budgets)
-    except Exception:
-        raw = guard.budgets if guard.budgets is not None else guard.settings.file_settings.get("budgets")
-        return _mentions_hard(raw, depth=0)
-
-
-def _mentions_hard(value: object, depth: int) -> bool:
-    if depth > 8:
-        return True
-    if isinstance(value, Budget):
-        return value.hard_usd is not None
-    if isinstance(value, Mapping):
-        if value.get("hard_usd") is not None:
-            return True
-        return any(_mentions_hard(v, depth + 1) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_mentions_hard(v, depth + 1) for v in value)
-    return False
-
-
-def _refusing(error: Exception) -> PreCallPolicy:
-    from llmguard._policy import unavailable
-
-    def refuse(call: CallContext) -> None:
-        raise unavailable("hard budgets", error) from error
-
-    return refuse

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmguard._options import CostOptions
 from llmguard.exceptions import ConfigurationError
 
 from ._budget import Budget
@@ -27,7 +28,7 @@ from ._rules import Alert, BaselineRule, ProjectionRule, Rule, ZScoreRule
 if TYPE_CHECKING:
     from llmguard._guard import Guard
 
-__all__ = ["CostPolicy", "resolve_ledger", "resolve_policy"]
+__all__ = ["CostPolicy", "open_ledger", "resolve_ledger", "resolve_policy"]
 
 _RULE_TYPES: dict[str, type[BaselineRule] | type[ZScoreRule] | type[ProjectionRule]] = {
     "baseline": BaselineRule,
@@ -159,11 +160,12 @@ def _number(value: object, where: str, *, integer: bool = False) -> float:
     return float(value)
 
 
-def resolve_policy(guard: Guard) -> CostPolicy:
-    """The guard's cost policy: from code (``budgets=``), else the config file, else empty."""
-    value = guard.budgets
+def resolve_policy(source: Guard | CostOptions) -> CostPolicy:
+    """The cost policy: from code (``budgets=``), else the config file, else empty."""
+    options = source if isinstance(source, CostOptions) else CostOptions.resolve(source)
+    value = options.budgets
     if value is None:
-        table = guard.settings.file_settings.get("budgets")
+        table = options.file_budgets
         return policy_from_table(table) if isinstance(table, Mapping) else CostPolicy()
     if isinstance(value, CostPolicy):
         return value
@@ -187,25 +189,31 @@ def _from_items(items: Sequence[Any]) -> CostPolicy:
     return CostPolicy(budgets=budgets, rules=rules, callbacks=callbacks)
 
 
-def resolve_ledger(guard: Guard, policy: CostPolicy) -> Ledger | None:
-    """The guard's ledger, or None when it is off.
+def resolve_ledger(source: Guard | CostOptions, policy: CostPolicy) -> Ledger | None:
+    """The ledger, or None when it is off.
 
     On when ``ledger=`` is True, a path or a `Ledger`; else from the config file
     (``ledger`` in the budgets table, or a top-level ``ledger`` key); else on when anomaly rules
     (they need history) or budgets (they need the spend of other processes and of earlier runs)
     are configured. ``ledger=False`` turns it off.
     """
-    value = guard.ledger
+    options = source if isinstance(source, CostOptions) else CostOptions.resolve(source)
+    value = options.ledger
     if value is None:
-        value = policy.ledger if policy.ledger is not None else guard.settings.file_settings.get("ledger")
+        value = policy.ledger if policy.ledger is not None else options.file_ledger
     if value is None:  # rules need history; budgets need the shared spend (other processes, restarts)
         value = bool(policy.rules or policy.budgets)
     if value is False:
         return None
     if value is True:
-        return SQLiteLedger(guard.db, retention_days=policy.retention_days)
+        return open_ledger(options.db, policy.retention_days)
     if isinstance(value, str | Path):
-        return SQLiteLedger(value, retention_days=policy.retention_days)
+        return open_ledger(value, policy.retention_days)
     if isinstance(value, Ledger):
         return value
     raise ConfigurationError(f"ledger: expected True, False, a path or a Ledger, got {value!r}")
+
+
+def open_ledger(db: str | Path, retention_days: float | None) -> Ledger:
+    """The ledger in the database ``db`` (a path or URL): the one place the cost feature builds a store."""
+    return SQLiteLedger(db, retention_days=retention_days)

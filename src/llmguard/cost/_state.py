@@ -11,22 +11,24 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from llmguard._options import CostOptions
 
 from ._alerts import AlertDispatcher, evaluate_alerts
 from ._budget import BudgetTracker
 from ._config import CostPolicy, resolve_ledger, resolve_policy
 from ._ledger import CHUNK_ROWS, Ledger
+from ._rows import row_sink
 from ._rules import Alert
 from ._writer import WRITE_ERRORS, BatchWriter
 
 if TYPE_CHECKING:
     from llmguard._guard import Guard
 
-__all__ = ["CostState", "state_for"]
+__all__ = ["CostState", "build_state", "state_for"]
 
 PRUNE_EVERY_S = 6 * 3600.0
 
@@ -102,22 +104,26 @@ def _reinit_after_fork() -> None:  # pragma: no cover - runs in forked children 
 os.register_at_fork(after_in_child=_reinit_after_fork)
 
 
-def state_for(guard: Guard) -> CostState | None:
-    """The guard's cost state, built on first use; None when neither a ledger nor budgets are enabled."""
+def state_for(guard: Guard, options: CostOptions | None = None) -> CostState | None:
+    """The guard's cost state, built on first use; None when neither a ledger nor budgets are enabled.
+
+    ``options`` are the guard's resolved cost options (resolved here when not given).
+    """
     with _states_lock:
         if guard in _states:
             return _states[guard]
-        state = _build(guard)
+        state = build_state(options if options is not None else CostOptions.resolve(guard))
         _states[guard] = state
         return state
 
 
-def _build(guard: Guard) -> CostState | None:
-    policy = resolve_policy(guard)
-    ledger = resolve_ledger(guard, policy)
+def build_state(options: CostOptions) -> CostState | None:
+    """A cost state from ``options``; None when neither a ledger nor budgets are enabled."""
+    policy = resolve_policy(options)
+    ledger = resolve_ledger(options, policy)
     if ledger is None and not policy.budgets:
         return None
-    dispatcher = AlertDispatcher(ledger, policy.callbacks, guard.logger_provider)
+    dispatcher = AlertDispatcher(ledger, policy.callbacks, options.providers.logger_provider)
     state = CostState(policy=policy, ledger=ledger, dispatcher=dispatcher)
     state.next_check = time.monotonic() + policy.check_interval_s
     if policy.budgets:
@@ -138,13 +144,6 @@ def _build(guard: Guard) -> CostState | None:
         has_pending=lambda: bool(state.pending),
     )
     return state
-
-
-def row_sink(ledger: Ledger, tracker: BudgetTracker | None) -> Callable[[Any], None]:
-    """The observer module's row sink (imported late: the observer imports this module)."""
-    from ._observer import row_sink as make
-
-    return make(ledger, tracker)
 
 
 def _seed(tracker: BudgetTracker, ledger: Ledger) -> None:

@@ -9,10 +9,12 @@ in the queued record, only until judged.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from llmguard._contract import Links, Parts
+from llmguard._lifecycle import LifecycleBase
+from llmguard._options import JudgingOptions
 from llmguard._storage._url import is_postgres
-from llmguard.telemetry._options import TelemetryOptions
 
 from ._jobs import JobQueue
 from ._queue import JudgingQueue, JudgingStats
@@ -27,7 +29,15 @@ if TYPE_CHECKING:
     from llmguard._guard import Guard
     from llmguard._record import CallRecord
 
-__all__ = ["SAMPLED_KEY", "JudgingObserver", "build"]
+__all__ = [
+    "FEATURE",
+    "SAMPLED_KEY",
+    "JudgingFeature",
+    "JudgingObserver",
+    "build",
+    "build_observer",
+    "open_judgment_sink",
+]
 
 SAMPLED_KEY = "llmguard.judging.sampled"
 """``call.extras`` key set on sampled calls."""
@@ -35,7 +45,7 @@ SAMPLED_KEY = "llmguard.judging.sampled"
 _JUDGED_OPERATIONS = frozenset({"chat", "text_completion"})
 
 
-class JudgingObserver:
+class JudgingObserver(LifecycleBase):
     """Samples calls and queues the sampled ones for background judging.
 
     Args:
@@ -122,29 +132,69 @@ class JudgingObserver:
         self.queue.shutdown(timeout)
 
 
-def _file_value(guard: Guard, key: str) -> Any:
-    return guard.settings.file_settings.get(key)
+class JudgingFeature:
+    """The judging `llmguard._features.Feature`: sampled calls judged in the background."""
+
+    name = "judging"
+
+    def options(self, guard: Guard) -> JudgingOptions:
+        """Judges and sampling from the argument, else the config file; the sink; content settings."""
+        return JudgingOptions.resolve(guard)
+
+    def build(self, options: JudgingOptions, links: Links) -> Parts:
+        """The judging observer (none without judges); publishes its handle as ``links.judging``.
+
+        Judging that is configured but fails to build publishes a handle that queues nothing, so
+        negative feedback says the judging queue is unavailable rather than not configured.
+        """
+        try:
+            observer = build_observer(options, links.owner)
+        except Exception:
+            links.judging = _NoQueue()
+            raise
+        links.judging = observer
+        return Parts(observer=observer)
+
+
+class _NoQueue:
+    """The handle of judging that could not be built: nothing is queued."""
+
+    def submit(self, record: CallRecord) -> bool:
+        """Drop ``record``."""
+        return False
+
+
+def open_judgment_sink(options: JudgingOptions) -> JudgmentSink:
+    """Where judgments are stored: ``judgment_sink=``, else the database ``db`` (the one place)."""
+    return as_sink(options.sink, options.db)
+
+
+def build_observer(options: JudgingOptions, guard: Guard | None = None) -> JudgingObserver | None:
+    """The judging observer of ``options``, or ``None`` when there are no judges.
+
+    ``guard`` is handed to judge factories that take one (LLM judges build their client from it).
+    """
+    judges = resolve_judges(options.judges, guard=guard)
+    if not judges:
+        return None
+    telemetry = JudgingTelemetry(
+        logger_provider=options.providers.logger_provider,
+        meter_provider=options.providers.meter_provider,
+        capture_content=options.capture_content,
+        redact=options.redact,
+    )
+    sink = open_judgment_sink(options)
+    if options.redact is not None:
+        sink = RedactingSink(sink, options.redact)
+    # PostgreSQL with the default store: workers judge (`llmguard worker`); a custom sink stays in-process
+    jobs_url = options.db if options.sink is None and is_postgres(options.db) else None
+    return JudgingObserver(judges, Sampling.coerce(options.sampling), [sink], telemetry, jobs_url=jobs_url)
 
 
 def build(guard: Guard) -> JudgingObserver | None:
     """The judging observer of ``guard``, or ``None`` when it has no judges."""
-    specs = guard.judges if guard.judges is not None else _file_value(guard, "judges")
-    judges = resolve_judges(specs, guard=guard)
-    if not judges:
-        return None
-    sampling_spec = guard.sampling if guard.sampling is not None else _file_value(guard, "sampling")
-    redact = TelemetryOptions.resolve(
-        getattr(guard, "telemetry", None), _file_value(guard, "telemetry")
-    ).redact
-    telemetry = JudgingTelemetry(
-        logger_provider=guard.logger_provider,
-        meter_provider=guard.meter_provider,
-        capture_content=guard.settings.capture_content,
-        redact=redact,
-    )
-    sink: JudgmentSink = as_sink(guard.judgment_sink, guard.settings.db)
-    if redact is not None:
-        sink = RedactingSink(sink, redact)
-    # PostgreSQL with the default store: workers judge (`llmguard worker`); a custom sink stays in-process
-    jobs_url = guard.settings.db if guard.judgment_sink is None and is_postgres(guard.settings.db) else None
-    return JudgingObserver(judges, Sampling.coerce(sampling_spec), [sink], telemetry, jobs_url=jobs_url)
+    return build_observer(JudgingOptions.resolve(guard), guard)
+
+
+FEATURE = JudgingFeature()
+"""The judging feature, as `llmguard._features.FEATURES` names it."""

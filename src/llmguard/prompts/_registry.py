@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmguard._context import use_prompt
 from llmguard._internal import logger
+from llmguard._options import PromptOptions
 from llmguard._record import PromptRef
 from llmguard.exceptions import ConfigurationError, LLMGuardError, PromotionRefusedError
 
@@ -124,12 +125,12 @@ class PromptRegistry:
         Its protected labels are ``[tool.llmguard] protected_labels``, by default
         `DEFAULT_PROTECTED` (``production``); ``protected_labels = []`` protects none.
         """
-        table = guard.settings.file_settings
-        protected = table.get("protected_labels", DEFAULT_PROTECTED)
+        options = PromptOptions.resolve(guard)
+        protected = DEFAULT_PROTECTED if options.protected_labels is None else options.protected_labels
         if isinstance(store, PromptRegistry):
             registry = store
         else:
-            registry = cls(_store_for(guard, store, kind), protected_labels=_labels_list(protected))
+            registry = cls(_store_for(options, store, kind), protected_labels=_labels_list(protected))
         if registry.kind != kind:
             raise ConfigurationError(f"Guard({kind}s=...): got a store of {registry.kind} artifacts")
         return registry
@@ -358,15 +359,13 @@ def _labels_list(value: object) -> tuple[str, ...]:
     raise ConfigurationError(f"[tool.llmguard] protected_labels: expected a list of labels, got {value!r}")
 
 
-def _store_for(guard: Guard, store: Any, kind: ArtifactKind) -> PromptStore:
+def _store_for(options: PromptOptions, store: Any, kind: ArtifactKind) -> PromptStore:
+    """The registry's store: the one place the prompts feature constructs a store."""
     if store is None:
-        settings = guard.settings
-        configured = settings.file_settings.get(f"{kind}s_dir", DEFAULT_DIRS[kind])
-        base = settings.config_file.parent if settings.config_file else Path.cwd()
-        return FileStore(base / str(configured), kind=kind)
-    if isinstance(store, str) and store.startswith(
-        ("sqlite://", "postgresql://", "postgres://", "postgresql+")
-    ):
+        configured = options.prompts_dir if kind == "prompt" else options.configs_dir
+        folder = DEFAULT_DIRS[kind] if configured is None else configured
+        return FileStore(options.base / str(folder), kind=kind)
+    if isinstance(store, str) and store.startswith(("sqlite://", "postgresql://", "postgres://", "postgresql+")):
         return SQLiteStore(store, kind=kind)
     if isinstance(store, str | Path):
         return FileStore(store, kind=kind)

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
-from llmguard._core import PROMPT_HEADER, encode_prompt_header
-from llmguard._record import PromptRef
+from llmguard._record import PROMPT_HEADER, PromptRef, encode_prompt_header
 from llmguard.exceptions import PromptRenderError
 
 from ._engine import compile_template, render_template

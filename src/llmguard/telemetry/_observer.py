@@ -18,7 +18,10 @@ from opentelemetry.environment_variables import OTEL_PYTHON_METER_PROVIDER, OTEL
 from opentelemetry.metrics import _internal as _metrics_internal
 from opentelemetry.trace import ProxyTracerProvider, SpanKind, Status, StatusCode
 
+from llmguard._contract import Links, Parts
 from llmguard._core import CallContext
+from llmguard._lifecycle import LifecycleBase
+from llmguard._options import TelemetryFeatureOptions
 from llmguard._record import CallRecord
 from llmguard._version import __version__
 
@@ -38,7 +41,14 @@ from ._options import TelemetryOptions
 if TYPE_CHECKING:
     from llmguard._guard import Guard
 
-__all__ = ["TelemetryObserver", "build", "end_attributes", "request_attributes"]
+__all__ = [
+    "FEATURE",
+    "TelemetryFeature",
+    "TelemetryObserver",
+    "build_observer",
+    "end_attributes",
+    "request_attributes",
+]
 
 _NUMBERS: dict[str, str] = {
     "temperature": sc.GEN_AI_REQUEST_TEMPERATURE,
@@ -217,7 +227,7 @@ _MAX_SHAPES = 1024
 """Cached shapes per observer; the cache starts over when full (model names are not unbounded in practice)."""
 
 
-class TelemetryObserver:
+class TelemetryObserver(LifecycleBase):
     """The `llmguard.CallObserver` that emits spans and metrics.
 
     Args:
@@ -354,30 +364,48 @@ class TelemetryObserver:
             span.set_status(Status(StatusCode.ERROR, record.error_type))
 
 
-def build(guard: Guard) -> TelemetryObserver | None:
-    """The guard's telemetry observer (``None`` when ``TelemetryOptions(enabled=False)``)."""
-    options = TelemetryOptions.resolve(
-        getattr(guard, "telemetry", None), guard.settings.file_settings.get("telemetry")
-    )
-    if not options.enabled:
+class TelemetryFeature:
+    """The telemetry `llmguard._features.Feature`: one span and the GenAI metrics per call."""
+
+    name = "telemetry"
+
+    def options(self, guard: Guard) -> TelemetryFeatureOptions:
+        """``telemetry=`` over ``[tool.llmguard.telemetry]``, content capture and providers."""
+        return TelemetryFeatureOptions.resolve(guard)
+
+    def build(self, options: TelemetryFeatureOptions, links: Links) -> Parts:
+        """The telemetry observer (none with ``TelemetryOptions(enabled=False)``)."""
+        observer = build_observer(options)
+        return Parts(observer=observer)
+
+
+def build_observer(options: TelemetryFeatureOptions) -> TelemetryObserver | None:
+    """The telemetry observer of ``options`` (``None`` when ``TelemetryOptions(enabled=False)``)."""
+    telemetry = options.telemetry
+    if not telemetry.enabled:
         return None
+    providers = options.providers
     tracer = trace.get_tracer(
-        "llmguard", __version__, tracer_provider=guard.tracer_provider, schema_url=sc.SCHEMA_URL
+        "llmguard", __version__, tracer_provider=providers.tracer_provider, schema_url=sc.SCHEMA_URL
     )
     instruments = None
-    if options.metrics:
+    if telemetry.metrics:
         meter = metrics.get_meter(
-            "llmguard", __version__, meter_provider=guard.meter_provider, schema_url=sc.SCHEMA_URL
+            "llmguard", __version__, meter_provider=providers.meter_provider, schema_url=sc.SCHEMA_URL
         )
-        instruments = Metrics(meter, legacy_cost=options.legacy_cost, chunk_metric=options.chunk_metric)
+        instruments = Metrics(meter, legacy_cost=telemetry.legacy_cost, chunk_metric=telemetry.chunk_metric)
     return TelemetryObserver(
         tracer,
         instruments,
-        options,
-        capture_content=guard.settings.capture_content,
-        global_tracer=guard.tracer_provider is None,
-        global_meter=guard.meter_provider is None,
+        telemetry,
+        capture_content=options.capture_content,
+        global_tracer=providers.tracer_provider is None,
+        global_meter=providers.meter_provider is None,
     )
+
+
+FEATURE = TelemetryFeature()
+"""The telemetry feature, as `llmguard._features.FEATURES` names it."""
 
 
 def _meter_unset() -> bool:
