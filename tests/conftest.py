@@ -35,6 +35,9 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
         if key.startswith(_ENV_PREFIXES):
             monkeypatch.delenv(key)
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+    # Never read a model table a developer refreshed with `llmguard pins update`: tests see the
+    # bundled snapshot unless they install their own (`.cache` is a folder `pins check` skips).
+    monkeypatch.setenv("LLMGUARD_CACHE_DIR", str(tmp_path / ".cache" / "llmguard"))
     monkeypatch.chdir(tmp_path)
     reset_default_guard()
     reset_advisories()
