@@ -511,3 +511,25 @@ def test_an_invalid_cache_file_falls_back_to_the_bundled_table(
                 client.messages.create(model="claude-opus-4-1-20250805", max_tokens=5, messages=MESSAGES)
     assert fake.calls == []
     assert any("using the bundled model table" in r.getMessage() for r in caplog.records)
+
+
+def test_a_refusal_says_when_the_suggested_snapshot_is_itself_retired(table_file: Path) -> None:
+    """The pin data suggests the snapshot an alias pointed to; the lifecycle data knows when it died."""
+    dead = _entry(
+        "openai",
+        "gpt-4o-2024-08-06",
+        shutdown_on="2001-01-01",
+        status="retired",
+        replacements=[{"provider": "openai", "model": "gpt-4.1-2025-04-14", "recommended": True}],
+    )
+    table_file.write_bytes(_bytes([*TABLE, dead]))
+    fake = FakeOpenAI()
+    with fake.client(llmguard.OpenAI, guard=Guard(pin_policy="enforce")) as client:
+        with pytest.raises(UnpinnedModelError) as info:
+            _chat(client, "gpt-4o")
+    assert not isinstance(info.value, RetiredModelError)
+    assert info.value.suggestion == "gpt-4o-2024-08-06"
+    assert str(info.value).endswith(
+        "(note: 'gpt-4o-2024-08-06' was retired (shutdown 2001-01-01); openai recommends 'gpt-4.1-2025-04-14')"
+    )
+    assert fake.calls == []

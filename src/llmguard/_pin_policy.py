@@ -137,18 +137,38 @@ class PinPolicy:
 
     def _outcome(self, decision: PinDecision, pin_provider: str) -> _Outcome:
         model = decision.requested
+        table = (self._lifecycle or runtime_table)()
         if decision.action == "refuse":
-            message = refusal_message(decision)
+            message = refusal_message(decision) + self._suggestion_note(decision, pin_provider, table)
             suggestion = decision.verdict.suggestion
             return _Outcome(decision, lambda: UnpinnedModelError(message, model=model, suggestion=suggestion))
         advice: list[Advice] = []
         if decision.action == "warn":
-            note = "(pin policy 'warn'; 'enforce' would refuse this call)"
-            advice.append(("unpinned", model, f"llmguard: {refusal_message(decision)} {note}"))
-        entry = (self._lifecycle or runtime_table)().lookup(decision.effective, pin_provider)
+            note = self._suggestion_note(decision, pin_provider, table)
+            warn = f"llmguard: {refusal_message(decision)}{note} (pin policy 'warn'; 'enforce' would refuse this call)"
+            advice.append(("unpinned", model, warn))
+        entry = table.lookup(decision.effective, pin_provider)
         if entry is None:
             return _Outcome(decision, None, tuple(advice))
         return self._lifecycle_outcome(decision, entry, advice)
+
+    def _suggestion_note(self, decision: PinDecision, pin_provider: str, table: LifecycleTable) -> str:
+        """The pin data's suggested snapshot may itself be deprecated or retired: say so, with the successor."""
+        suggestion = decision.verdict.suggestion
+        entry = table.lookup(suggestion, pin_provider) if suggestion else None
+        if entry is None:
+            return ""
+        day = (self._today or today_utc)()
+        state = entry.status_on(day)
+        if state == "active":
+            return ""
+        if state == "retired":
+            verb = "was retired" if entry.certainly_retired(day) else "may be retired"
+        else:
+            verb = "is deprecated"
+        when = f" (shutdown {entry.shutdown})" if entry.shutdown else ""
+        successor = f"; {entry.provider} recommends {entry.replacement!r}" if entry.replacement else ""
+        return f" (note: {suggestion!r} {verb}{when}{successor})"
 
     def _lifecycle_outcome(
         self, decision: PinDecision, entry: ModelLifecycle, advice: list[Advice]
