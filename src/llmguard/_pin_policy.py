@@ -17,6 +17,7 @@ No policy object exists when the pin policy is ``off``: the core then does no pi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["PinPolicy", "runtime_table"]
 
 _MAX_DECISIONS = 4096
+_WARN_NOTE = "(pin policy 'warn'; 'enforce' would refuse this call)"
 _DECLARED = ("azure", "openai_compatible")
 
 Advice = tuple[str, str, str]
@@ -55,6 +57,30 @@ class _Outcome:
     decision: PinDecision
     refusal: Callable[[], LLMGuardError] | None = None
     advice: tuple[Advice, ...] = ()
+
+
+def _retired_message(named: str, entry: ModelLifecycle) -> str:
+    when = f" on {entry.shutdown}" if entry.shutdown else ""
+    return (
+        f"{named} was retired by {entry.provider}{when} and calls to it fail{entry.replace_hint()}; "
+        f"evaluate the replacement first (a model change is a deployment event), then update the pin; "
+        f"`llmguard pins check` lists every use"
+    )
+
+
+def _soft_retired_message(named: str, entry: ModelLifecycle) -> str:
+    return (
+        f"llmguard: {named} passed {entry.provider}'s earliest shutdown date {entry.shutdown} "
+        f"(a 'not sooner than' date) and may be retired{entry.replace_hint()}"
+    )
+
+
+def _deprecated_message(named: str, entry: ModelLifecycle) -> str:
+    when = f"shuts down on {entry.shutdown}" if entry.shutdown else "has no shutdown date announced yet"
+    return (
+        f"llmguard: {named} is deprecated by {entry.provider} and {when}{entry.replace_hint()}; "
+        f"plan the move (`llmguard pins check --within 90`)"
+    )
 
 
 class PinPolicy:
@@ -141,11 +167,12 @@ class PinPolicy:
         if decision.action == "refuse":
             message = refusal_message(decision) + self._suggestion_note(decision, pin_provider, table)
             suggestion = decision.verdict.suggestion
-            return _Outcome(decision, lambda: UnpinnedModelError(message, model=model, suggestion=suggestion))
+            error = functools.partial(UnpinnedModelError, message, model=model, suggestion=suggestion)
+            return _Outcome(decision, error)
         advice: list[Advice] = []
         if decision.action == "warn":
             note = self._suggestion_note(decision, pin_provider, table)
-            warn = f"llmguard: {refusal_message(decision)}{note} (pin policy 'warn'; 'enforce' would refuse this call)"
+            warn = f"llmguard: {refusal_message(decision)}{note} {_WARN_NOTE}"
             advice.append(("unpinned", model, warn))
         entry = table.lookup(decision.effective, pin_provider)
         if entry is None:
@@ -176,46 +203,20 @@ class PinPolicy:
         day = (self._today or today_utc)()
         state = entry.status_on(day)
         sent = decision.effective
-        locked = f" (locked from {decision.requested!r})" if decision.locked else ""
-        if state == "retired" and not entry.certainly_retired(day):
-            message = (
-                f"llmguard: model {sent!r}{locked} passed {entry.provider}'s earliest shutdown date "
-                f"{entry.shutdown} (a 'not sooner than' date) and may be retired{entry.replace_hint()}"
-            )
-            advice.append(("retired", sent, message))
-        elif state == "retired":
-            when = f" on {entry.shutdown}" if entry.shutdown else ""
-            message = (
-                f"model {sent!r}{locked} was retired by {entry.provider}{when} and calls to it fail"
-                f"{entry.replace_hint()}; evaluate the replacement first (a model change is a deployment "
-                f"event), then update the pin; `llmguard pins check` lists every use"
-            )
+        named = f"model {sent!r}" + (f" (locked from {decision.requested!r})" if decision.locked else "")
+        if state == "retired" and entry.certainly_retired(day):
+            message = _retired_message(named, entry)
             if self.mode == "enforce":
                 shutdown = entry.shutdown.isoformat() if entry.shutdown else None
-                replacement = entry.replacement
-
-                def refusal() -> LLMGuardError:
-                    return RetiredModelError(
-                        message, model=sent, suggestion=replacement, shutdown_on=shutdown
-                    )
-
-                return _Outcome(decision, refusal)
-            advice.append(
-                (
-                    "retired",
-                    sent,
-                    f"llmguard: {message} (pin policy 'warn'; 'enforce' would refuse this call)",
+                error = functools.partial(
+                    RetiredModelError, message, model=sent, suggestion=entry.replacement, shutdown_on=shutdown
                 )
-            )
+                return _Outcome(decision, error)
+            advice.append(("retired", sent, f"llmguard: {message} {_WARN_NOTE}"))
+        elif state == "retired":
+            advice.append(("retired", sent, _soft_retired_message(named, entry)))
         elif state == "deprecated":
-            when = (
-                f"shuts down on {entry.shutdown}" if entry.shutdown else "has no shutdown date announced yet"
-            )
-            message = (
-                f"llmguard: model {sent!r}{locked} is deprecated by {entry.provider} and {when}"
-                f"{entry.replace_hint()}; plan the move (`llmguard pins check --within 90`)"
-            )
-            advice.append(("deprecated", sent, message))
+            advice.append(("deprecated", sent, _deprecated_message(named, entry)))
         return _Outcome(decision, None, tuple(advice))
 
     # -- drift ------------------------------------------------------------------------------------
