@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import llmguard
@@ -191,6 +193,40 @@ def test_bad_data_is_a_typed_error_naming_the_place(data: bytes, fragment: str) 
         parse_table(data, "src.json")
     assert str(info.value).startswith("src.json: ")
     assert fragment in str(info.value)
+
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=12)
+    | st.sampled_from(["openai", "anthropic", "2026-01-01"]),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from([*ACTIVE, "models", "count", "aliases", "replacements"]), inner, max_size=6
+        )
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    document=_json,
+    entry=st.dictionaries(st.sampled_from([*ACTIVE, "aliases", "replacements", "shutdown_on"]), _json),
+)
+def test_any_json_gives_a_table_or_a_model_data_error(document: object, entry: dict[str, object]) -> None:
+    """An HTTP body is attacker-controlled: whatever its shape, only ModelDataError comes out."""
+    for data in (_bytes(document), _bytes([*TABLE, {**ACTIVE, **entry}])):
+        try:
+            table = parse_table(data, "body")
+        except ModelDataError as exc:
+            message = str(exc)
+        else:
+            assert {e.provider for e in table.entries} == {"openai", "anthropic"}
+            continue
+        assert message.startswith("body: ")
 
 
 def test_the_cache_file_wins_and_an_invalid_one_is_an_error(table_file: Path) -> None:
