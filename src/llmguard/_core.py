@@ -448,10 +448,9 @@ class Runtime:
         acc = call.acc
         end = time.perf_counter()
         served = acc.response_model
-        pins, pin = self.pins, call.pin
-        drift = (
-            pins.drift(pin, call.info.pin_provider, served) if pins and pin and served is not None else False
-        )
+        drift = False
+        if call.pin is not None and served is not None and self.pins is not None:  # call.pin is None when off
+            drift = self.pins.drift(call.pin, call.info.pin_provider, served)
         if acc.response_id:
             remember_response_id(acc.response_id, call, served or call.request_model)
         if not call.observers:
