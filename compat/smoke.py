@@ -23,7 +23,7 @@ from llmguard import CallRecorder, Guard
 from llmguard.testing import FakeAnthropic, FakeOpenAI, FakeUsage
 
 OPENAI_MODEL = "gpt-4o-2024-08-06"
-ANTHROPIC_MODEL = "claude-3-5-sonnet-20241022"
+ANTHROPIC_MODEL = "claude-sonnet-4-6"  # a live snapshot: a retired one is refused under enforce
 MESSAGES: list[Any] = [{"role": "user", "content": "hi"}]
 USAGE = FakeUsage(input_tokens=7, output_tokens=3)
 

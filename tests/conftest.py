@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from llmguard._storage import reset_databases
 
 _ENV_PREFIXES = ("OPENAI_", "ANTHROPIC_", "LLMGUARD_", "OTEL_", "AZURE_OPENAI", "AWS_", "GOOGLE_", "CLOUD_ML")
 _real_connect = socket.socket.connect
+LIFECYCLE_DAY = date(2026, 8, 21)
+"""The day tests judge model lifecycles on: the bundled table's dataset snapshot."""
 
 
 def _loopback_only(self: socket.socket, address: Any) -> Any:
@@ -37,6 +40,12 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
         if key.startswith(_ENV_PREFIXES):
             monkeypatch.delenv(key)
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+    # Never read a model table a developer refreshed with `llmguard pins update`: tests see the
+    # bundled snapshot unless they install their own (`.cache` is a folder `pins check` skips).
+    monkeypatch.setenv("LLMGUARD_CACHE_DIR", str(tmp_path / ".cache" / "llmguard"))
+    # The run-time pin policy judges model retirements as of one fixed day, so no test changes
+    # its outcome as real shutdown dates pass (tests about retirements pick their own day).
+    monkeypatch.setattr("llmguard._pin_policy.today_utc", lambda: LIFECYCLE_DAY)
     monkeypatch.chdir(tmp_path)
     reset_default_guard()
     reset_advisories()

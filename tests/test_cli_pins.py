@@ -82,7 +82,8 @@ def test_config_and_prompt_files(tmp_path: Path) -> None:
     assert lines["claude-sonnet-4-5"] == ("greet.yaml", 2)
     assert lines["gpt-4.1-2025-04-14"] == ("config.yml", 3)
     assert lines["gpt-4o-mini"] == ("settings.toml", 2)
-    assert report["summary"] == {"models": 4, "files": 4, "pinned": 2, "locked": 0, "unpinned": 2}
+    pins = {k: report["summary"][k] for k in ("models", "files", "pinned", "locked", "unpinned")}
+    assert pins == {"models": 4, "files": 4, "pinned": 2, "locked": 0, "unpinned": 2}
 
 
 def test_skipped_directories(tmp_path: Path) -> None:
@@ -95,7 +96,7 @@ def test_skipped_directories(tmp_path: Path) -> None:
 
 def test_all_pinned_exits_zero_with_a_table(tmp_path: Path) -> None:
     _write(tmp_path, {"a.py": 'client.create(model="claude-sonnet-4-6")\n'})
-    result = runner.invoke(pins_app, ["check", str(tmp_path / "a.py")])
+    result = runner.invoke(pins_app, ["check", str(tmp_path / "a.py")], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "claude-sonnet-4-6" in result.stdout
     assert "OK: 1 model name(s) in 1 file(s): 0 unpinned, 0 locked, 1 pinned" in result.stdout

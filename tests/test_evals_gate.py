@@ -97,6 +97,46 @@ def test_changed_model_needs_a_new_eval(project: Path) -> None:
         _registry(project).promote("support-bot", "2.1.0", label="production")
 
 
+def test_a_pin_change_alone_needs_an_eval_on_the_new_model(project: Path) -> None:
+    """A version that only changes the pinned snapshot is a deployment event: the old model's records never count."""
+    new = "gpt-4.1-2025-04-14"
+    folder = project / "prompts" / "support-bot"
+    old_text = (folder / "v2.1.0.yaml").read_text()
+    new_text = old_text.replace('version: "2.1.0"', 'version: "2.2.0"').replace(
+        'model: "gpt-4o"', f'model: "{new}"'
+    )
+    assert new_text.count(new) == 1
+    assert "2.2.0" in new_text
+    (folder / "v2.2.0.yaml").write_text(new_text)
+    _run_real(project)
+    _registry(project).promote("support-bot", "2.1.0", label="production", reason="eval passed")
+    with pytest.raises(PromotionRefusedError, match="no passing eval record"):
+        _registry(project).promote("support-bot", "2.2.0", label="production")
+
+    suite = project / "evals" / "support-bot.suite.yaml"
+    suite.write_text(suite.read_text().replace("prompt: support-bot@2.1.0", "prompt: support-bot@2.2.0"))
+    stale = _run_real(project)  # the suite's model: override still names the old snapshot
+    assert stale.passed
+    assert stale.model == "gpt-4o-2024-08-06"
+    with pytest.raises(
+        PromotionRefusedError, match=f"evaluates model gpt-4o-2024-08-06 but the version pins {new}"
+    ):
+        _registry(project).promote("support-bot", "2.2.0", label="production")
+    assert (
+        _registry(project).history("support-bot", "production")[-1].evidence["model"] == "gpt-4o-2024-08-06"
+    )
+
+    suite.write_text(suite.read_text().replace("model: gpt-4o-2024-08-06          #", f"model: {new}  #"))
+    fresh = _run_real(project)
+    assert fresh.passed
+    assert fresh.model == new
+    move = _registry(project).promote(
+        "support-bot", "2.2.0", label="production", reason="eval on the new pin"
+    )
+    assert move.evidence["model"] == new
+    assert move.evidence["run_id"] == fresh.run_id
+
+
 def test_forced_promotion_needs_a_reason_and_is_recorded(project: Path) -> None:
     registry = _registry(project)
     with pytest.raises(PromptError, match="needs a reason"):

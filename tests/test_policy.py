@@ -47,7 +47,7 @@ def test_copy_and_with_options_refuse_a_wrong_guard_too() -> None:
 
 
 def test_enforce_fails_closed_when_the_pin_policy_breaks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("llmguard._core.decide", _boom)
+    monkeypatch.setattr("llmguard._pin_policy.decide", _boom)
     fake = FakeOpenAI()
     with fake.client(llmguard.OpenAI, guard=Guard(pin_policy="enforce")) as client:
         with pytest.raises(
@@ -61,7 +61,7 @@ def test_enforce_fails_closed_when_the_pin_policy_breaks(monkeypatch: pytest.Mon
 
 def test_warn_fails_open_when_the_pin_policy_breaks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLMGUARD_SWALLOW_INTERNAL_ERRORS", "1")
-    monkeypatch.setattr("llmguard._core.decide", _boom)
+    monkeypatch.setattr("llmguard._pin_policy.decide", _boom)
     fake = FakeOpenAI(reply="still served")
     with fake.client(llmguard.OpenAI, guard=Guard(pin_policy="warn")) as client:
         assert _chat(client).choices[0].message.content == "still served"

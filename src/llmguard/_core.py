@@ -20,7 +20,8 @@ from . import _context
 from ._extract import Accumulator
 from ._internal import advise_once, log_internal_error
 from ._lifecycle import Gated, Lifecycle
-from ._pins import PinDecision, decide, refusal_message
+from ._pin_policy import PinPolicy
+from ._pins import PinDecision
 from ._policy import opted_in, rewrite_model, routed_model, sent_body, unavailable
 from ._providers import ClientInfo
 from ._record import (
@@ -36,7 +37,7 @@ from ._record import (
 from ._refs import remember_response_id
 from ._scope import CONTEXT_HEADER, ContextValues, current_context, decode_context_header
 from ._settings import Settings
-from .exceptions import ContextError, LLMGuardError, UnpinnedModelError
+from .exceptions import ContextError, LLMGuardError
 
 __all__ = [
     "ENDPOINTS",
@@ -295,8 +296,8 @@ class Runtime:
         self._all_priced = bool(self._priced)
         self.guard: Any = None
         """The `llmguard.Guard` compiled into this runtime (set by ``Guard.runtime``; feedback routes by it)."""
-        self._lock = dict(settings.pins)
-        self._decisions: dict[tuple[str, str], PinDecision] = {}
+        self.pins = PinPolicy.from_settings(settings)
+        """The pin policy (decide, lock, drift), or ``None`` when it is ``off``: then no pin work at all."""
 
     # -- before I/O -------------------------------------------------------------------------------
     def begin(self, info: ClientInfo, options: Any) -> tuple[CallContext, Any] | None:
@@ -340,10 +341,13 @@ class Runtime:
             self._read_headers(call, headers, changes)
         if call.prompt is not None and call.prompt.tags:
             call.scope = (call.scope or ContextValues()).with_tags(call.prompt.tags)
-        self._apply_pins(call)
-        routed = routed_model(options, call.info.pin_provider)
-        if routed is not None and self.settings.pin_policy == "enforce":
-            self._refuse_unpinned(routed)
+        pins = self.pins
+        if pins is not None:
+            self._apply_pins(call, pins)
+            if pins.mode == "enforce":
+                routed = routed_model(options, call.info.pin_provider)
+                if routed is not None:
+                    pins.refuse_routed(routed)
         if call.prompt is not None and call.prompt.model and call.prompt.model != call.requested_model:
             self._prompt_model_changed(call.prompt, call.requested_model)
         for policy in self.policies:
@@ -414,49 +418,16 @@ class Runtime:
             and self.settings.inject_stream_usage
         )
 
-    def _apply_pins(self, call: CallContext) -> None:
+    @staticmethod
+    def _apply_pins(call: CallContext, pins: PinPolicy) -> None:
+        """Decide (cached per model; may raise the policy's refusal) and apply a lock rewrite."""
         model = call.requested_model
-        mode = self.settings.pin_policy
-        if model is None or mode == "off":
+        if model is None:
             return
-        key = (model, call.info.pin_provider)
-        decision = self._decisions.get(key)
-        if decision is None:
-            decision = self._decide(model, call.info.pin_provider)
-        call.pin = decision
-        if decision.action == "refuse":
-            raise UnpinnedModelError(
-                refusal_message(decision), model=model, suggestion=decision.verdict.suggestion
-            )
-        if decision.action == "warn":
-            advise_once(
-                "unpinned",
-                model,
-                f"llmguard: {refusal_message(decision)} (pin policy 'warn'; 'enforce' would refuse this call)",
-                python_warning=self.settings.python_warnings,
-            )
-        elif decision.action == "rewrite":
+        call.pin = decision = pins.decide(model, call.info.pin_provider)
+        if decision.action == "rewrite":
             call.request_model = decision.effective
             call.locked_model = decision.locked
-
-    def _refuse_unpinned(self, model: str) -> None:
-        """Judge an Azure deployment routed by the URL but hidden from the body by ``extra_body``."""
-        decision = self._decide(model, "azure")
-        if decision.action == "refuse":
-            raise UnpinnedModelError(
-                f"{refusal_message(decision)} (the deployment in the request URL; extra_body sets another model)",
-                model=model,
-                suggestion=decision.verdict.suggestion,
-            )
-
-    def _decide(self, model: str, pin_provider: str) -> PinDecision:
-        declared_kinds = ("azure", "openai_compatible")
-        lock: Mapping[str, str] = {} if pin_provider in declared_kinds else self._lock
-        declared: Mapping[str, str] = self._lock if pin_provider in declared_kinds else {}
-        decision = decide(model, pin_provider, self.settings.pin_policy, lock, declared)  # type: ignore[arg-type]
-        if len(self._decisions) < 4096:
-            self._decisions[(model, pin_provider)] = decision
-        return decision
 
     # -- after the call ---------------------------------------------------------------------------
     def end(
@@ -466,7 +437,9 @@ class Runtime:
         acc = call.acc
         end = time.perf_counter()
         served = acc.response_model
-        drift = self._drift(call, served) if call.pin is not None and served is not None else False
+        drift = False
+        if call.pin is not None and served is not None and self.pins is not None:  # call.pin is None when off
+            drift = self.pins.drift(call.pin, call.info.pin_provider, served)
         if acc.response_id:
             remember_response_id(acc.response_id, call, served or call.request_model)
         if not call.observers:
@@ -555,28 +528,6 @@ class Runtime:
         if observers is self.observers:
             return self._all_priced
         return not self._priced.isdisjoint(map(id, observers))  # C loops: no Python frame per observer
-
-    def _drift(self, call: CallContext, served: str | None) -> bool:
-        pin = call.pin
-        if served is None or pin is None or pin.action not in ("allow", "rewrite"):
-            return False
-        declared = (
-            self._lock.get(pin.requested)
-            if call.info.pin_provider in ("azure", "openai_compatible")
-            else None
-        )
-        target = (pin.locked or declared or pin.effective).lower()
-        seen = served.lower()
-        # Equal, a family name (Azure reports "gpt-4" for gpt-4-0613), or the dated form of an undated name.
-        if seen == target or target.startswith(seen + "-") or seen.startswith(target + "-"):
-            return False
-        advise_once(
-            "drift",
-            f"{target}->{served}",
-            f"llmguard: model drift: pinned {target!r} but the provider served {served!r}",
-            python_warning=self.settings.python_warnings,
-        )
-        return True
 
 
 def _needs_cost(observer: CallObserver) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __all__ = [
     "ANTHROPIC_OPEN_TELEMETRY_PREFIX",
+    "LLMGUARD_CACHE_DIR",
     "LLMGUARD_CONFIG",
     "LLMGUARD_DB",
     "LLMGUARD_ENV",
@@ -47,3 +48,6 @@ LLMGUARD_SWALLOW_INTERNAL_ERRORS = "LLMGUARD_SWALLOW_INTERNAL_ERRORS"
 
 ANTHROPIC_OPEN_TELEMETRY_PREFIX = "ANTHROPIC_OPEN_TELEMETRY"
 """The Anthropic SDK's own tracing variables; when any is set, guarded Anthropic clients keep the SDK's spans."""
+
+LLMGUARD_CACHE_DIR = "LLMGUARD_CACHE_DIR"
+"""Folder of llmguard's per-user cache (the model lifecycle table ``llmguard pins update`` refreshes)."""

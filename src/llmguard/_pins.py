@@ -39,6 +39,7 @@ __all__ = [
     "guess_provider",
     "model_name_problem",
     "refusal_message",
+    "snapshot_of",
 ]
 
 PinMode = Literal["enforce", "warn", "off"]
@@ -424,6 +425,22 @@ def _decision(
     if verdict.pinned:
         return PinDecision(model, model, None, verdict, "allow")
     return PinDecision(model, model, None, verdict, "refuse" if mode == "enforce" else "warn")
+
+
+def snapshot_of(evaluated: str, declared: str) -> bool:
+    """Whether a model evaluated is the model declared: the same name, or a dated snapshot of the alias.
+
+    ``gpt-4o-2024-08-06`` is a snapshot of ``gpt-4o`` (evaluating the pinned form of a prompt's
+    alias); ``gpt-4o-mini-2024-07-18`` is not, nor is one snapshot of another.
+    """
+    evaluated, declared = _normalize(evaluated), _normalize(declared)
+    if evaluated == declared:
+        return True
+    openai = _OPENAI_ISO.match(evaluated)
+    if openai is not None:
+        return openai["base"] == declared
+    anthropic = _ANT_DATED.match(evaluated)
+    return anthropic is not None and evaluated[: anthropic.start("date") - 1] == declared
 
 
 def _looks_dated(name: str) -> bool:

@@ -11,6 +11,8 @@ The tree::
     ├── ConfigurationError          (also a ValueError)
     ├── ContextError                a call context value has the wrong type or size (also a ValueError)
     ├── UnpinnedModelError          a floating model alias (or an invalid name) under an enforcing pin policy
+    │   └── RetiredModelError       a model snapshot past its shutdown date, under an enforcing pin policy
+    ├── ModelDataError              model lifecycle data (a refresh or a cached table) is invalid (also a ValueError)
     ├── PolicyUnavailableError      an opted-in policy could not be evaluated: the call was refused (fail closed)
     ├── PromptError
     │   ├── PromptNotFoundError     (also a LookupError)
@@ -40,12 +42,14 @@ __all__ = [
     "FeedbackTokenError",
     "LLMGuardError",
     "LabelConflictError",
+    "ModelDataError",
     "PolicyUnavailableError",
     "PromotionRefusedError",
     "PromptError",
     "PromptFormatError",
     "PromptNotFoundError",
     "PromptRenderError",
+    "RetiredModelError",
     "RolloutConflictError",
     "RolloutError",
     "RolloutPlanError",
@@ -79,6 +83,33 @@ class UnpinnedModelError(LLMGuardError):
         super().__init__(message)
         self.model = model
         self.suggestion = suggestion
+
+
+class RetiredModelError(UnpinnedModelError):
+    """A model snapshot past its provider's shutdown date was refused by an enforcing pin policy.
+
+    Raised before any network I/O: the provider would reject the call anyway. It subclasses
+    `UnpinnedModelError`, so code catching pin-policy refusals catches it too.
+
+    Attributes:
+        model: The model name that was refused.
+        suggestion: The provider's recommended replacement, when the data names one.
+        shutdown_on: The shutdown date, ISO ``YYYY-MM-DD``, when the data has one.
+    """
+
+    def __init__(
+        self, message: str, *, model: str, suggestion: str | None = None, shutdown_on: str | None = None
+    ) -> None:
+        super().__init__(message, model=model, suggestion=suggestion)
+        self.shutdown_on = shutdown_on
+
+
+class ModelDataError(LLMGuardError, ValueError):
+    """Model lifecycle data is invalid: the message names the source, the entry and the field.
+
+    Raised by ``llmguard pins update`` for a bad download (nothing is overwritten); at run time
+    an invalid cached table is reported once and the bundled snapshot is used instead.
+    """
 
 
 class PolicyUnavailableError(LLMGuardError):

@@ -11,8 +11,13 @@ of every eval suite (``*.suite.yaml``) found. Each name is classified with
 `llmguard._pins.classify` and honours the project's ``llmguard.lock`` and
 ``[tool.llmguard.pins]``: a locked alias is rewritten at call time, so it counts as pinned.
 
-Exit codes: 0 when every name is pinned or locked, 1 when any name floats, 2 on a usage or
-configuration error (a missing path, a malformed lock).
+Each name (its locked snapshot when locked) is also looked up in the model lifecycle table
+(`llmguard._model_lifecycle`): retired and soon-retiring snapshots are reported with their shutdown
+date and recommended replacement (see `llmguard.cli._pins_lifecycle`).
+
+Exit codes: 0 when every name is pinned or locked, 1 when any name floats (or, with
+``--strict``, when any is retired or shuts down within ``--within`` days), 2 on a usage,
+configuration or data error (a missing path, a malformed lock, an invalid cached table).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import re
 import sys
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,8 +40,11 @@ from rich.table import Table
 
 from llmguard._env import LLMGUARD_CONFIG
 from llmguard._lock import LOCK_FILE_NAME, load_lock, lock_from_table
+from llmguard._model_lifecycle import current_table, today_utc
 from llmguard._pins import PinVerdict, Provider, classify, guess_provider
-from llmguard.exceptions import ConfigurationError
+from llmguard.exceptions import ConfigurationError, ModelDataError
+
+from ._pins_lifecycle import DEFAULT_WITHIN_DAYS, LifecycleNote, lifecycle_note, parse_day, update
 
 __all__ = ["Finding", "find_models", "pins_app"]
 
@@ -72,6 +80,7 @@ _CONFIG_FILES = ("pyproject.toml", "llmguard.toml", LOCK_FILE_NAME)
 _NOT_MODEL = ("_path", "_dir", "_file", "_url", "_cls", "_class", "_type", "_kwargs", "_config")
 
 pins_app = typer.Typer(help="Check that model names are pinned to fixed snapshots.", no_args_is_help=True)
+pins_app.command("update")(update)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +94,7 @@ class Finding:
         provider: The provider guessed from the name.
         verdict: Its pin verdict.
         locked: The snapshot a lock rewrites it to, else None.
+        lifecycle: Its deprecation or retirement, when the lifecycle table has one to report.
     """
 
     path: Path
@@ -93,6 +103,7 @@ class Finding:
     provider: Provider
     verdict: PinVerdict
     locked: str | None
+    lifecycle: LifecycleNote | None = None
 
     @property
     def ok(self) -> bool:
@@ -348,30 +359,52 @@ def _as_json(finding: Finding) -> dict[str, object]:
         "reason": verdict.reason,
         "suggestion": verdict.suggestion,
         "locked": finding.locked,
+        "lifecycle": finding.lifecycle.as_json() if finding.lifecycle else None,
     }
 
 
 def _summary(findings: list[Finding]) -> dict[str, int]:
     statuses = [_status(f) for f in findings]
     counts = {s: statuses.count(s) for s in ("pinned", "locked", "unpinned")}
-    return {"models": len(findings), "files": len({f.path for f in findings}), **counts}
+    notes = [f.lifecycle for f in findings if f.lifecycle is not None]
+    lifecycle = {
+        "retired": sum(n.state == "retired" for n in notes),
+        "deprecated": sum(n.state == "deprecated" for n in notes),
+        "due": sum(n.due for n in notes),
+    }
+    return {"models": len(findings), "files": len({f.path for f in findings}), **counts, **lifecycle}
 
 
-def _summary_line(summary: dict[str, int]) -> str:
+def _failed(summary: dict[str, int], strict: bool) -> bool:
+    return bool(summary["unpinned"] or (strict and summary["due"]))
+
+
+def _summary_line(summary: dict[str, int], strict: bool, within: int) -> str:
     head = f"{summary['models']} model name(s) in {summary['files']} file(s): "
     counts = f"{summary['unpinned']} unpinned, {summary['locked']} locked, {summary['pinned']} pinned"
-    verdict = "FAIL" if summary["unpinned"] else "OK"
-    return f"{verdict}: {head}{counts}"
+    verdict = "FAIL" if _failed(summary, strict) else "OK"
+    life = (
+        f"; lifecycle: {summary['retired']} retired, {summary['due']} due within {within} days, "
+        f"{summary['deprecated']} deprecated"
+    )
+    return f"{verdict}: {head}{counts}{life if summary['retired'] or summary['deprecated'] else ''}"
 
 
 def _print_table(findings: list[Finding]) -> None:
-    table = Table("Location", "Model", "Verdict", "Suggestion", title="Model pins")
+    lifecycle = any(f.lifecycle is not None for f in findings)  # the column only when it says something
+    table = Table(
+        "Location", "Model", "Verdict", "Suggestion", *(["Lifecycle"] * lifecycle), title="Model pins"
+    )
     for finding in findings:
         status = _status(finding)
         style = {"pinned": "green", "locked": "cyan", "unpinned": "bold red"}[status]
         detail = f"[{style}]{status}[/] ({finding.verdict.kind})"
         hint = f"-> {finding.locked}" if status == "locked" else finding.verdict.suggestion or ""
-        table.add_row(f"{_display(finding.path)}:{finding.line}", finding.model, detail, hint)
+        note = finding.lifecycle
+        life = "" if note is None else f"[{'bold red' if note.due else 'yellow'}]{note.text()}[/]"
+        table.add_row(
+            f"{_display(finding.path)}:{finding.line}", finding.model, detail, hint, *([life] * lifecycle)
+        )
     Console(highlight=False).print(table)
 
 
@@ -387,11 +420,27 @@ def check(
         list[Path] | None, typer.Argument(help="Files or directories to scan (default: .).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    within: Annotated[
+        int, typer.Option("--within", min=0, metavar="DAYS", help="Report shutdowns within this many days.")
+    ] = DEFAULT_WITHIN_DAYS,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Also fail (exit 1) on retired models and shutdowns within --within days."
+        ),
+    ] = False,
+    today: Annotated[
+        str | None,
+        typer.Option("--today", metavar="YYYY-MM-DD", help="Judge lifecycle dates as of this day."),
+    ] = None,
 ) -> None:
     """Find model names in code and config and fail when any of them floats.
 
-    Exits 0 when every name is pinned or locked, 1 when any floats, 2 on a usage or config error.
+    Also reports retired and deprecated snapshots with their shutdown date and replacement.
+    Exits 0 when every name is pinned or locked, 1 when any floats (or, under --strict, is retired
+    or shuts down within --within days), 2 on a usage, config or data error.
     """
+    day = parse_day(today, today_utc())
     roots = paths or [Path(".")]
     as_json = as_json or (isinstance(ctx.obj, dict) and bool(ctx.obj.get("json")))
     missing = [str(p) for p in roots if not p.exists()]
@@ -400,15 +449,22 @@ def check(
         raise typer.Exit(2)
     try:
         findings = find_models(roots, _project_lock(roots))
-    except ConfigurationError as exc:
+        table = current_table()
+    except (ConfigurationError, ModelDataError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    findings = [
+        replace(f, lifecycle=lifecycle_note(f.locked or f.model, f.provider, table, day, within))
+        for f in findings
+    ]
     summary = _summary(findings)
     if as_json:
-        typer.echo(json.dumps({"summary": summary, "findings": [_as_json(f) for f in findings]}, indent=2))
+        meta = {"as_of": day.isoformat(), "within_days": within, "strict": strict, "table": table.source}
+        document = {"summary": summary, "lifecycle": meta, "findings": [_as_json(f) for f in findings]}
+        typer.echo(json.dumps(document, indent=2))
     else:
         if findings:
             _print_table(findings)
-        typer.echo(_summary_line(summary))
+        typer.echo(_summary_line(summary, strict, within))
     sys.stdout.flush()
-    raise typer.Exit(1 if summary["unpinned"] else 0)
+    raise typer.Exit(1 if _failed(summary, strict) else 0)

@@ -4,7 +4,9 @@ Every run writes a committable record, ``<records_dir>/<prompt>/<content hash>/<
 holding the suite hash, the dataset content hashes, judge fingerprints, scores and the verdict.
 :class:`EvalGate` is a registry ``gate=``: promoting a protected label needs a passing record whose
 prompt content hash, model, suite hash and dataset hashes all match the current files, made with a
-real provider (records of ``provider: fake`` are demos and never count).
+real provider (records of ``provider: fake`` are demos and never count). The model is the version's
+own: a suite's ``model:`` override counts only when it names that model or a dated snapshot of it
+(a version that only changes the pinned snapshot needs a record on the new snapshot).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from llmguard._pins import snapshot_of
 from llmguard.exceptions import EvalError, PromotionRefusedError
 from llmguard.prompts import PromotionRequest, PromptVersion
 from llmguard.prompts._labels import DEFAULT_PROTECTED
@@ -186,6 +189,13 @@ class EvalGate:
         for suite in suites:
             if suite.is_fake:
                 misses.append(f"{suite.path} runs provider: {suite.provider}, whose records never count")
+                continue
+            if suite.model and version.model and not snapshot_of(suite.model, version.model):
+                misses.append(
+                    f"{suite.path} evaluates model {suite.model} but the version pins {version.model}: a pin "
+                    f"change is a deployment event and needs a record on {version.model} (drop or update the "
+                    f"suite's model:)"
+                )
                 continue
             model = suite.model or version.model or ""
             records_dir = self.records_dir or suite.records_dir
