@@ -168,3 +168,86 @@ def records(
             f"eval_score {r.get('eval_score'):.3f}  run {r.get('run_id')}",
             soft_wrap=True,
         )
+
+
+def _hook(spec: str | None) -> Any:
+    if spec is None:
+        return None
+    import importlib
+
+    module, _, name = spec.partition(":")
+    try:
+        hook = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise typer.BadParameter(
+            f"--redact {spec!r}: cannot import it ({exc}); use module:function"
+        ) from None
+    if not callable(hook):
+        raise typer.BadParameter(f"--redact {spec!r} is not callable")
+    return hook
+
+
+@eval_app.command()
+def refresh(
+    ctx: typer.Context,
+    dataset: Annotated[Path, typer.Argument(help="The golden dataset (never edited without --apply).")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Candidates file (default DATASET.candidates.jsonl)."),
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option("--threshold", help="Low score: a judgment normalized below this.")
+    ] = 0.5,
+    near: Annotated[
+        float, typer.Option("--near", help="Similarity (0..1) that groups near-duplicates.")
+    ] = 0.85,
+    redact: Annotated[
+        str | None, typer.Option("--redact", help="A redaction hook module:function (default: the guard's).")
+    ] = None,
+    apply: Annotated[
+        Path | None,
+        typer.Option(
+            "--apply", help="Append this reviewed candidates file to DATASET (cases with expected_output)."
+        ),
+    ] = None,
+) -> None:
+    """Propose golden cases from traffic (reviewed, negatively rated, low-scored calls) as a separate JSONL."""
+    from llmguard._guard import Guard
+    from llmguard.review import ReviewStore
+    from llmguard.review._refresh import apply_candidates, refresh_candidates
+
+    with _errors():
+        if apply is not None:
+            added = apply_candidates(apply, dataset)
+            typer.echo(
+                json.dumps({"added": added}) if _json(ctx) else f"appended {added} case(s) to {dataset}"
+            )
+            return
+        guard = Guard()
+        hook = _hook(redact) or _guard_redact(guard)
+        result = refresh_candidates(
+            ReviewStore(guard.db_path), dataset, output=output, redact=hook, threshold=threshold, near=near
+        )
+    data = {
+        "output": str(result.output), "candidates": result.candidates, "merged": result.merged,
+        "near_duplicate_groups": result.near_duplicate_groups, "already_in_dataset": result.already_in_dataset,
+        "without_content": result.without_content,
+    }  # fmt: skip
+    if _json(ctx):
+        typer.echo(json.dumps(data, indent=2))
+        return
+    _out.print(
+        f"wrote {result.candidates} candidate(s) to {result.output} ({result.merged} duplicate(s) merged, "
+        f"{result.near_duplicate_groups} near-duplicate group(s), {result.already_in_dataset} already in the "
+        f"dataset, {result.without_content} without retained content); review it, fill expected_output, then "
+        f"`llmguard eval refresh {dataset} --apply {result.output}`",
+        soft_wrap=True,
+    )
+
+
+def _guard_redact(guard: Any) -> Any:
+    from llmguard.telemetry._options import TelemetryOptions
+
+    return TelemetryOptions.resolve(
+        getattr(guard, "telemetry", None), guard.settings.file_settings.get("telemetry")
+    ).redact

@@ -312,6 +312,23 @@ class ReviewStore:
                 return self._item(row)
         return None
 
+    def retained(self) -> dict[str, dict[str, Any]]:
+        """Every retained content by call id: the review queue's, then the feedback store's."""
+        found: dict[str, dict[str, Any]] = {}
+        if self._has(FEEDBACK_CONTENT):
+            for row in self._rows(sa.select(FEEDBACK_CONTENT.c.call_id, FEEDBACK_CONTENT.c.content)):
+                found[row.call_id] = json.loads(row.content)
+        for row in self._rows(sa.select(QUEUE.c.call_id, QUEUE.c.content)):
+            found[row.call_id] = json.loads(row.content)
+        return found
+
+    def negative_feedback(self) -> list[dict[str, Any]]:
+        """End-user feedback rows counted as negative (review labels excluded), oldest first."""
+        if not self._has(FEEDBACK):
+            return []
+        query = sa.select(FEEDBACK).where(FEEDBACK.c.negative == 1, FEEDBACK.c.source != REVIEW_SOURCE)
+        return [dict(row._mapping) for row in self._rows(query.order_by(FEEDBACK.c.id))]
+
     def queued(self) -> list[str]:
         """Every queued call id, oldest first."""
         query = sa.select(QUEUE.c.call_id).order_by(QUEUE.c.enqueued_ns, QUEUE.c.call_id)
