@@ -192,3 +192,34 @@ def _fmt(a: Any) -> str:
         return f"- (n={a.n})"
     ci = f" [{a.low:.2f}, {a.high:.2f}]" if a.low is not None else ""
     return f"{a.value:.2f}{ci} (n={a.n})"
+
+
+@review_app.command()
+def token(
+    reviewer: Annotated[str, typer.Argument(help="The reviewer id the token names.")],
+    ttl: Annotated[float, typer.Option("--ttl", help="Lifetime in seconds.")] = 8 * 3600,
+) -> None:
+    """Print a reviewer token for the review page (signed with the guard's feedback_secret)."""
+    from llmguard.review import reviewer_token
+
+    with _errors():
+        guard, _ = _open()
+        typer.echo(reviewer_token(guard, reviewer, ttl=ttl))
+
+
+@review_app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8765,
+) -> None:
+    """Serve the review page (open http://HOST:PORT/#token=TOKEN; keys p pass, f fail, n next)."""
+    from llmguard.review import review_app as build
+
+    with _errors():
+        try:
+            import uvicorn
+        except ImportError:
+            raise typer.BadParameter("review serve needs uvicorn: pip install uvicorn") from None
+        guard, store = _open()
+        app = build(guard, store=store)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -6,7 +6,8 @@
 - `ReviewStore`: the queue, next to the feedback and judgment tables of one database.
 - `record_label`: a reviewer's label, stored as feedback with ``source=review``.
 - `calibrate`: agreement of each judge with the human labels (Cohen's kappa, Spearman).
-- `review_app`: the keyboard-driven review page (ASGI), authenticated by reviewer tokens.
+- `review_app`: the keyboard-driven review page (ASGI), authenticated by reviewer tokens
+  (`reviewer_token`).
 """
 
 from __future__ import annotations
@@ -15,5 +16,17 @@ from ._labels import record_label
 from ._router import ReviewRouter
 from ._rules import Routing
 from ._store import Label, ReviewItem, ReviewStore
+from ._tokens import read_reviewer_token, reviewer_token
+from ._web import review_app
 
-__all__ = ["Label", "ReviewItem", "ReviewRouter", "ReviewStore", "Routing", "record_label"]
+__all__ = [
+    "Label",
+    "ReviewItem",
+    "ReviewRouter",
+    "ReviewStore",
+    "Routing",
+    "read_reviewer_token",
+    "record_label",
+    "review_app",
+    "reviewer_token",
+]
