@@ -10,7 +10,7 @@ from pathlib import Path
 
 from llmguard import Guard
 from llmguard.judging import JudgeResult, Judgment, SQLiteSink
-from llmguard.review import ReviewStore, record_label
+from llmguard.review import ReviewStore, read_reviewer_token, record_label
 
 
 def run(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -52,6 +52,9 @@ def test_next_label_stats_calibrate(tmp_path: Path) -> None:
     judge = json.loads(report.stdout)["judges"][0]
     assert judge["n"] == 4
     assert judge["confusion"] == [[1, 2], [1, 0]]  # judge passes 0, 1; ann passes 0, 2, 3
+    token = run(db, "token", "ann", "--secret", "s3")
+    assert token.returncode == 0, token.stderr
+    assert read_reviewer_token(Guard(feedback_secret="s3"), token.stdout.strip()) == "ann"
     bad = run(db, "label", "f" * 32, "-r", "ann", "--pass")
     assert bad.returncode == 2
     assert "not in the review queue" in bad.stderr

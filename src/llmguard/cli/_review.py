@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from llmguard._env import LLMGUARD_REVIEW_SECRET
 from llmguard.exceptions import LLMGuardError
 
 if TYPE_CHECKING:
@@ -28,6 +29,12 @@ if TYPE_CHECKING:
 __all__ = ["review_app"]
 
 review_app = typer.Typer(help="Human review queue and judge calibration.", no_args_is_help=True)
+Secret = Annotated[
+    str | None,
+    typer.Option(
+        "--secret", envvar=LLMGUARD_REVIEW_SECRET, help="The secret reviewer tokens are signed with."
+    ),
+]
 Reviewer = Annotated[
     str, typer.Option("--reviewer", "-r", help="Your reviewer id (one label per call each).")
 ]
@@ -45,11 +52,11 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-def _open() -> tuple[Guard, ReviewStore]:
+def _open(secret: str | None = None) -> tuple[Guard, ReviewStore]:
     from llmguard._guard import Guard
     from llmguard.review import ReviewStore
 
-    guard = Guard()
+    guard = Guard(feedback_secret=secret) if secret else Guard()
     return guard, ReviewStore(guard.db_path)
 
 
@@ -198,12 +205,13 @@ def _fmt(a: Any) -> str:
 def token(
     reviewer: Annotated[str, typer.Argument(help="The reviewer id the token names.")],
     ttl: Annotated[float, typer.Option("--ttl", help="Lifetime in seconds.")] = 8 * 3600,
+    secret: Secret = None,
 ) -> None:
     """Print a reviewer token for the review page (signed with the guard's feedback_secret)."""
     from llmguard.review import reviewer_token
 
     with _errors():
-        guard, _ = _open()
+        guard, _ = _open(secret)
         typer.echo(reviewer_token(guard, reviewer, ttl=ttl))
 
 
@@ -211,6 +219,7 @@ def token(
 def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8765,
+    secret: Secret = None,
 ) -> None:
     """Serve the review page (open http://HOST:PORT/#token=TOKEN; keys p pass, f fail, n next)."""
     from llmguard.review import review_app as build
@@ -220,6 +229,6 @@ def serve(
             import uvicorn
         except ImportError:
             raise typer.BadParameter("review serve needs uvicorn: pip install uvicorn") from None
-        guard, store = _open()
+        guard, store = _open(secret)
         app = build(guard, store=store)
     uvicorn.run(app, host=host, port=port, log_level="warning")
