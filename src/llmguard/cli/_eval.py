@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,25 +88,101 @@ def run_(
     concurrency: Concurrency = None,
     fake_quality: FakeQuality = None,
     record: Annotated[bool, typer.Option("--record/--no-record", help="Write the eval record.")] = True,
+    traffic: Annotated[
+        str | None,
+        typer.Option(
+            "--traffic", help="Run over recent real inputs (retained content) instead: 24h, 7d, 2w."
+        ),
+    ] = None,
+    sample: Annotated[int, typer.Option("--sample", help="With --traffic: inputs sampled at most.")] = 200,
+    max_drop: Annotated[
+        float | None,
+        typer.Option(
+            "--max-drop",
+            help="With --traffic: also fail when eval_score falls more than this below the last record.",
+        ),
+    ] = None,
 ) -> None:
-    """Run SUITE: every case x repeat, judged; print the summary; exit 1 when the gate fails."""
+    """Run SUITE: every case x repeat, judged; print the summary; exit 1 when the gate fails.
+
+    With ``--traffic 7d --sample 200`` the suite's prompt and judges run over a deterministic sample
+    of the last 7 days' retained inputs (no record written); the report compares its eval_score with
+    the last eval record, and the gate (and ``--max-drop``) decides the exit code.
+    """
     from llmguard import evals
 
-    with _errors():
+    with _errors(), tempfile.TemporaryDirectory(prefix="llmguard-traffic-") as tmp:
         options = _overrides(
             model=model, repeats=repeats, concurrency=concurrency, fake_quality=fake_quality, prompt=prompt
         )
+        if traffic is not None:
+            options["datasets"] = [str(_traffic_dataset(traffic, sample, Path(tmp)))]
+            record = False
         loaded = evals.load_suite(suite, **options)
         result = evals.run_suite(loaded, cache=not no_cache, write_record=record, progress=not _json(ctx))
     _write(junit, evals.to_junit(result))
     _write(markdown, evals.to_markdown(result))
     _write(html, evals.to_html(result))
     _write(json_file, json.dumps(evals.to_json(result), indent=2, ensure_ascii=False))
+    report = evals.to_json(result)
+    exit_code = result.exit_code
+    if traffic is not None:
+        report["traffic"] = _against_last(loaded, result, traffic)
+        drop = report["traffic"]["drop"]
+        if max_drop is not None and drop is not None and drop > max_drop:
+            exit_code = max(exit_code, 1)
     if _json(ctx):
-        typer.echo(json.dumps(evals.to_json(result), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         evals.print_summary(result, _out)
-    raise typer.Exit(result.exit_code)
+        if traffic is not None:
+            _print_traffic(report["traffic"])
+    raise typer.Exit(exit_code)
+
+
+def _traffic_dataset(window: str, sample: int, folder: Path) -> Path:
+    from llmguard._guard import Guard
+    from llmguard.review import ReviewStore
+    from llmguard.review._traffic import parse_window, traffic_cases, write_traffic_dataset
+
+    seconds = parse_window(window)
+    guard = Guard()
+    cases = traffic_cases(ReviewStore(guard.db_path), seconds, sample, redact=_guard_redact(guard))
+    return write_traffic_dataset(cases, folder)
+
+
+def _against_last(suite: Any, result: Any, window: str) -> dict[str, Any]:
+    from llmguard.evals._records import latest_record
+
+    last = latest_record(suite.records_dir, result.prompt["name"])
+    score = result.eval_score
+    previous = last.get("eval_score") if last else None
+    return {
+        "window": window,
+        "inputs": len(result.cases),
+        "eval_score": score,
+        "last_record": {
+            "run_id": last.get("run_id"),
+            "started_at": last.get("started_at"),
+            "eval_score": previous,
+        }
+        if last
+        else None,
+        "drop": previous - score if isinstance(previous, int | float) else None,
+    }
+
+
+def _print_traffic(data: dict[str, Any]) -> None:
+    last = data["last_record"]
+    against = (
+        f"last eval record {last['run_id']} ({last['started_at']}): {last['eval_score']:.3f}, drop {data['drop']:+.3f}"
+        if last and last["eval_score"] is not None
+        else "no earlier eval record to compare with"
+    )
+    _out.print(
+        f"traffic {data['window']}: {data['inputs']} input(s), eval_score {data['eval_score']:.3f}; {against}",
+        soft_wrap=True,
+    )
 
 
 @eval_app.command()

@@ -77,7 +77,7 @@ class Candidate:
         if self.prompt:
             metadata["prompt"] = self.prompt
         return {
-            "id": f"traffic-{self.call_ids[0][:16]}",
+            "id": f"traffic-{self.call_ids[0]}",
             "input": self.input,
             "expected_output": self.expected_output,
             "tags": tags,

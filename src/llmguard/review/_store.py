@@ -322,6 +322,26 @@ class ReviewStore:
             found[row.call_id] = json.loads(row.content)
         return found
 
+    def retained_since(self, since_ns: int) -> dict[str, dict[str, Any]]:
+        """Retained content of calls queued or stored since ``since_ns`` (ns since the epoch), by call id."""
+        import datetime as dt
+
+        found: dict[str, dict[str, Any]] = {}
+        if self._has(FEEDBACK_CONTENT):
+            stamp_table = sa.Table("llmguard_feedback_content", sa.MetaData(), sa.Column("call_id", sa.Text),
+                                   sa.Column("content", sa.Text), sa.Column("created_at", sa.Text))  # fmt: skip
+            for row in self._rows(sa.select(stamp_table)):
+                try:
+                    stamp = dt.datetime.fromisoformat(row.created_at)
+                except (TypeError, ValueError):
+                    continue
+                if stamp.tzinfo is not None and stamp.timestamp() * 1e9 >= since_ns:
+                    found[row.call_id] = json.loads(row.content)
+        query = sa.select(QUEUE.c.call_id, QUEUE.c.content).where(QUEUE.c.enqueued_ns >= since_ns)
+        for row in self._rows(query):
+            found[row.call_id] = json.loads(row.content)
+        return found
+
     def negative_feedback(self) -> list[dict[str, Any]]:
         """End-user feedback rows counted as negative (review labels excluded), oldest first."""
         if not self._has(FEEDBACK):
