@@ -55,7 +55,7 @@ def test_random_routing_is_deterministic_and_nested(call_id: str, low: float, hi
 
 def test_routing_rules() -> None:
     routing = Routing(
-        rate=0.0, prompts={"faq": 1.0}, tags={"vip": 1.0}, call_ids=frozenset({"abc"}), judge_threshold=0.4
+        rate=0.0, prompts={"faq": 1.0}, tags={"vip": 1.0}, call_ids={"abc"}, judge_threshold=0.4
     )
     assert routing.on_call("abc") == "explicit"
     assert routing.on_call("x", prompt="faq") == "random"
@@ -64,6 +64,7 @@ def test_routing_rules() -> None:
     assert routing.on_judgment(0.3, True) == "judge"
     assert routing.on_judgment(0.9, False) == "judge"
     assert routing.on_judgment(0.9, True) is None
+    assert Routing(call_ids="abc").call_ids == frozenset({"abc"})
     assert Routing(failed_checks=False, judge_threshold=None).on_judgment(0.0, False) is None
     with pytest.raises(llmguard.ConfigurationError, match="unknown key 'rat'"):
         Routing.coerce({"rat": 1})
@@ -171,6 +172,8 @@ def test_one_label_per_call_and_reviewer_stored_as_feedback(tmp_path: Path, guar
         (None, " ", True, None, "reviewer"),
         (None, "ann", "yes", None, "passed='yes'"),
         (None, "ann", True, float("nan"), "score"),
+        (None, "ann", True, 10**400, "score of 1329 bits"),
+        (None, "ann\ud800", True, None, "not valid Unicode"),
     ],
 )
 def test_bad_labels_are_clear_errors(
@@ -185,6 +188,12 @@ def test_bad_labels_are_clear_errors(
     guard, store, ids = _labelled_store(tmp_path, guards, n=1)
     with pytest.raises(FeedbackError, match=re.escape(message)):
         record_label(guard, store, call_id or ids[0], reviewer, passed, score=score)
+
+
+def test_a_lone_surrogate_in_a_corrected_answer_is_refused(tmp_path: Path, guards: list[Guard]) -> None:
+    guard, store, ids = _labelled_store(tmp_path, guards, n=1)
+    with pytest.raises(FeedbackError, match="corrected answer is not valid Unicode"):
+        record_label(guard, store, ids[0], "ann", True, corrected="ok\udc00")
 
 
 def test_sync_queues_negative_feedback_with_retained_content(tmp_path: Path, guards: list[Guard]) -> None:

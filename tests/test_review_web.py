@@ -117,3 +117,22 @@ def test_headless_chromium_labels_three_calls_by_keyboard(guard: Guard, base: st
     # p labels IDS[0]; n skips IDS[1]; p labels IDS[2]; f: the queue wraps back to the skipped IDS[1]
     assert rows(guard) == [(IDS[0], "ann", "review", "true"), (IDS[2], "ann", "review", "true"),
                            (IDS[1], "ann", "review", "false")]  # fmt: skip
+
+
+def test_skipping_walks_the_queue_and_wraps_around(guard: Guard) -> None:
+    store = ReviewStore(guard.db_path)
+    seen: list[str] = []
+    item = store.next_item("ann")
+    while item is not None and len(seen) < 5:
+        seen.append(item.call_id)
+        item = store.next_item("ann", after=item.call_id)
+    assert seen == [*IDS, IDS[0], IDS[1]]  # skipping never ends the queue while calls are left
+    from llmguard.review import record_label
+
+    for call_id in IDS[:2]:
+        record_label(guard, store, call_id, "ann", True)
+    assert store.next_item("ann", after=IDS[2]) is None  # the only call left is the one skipped
+    last = store.next_item("ann")
+    assert last is not None
+    assert last.call_id == IDS[2]
+    assert store.next_item("bob", after="unknown") is not None

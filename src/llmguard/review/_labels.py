@@ -35,12 +35,40 @@ def _check(reviewer: object, passed: object, score: object, corrected: object) -
         raise FeedbackError(f"reviewer {reviewer!r} is invalid: use 1-{MAX_REVIEWER} non-blank characters")
     if not isinstance(passed, bool):
         raise FeedbackError(f"review label passed={passed!r} is invalid: use true (pass) or false (fail)")
-    if score is not None and (
-        isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score)
-    ):
-        raise FeedbackError(f"review score {score!r} is invalid: use a finite number on the judge's scale")
+    if score is not None and not _finite(score):
+        raise FeedbackError(
+            f"review score {_short(score)} is invalid: use a finite number on the judge's scale"
+        )
     if corrected is not None and (not isinstance(corrected, str) or len(corrected) > MAX_CORRECTED):
         raise FeedbackError(f"corrected answer must be a string of at most {MAX_CORRECTED} characters")
+    if isinstance(corrected, str) and not _unicode(corrected):
+        raise FeedbackError("corrected answer is not valid Unicode text (lone surrogate)")
+
+
+def _finite(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _short(value: object) -> str:
+    text = (
+        repr(value)
+        if not isinstance(value, int) or value.bit_length() < 256
+        else f"of {value.bit_length()} bits"
+    )
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def record_label(
@@ -79,12 +107,7 @@ def record_label(
     if entry.comment is not None:
         entry = _with_comment(entry, redact_comment(guard, entry.comment))
     _write(guard, entry)
-    return Label(call_id, reviewer, passed, entry_score(meta), meta.get("corrected"), entry.comment)
-
-
-def entry_score(meta: dict[str, Any]) -> float | None:
-    score = meta.get("score")
-    return float(score) if score is not None else None
+    return Label(call_id, reviewer, passed, meta.get("score"), meta.get("corrected"), entry.comment)
 
 
 def _with_comment(entry: Any, comment: str | None) -> Any:

@@ -115,8 +115,13 @@ class ReviewRouter:
                 self._thread.start()
             self._wake.notify()
 
-    def judgment_sink(self, inner: JudgmentSink | None = None) -> JudgmentSink:
-        """A judgment sink that hands judgments to ``inner`` and routes the calls the rules pick."""
+    def judgment_sink(self, inner: JudgmentSink | None) -> JudgmentSink:
+        """A judgment sink that hands judgments to ``inner`` and routes the calls the rules pick.
+
+        Args:
+            inner: Where judgments are stored, e.g. ``SQLiteSink(db_path)`` (the guard's default);
+                ``None`` keeps none (routing only).
+        """
         return _RoutingSink(self, inner)
 
     def _judged(self, judgments: Iterable[Judgment]) -> None:

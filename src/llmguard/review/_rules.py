@@ -9,7 +9,7 @@ scored below a threshold.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +58,7 @@ class Routing:
     rate: float = 0.0
     prompts: Mapping[str, float] = field(default_factory=dict)
     tags: Mapping[str, float] = field(default_factory=dict)
-    call_ids: frozenset[str] = frozenset()
+    call_ids: Collection[str] = frozenset()
     negative_feedback: bool = True
     judge_threshold: float | None = 0.5
     failed_checks: bool = True
@@ -75,7 +75,8 @@ class Routing:
             or not math.isfinite(threshold)
         ):
             raise ConfigurationError(f"review routing judge_threshold: expected a number, got {threshold!r}")
-        object.__setattr__(self, "call_ids", frozenset(self.call_ids))
+        ids = self.call_ids
+        object.__setattr__(self, "call_ids", frozenset([ids] if isinstance(ids, str) else ids))
 
     def rate_for(self, prompt: str | None, tags: Iterable[str] = ()) -> float:
         """The random rate that applies to a call of ``prompt`` carrying ``tags``."""

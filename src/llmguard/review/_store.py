@@ -300,17 +300,31 @@ class ReviewStore:
         )  # fmt: skip
 
     def next_item(self, reviewer: str, *, after: str | None = None) -> ReviewItem | None:
-        """The oldest queued call ``reviewer`` has not labelled yet (skipping ``after`` and older ones)."""
-        done = {x.call_id for x in self.labels() if x.reviewer == reviewer}
-        query = sa.select(QUEUE).order_by(QUEUE.c.enqueued_ns, QUEUE.c.call_id)
-        skipping = after is not None
-        for row in self._rows(query):
-            if skipping:
-                skipping = row.call_id != after
-                continue
-            if row.call_id not in done:
-                return self._item(row)
-        return None
+        """The oldest queued call ``reviewer`` has not labelled yet.
+
+        With ``after`` (a skipped call), the next one after it in queue order, wrapping around to
+        the oldest; ``None`` when nothing else is left.
+        """
+        query = sa.select(QUEUE).order_by(QUEUE.c.enqueued_ns, QUEUE.c.call_id).limit(1)
+        if self._has(FEEDBACK):
+            labelled = sa.select(FEEDBACK.c.call_id).where(
+                FEEDBACK.c.name == LABEL_NAME,
+                FEEDBACK.c.source == REVIEW_SOURCE,
+                FEEDBACK.c.user_id == reviewer,
+            )
+            query = query.where(QUEUE.c.call_id.not_in(labelled))
+        if after is not None:
+            query = query.where(QUEUE.c.call_id != after)
+            mark = self._rows(sa.select(QUEUE.c.enqueued_ns, QUEUE.c.call_id).where(QUEUE.c.call_id == after))
+            if mark:
+                position = sa.tuple_(QUEUE.c.enqueued_ns, QUEUE.c.call_id) > sa.tuple_(
+                    sa.literal(mark[0].enqueued_ns), sa.literal(mark[0].call_id)
+                )
+                rows = self._rows(query.where(position))
+                if rows:
+                    return self._item(rows[0])
+        rows = self._rows(query)
+        return self._item(rows[0]) if rows else None
 
     def retained(self) -> dict[str, dict[str, Any]]:
         """Every retained content by call id: the review queue's, then the feedback store's."""
