@@ -171,8 +171,8 @@ def test_one_label_per_call_and_reviewer_stored_as_feedback(tmp_path: Path, guar
         (None, "x" * 300, True, None, "reviewer"),
         (None, " ", True, None, "reviewer"),
         (None, "ann", "yes", None, "passed='yes'"),
-        (None, "ann", True, float("nan"), "score"),
-        (None, "ann", True, 10**400, "score of 1329 bits"),
+        (None, "ann", True, float("nan"), "not a finite number"),
+        (None, "ann", True, 10**400, "not a finite number"),
         (None, "ann\ud800", True, None, "not valid Unicode"),
     ],
 )
@@ -192,7 +192,7 @@ def test_bad_labels_are_clear_errors(
 
 def test_a_lone_surrogate_in_a_corrected_answer_is_refused(tmp_path: Path, guards: list[Guard]) -> None:
     guard, store, ids = _labelled_store(tmp_path, guards, n=1)
-    with pytest.raises(FeedbackError, match="corrected answer is not valid Unicode"):
+    with pytest.raises(FeedbackError, match="feedback corrected answer is not valid Unicode"):
         record_label(guard, store, ids[0], "ann", True, corrected="ok\udc00")
 
 

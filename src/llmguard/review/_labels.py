@@ -8,10 +8,10 @@ reviewer must know the label was not kept.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
-from llmguard._feedback._model import make_entry
+from llmguard._feedback._model import _check_text as check_text
+from llmguard._feedback._model import check_value, make_entry
 from llmguard._feedback._privacy import redact_comment
 from llmguard._feedback._ref import CallRef
 from llmguard._feedback._sinks import as_sink
@@ -35,40 +35,12 @@ def _check(reviewer: object, passed: object, score: object, corrected: object) -
         raise FeedbackError(f"reviewer {reviewer!r} is invalid: use 1-{MAX_REVIEWER} non-blank characters")
     if not isinstance(passed, bool):
         raise FeedbackError(f"review label passed={passed!r} is invalid: use true (pass) or false (fail)")
-    if score is not None and not _finite(score):
-        raise FeedbackError(
-            f"review score {_short(score)} is invalid: use a finite number on the judge's scale"
-        )
+    if score is not None and check_value(score)[0] != "numeric":  # check_value refuses non-finite numbers
+        raise FeedbackError(f"review score {score!r} is invalid: use a finite number on the judge's scale")
     if corrected is not None and (not isinstance(corrected, str) or len(corrected) > MAX_CORRECTED):
         raise FeedbackError(f"corrected answer must be a string of at most {MAX_CORRECTED} characters")
-    if isinstance(corrected, str) and not _unicode(corrected):
-        raise FeedbackError("corrected answer is not valid Unicode text (lone surrogate)")
-
-
-def _finite(value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False
-
-
-def _unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _short(value: object) -> str:
-    text = (
-        repr(value)
-        if not isinstance(value, int) or value.bit_length() < 256
-        else f"of {value.bit_length()} bits"
-    )
-    return text if len(text) <= 60 else text[:57] + "..."
+    if isinstance(corrected, str):
+        check_text(corrected, "corrected answer", MAX_CORRECTED)
 
 
 def record_label(
