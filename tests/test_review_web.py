@@ -136,3 +136,18 @@ def test_skipping_walks_the_queue_and_wraps_around(guard: Guard) -> None:
     assert last is not None
     assert last.call_id == IDS[2]
     assert store.next_item("bob", after="unknown") is not None
+
+
+def test_mounted_in_starlette(guard: Guard) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+    from starlette.testclient import TestClient
+
+    app = Starlette(routes=[Mount("/review", app=review_app(guard))])
+    auth = {"authorization": f"Bearer {reviewer_token(guard, 'ann')}"}
+    with TestClient(app) as client:
+        assert "llmguard review" in client.get("/review/").text
+        assert client.get("/review/api/next", headers=auth).json()["call_id"] == IDS[0]
+        done = client.post("/review/api/label", json={"call_id": IDS[0], "passed": False}, headers=auth)
+        assert done.status_code == 200, done.text
+    assert rows(guard) == [(IDS[0], "ann", "review", "false")]

@@ -146,7 +146,9 @@ class ReviewApp:
             return
         if scope["type"] != "http":
             return
-        path = scope["path"][len(scope.get("root_path", "")) :] if scope.get("root_path") else scope["path"]
+        path, root = scope["path"], scope.get("root_path") or ""
+        if root and path.startswith(root):  # mounted (Starlette keeps the full path and sets root_path)
+            path = path[len(root) :]
         path = "/" + path.strip("/")
         try:
             if path == "/":
