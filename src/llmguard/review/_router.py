@@ -66,7 +66,11 @@ class ReviewRouter:
         self._wake = threading.Condition(self._lock)
         self._busy = 0
         self._thread: threading.Thread | None = None
-        self.routed = self.dropped = self.written = 0
+        self._judge_rules = self.hold > 0 and (
+            self.routing.failed_checks or self.routing.judge_threshold is not None
+        )
+        self.routed = self.dropped = self.written = self.without_content = 0
+        """Counters: calls routed, dropped (queue full), written, and skipped (no content retained)."""
         after_fork(self)
 
     def _after_fork(self) -> None:
@@ -97,7 +101,7 @@ class ReviewRouter:
         reason = call.extras.get(_ROUTED)
         if reason is not None:
             self._offer(guard_of(call), record, reason)
-        elif call.extras.get(SAMPLED_KEY) and self.hold > 0:
+        elif call.extras.get(SAMPLED_KEY) and self._judge_rules:
             with self._lock:
                 self._held[record.call_id] = (guard_of(call), record)
                 while len(self._held) > self.hold:
@@ -164,10 +168,11 @@ class ReviewRouter:
             })  # fmt: skip
         guard = next((g for g, _, _ in batch if g is not None), None)
         store = self.store(guard)
-        if store is not None:
-            added = store.enqueue_rows(rows)
-            with self._lock:
-                self.written += added
+        missing = sum(row["content"] is None for row in rows)
+        added = store.enqueue_rows(rows) if store is not None else 0
+        with self._lock:
+            self.written += added
+            self.without_content += missing
 
     def store(self, guard: Guard | None = None) -> ReviewStore | None:
         """The store routed calls go to (built on the guard's ``db_path`` when none was given)."""
