@@ -88,6 +88,13 @@ def test_cli_runs_the_suite_over_traffic_and_reports_against_the_last_record(tmp
     assert report["traffic"]["inputs"] == 4
     assert report["traffic"]["last_record"]["eval_score"] == json.loads(records[0].read_text())["eval_score"]
     assert len(list((tmp_path / "records").rglob("*.json"))) == 1  # a traffic run writes no record
+    assert report["traffic"]["prompt"] == "support-bot@2.1.0"  # no production label: the suite's prompt
+    folder = tmp_path / "prompts" / "support-bot"
+    (folder / "v2.2.0.yaml").write_text((folder / "v2.1.0.yaml").read_text().replace('"2.1.0"', '"2.2.0"'))
+    (folder / "labels.yaml").write_text('production: "2.2.0"\n')
+    production = run("--traffic", "7d", "--sample", "4")
+    assert production.returncode == 0, production.stderr
+    assert json.loads(production.stdout)["traffic"]["prompt"] == "support-bot@2.2.0"
     empty = subprocess.run(
         [sys.executable, "-m", "llmguard", "--db", str(tmp_path / "none.db"), "eval", "run", str(suite),
          "--traffic", "1d"],

@@ -105,9 +105,10 @@ def run_(
 ) -> None:
     """Run SUITE: every case x repeat, judged; print the summary; exit 1 when the gate fails.
 
-    With ``--traffic 7d --sample 200`` the suite's prompt and judges run over a deterministic sample
-    of the last 7 days' retained inputs (no record written); the report compares its eval_score with
-    the last eval record, and the gate (and ``--max-drop``) decides the exit code.
+    With ``--traffic 7d --sample 200`` the current production prompt (``NAME@production`` when the
+    label exists, else the suite's prompt; ``--prompt`` overrides) and the suite's judges run over a
+    deterministic sample of the last 7 days' retained inputs (no record written); the report compares
+    its eval_score with the last eval record, and the gate (and ``--max-drop``) decides the exit code.
     """
     from llmguard import evals
 
@@ -117,6 +118,7 @@ def run_(
         )
         if traffic is not None:
             options["datasets"] = [str(_traffic_dataset(traffic, sample, Path(tmp)))]
+            options.setdefault("prompt", _production_prompt(evals.load_suite(suite, **options)))
             record = False
         loaded = evals.load_suite(suite, **options)
         result = evals.run_suite(loaded, cache=not no_cache, write_record=record, progress=not _json(ctx))
@@ -151,6 +153,19 @@ def _traffic_dataset(window: str, sample: int, folder: Path) -> Path:
     return write_traffic_dataset(cases, folder)
 
 
+def _production_prompt(suite: Any) -> str | None:
+    """``NAME@production`` when the suite's prompt has a production label, else None (the suite's own)."""
+    from llmguard.evals._runner import resolve_prompt
+    from llmguard.evals._suite import PromptSpec
+
+    spec = PromptSpec(name=suite.prompt.name, label="production")
+    try:
+        resolve_prompt(suite, spec)
+    except LLMGuardError:
+        return None
+    return str(spec)
+
+
 def _against_last(suite: Any, result: Any, window: str) -> dict[str, Any]:
     from llmguard.evals._records import latest_record
 
@@ -158,6 +173,7 @@ def _against_last(suite: Any, result: Any, window: str) -> dict[str, Any]:
     score = result.eval_score
     previous = last.get("eval_score") if last else None
     return {
+        "prompt": f"{result.prompt['name']}@{result.prompt['version']}",
         "window": window,
         "inputs": len(result.cases),
         "eval_score": score,
