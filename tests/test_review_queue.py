@@ -213,3 +213,32 @@ def test_sync_queues_negative_feedback_with_retained_content(tmp_path: Path, gua
     assert item.reason == "negative_feedback"
     assert item.content["output"] == "nope"
     assert item.feedback[0]["value"] is False
+
+
+def test_an_unusable_database_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "not.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(llmguard.ConfigurationError, match=r"review store .*cannot open it"):
+        ReviewStore(bad)
+
+
+def test_concurrent_enqueues_keep_one_row_per_call(tmp_path: Path) -> None:
+    import threading
+
+    stores = [ReviewStore(tmp_path / "c.db") for _ in range(4)]
+    ids = [f"{i:032x}" for i in range(50)]
+    added: list[int] = []
+
+    def work(store: ReviewStore) -> None:
+        rows = [
+            {"call_id": c, "reason": "random", "enqueued_ns": 1, "tags": "[]", "content": "{}"} for c in ids
+        ]
+        added.append(store.enqueue_rows(rows))
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(added) == 50
+    assert len(stores[0].queued()) == 50

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from llmguard.exceptions import ConfigurationError
+
 from ._rules import REASON_NEGATIVE, Routing
 
 if TYPE_CHECKING:
@@ -190,7 +192,14 @@ class ReviewStore:
 
     def __init__(self, target: str | Path | Engine) -> None:
         self.engine = engine_for(target)
-        metadata.create_all(self.engine)
+        try:
+            try:
+                metadata.create_all(self.engine)
+            except sa.exc.OperationalError:  # another process created it between the check and the CREATE
+                if not self._has(QUEUE):
+                    raise
+        except sa.exc.SQLAlchemyError as exc:
+            raise ConfigurationError(f"review store {self.engine.url!r}: cannot open it: {exc}") from None
 
     def _has(self, table: sa.Table) -> bool:
         return sa.inspect(self.engine).has_table(table.name)
@@ -217,8 +226,15 @@ class ReviewStore:
     def enqueue_rows(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Insert the rows not queued yet (those without content are skipped); how many were added."""
         wanted = {row["call_id"]: dict(row) for row in rows if row.get("content")}
-        if not wanted:
-            return 0
+        for attempt in range(3):
+            try:
+                return self._insert_new(wanted) if wanted else 0
+            except sa.exc.IntegrityError:  # a concurrent writer queued one of them first: look again
+                if attempt == 2:
+                    raise
+        return 0  # pragma: no cover - the loop returns or raises
+
+    def _insert_new(self, wanted: dict[str, dict[str, Any]]) -> int:
         with self.engine.begin() as conn:
             known = set(conn.scalars(sa.select(QUEUE.c.call_id).where(QUEUE.c.call_id.in_(list(wanted)))))
             fresh = [row for call_id, row in wanted.items() if call_id not in known]
