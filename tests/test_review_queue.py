@@ -242,3 +242,22 @@ def test_concurrent_enqueues_keep_one_row_per_call(tmp_path: Path) -> None:
         t.join()
     assert sum(added) == 50
     assert len(stores[0].queued()) == 50
+
+
+def test_a_label_also_emits_an_otel_evaluation_event(tmp_path: Path) -> None:
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+
+    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
+    provider = LoggerProvider()
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    guard = Guard(db_path=tmp_path / "o.db", pin_policy="off", logger_provider=provider)
+    store = ReviewStore(guard.db_path)
+    store.enqueue("a" * 32, "explicit", {"input": {}, "output": "x"})
+    record_label(guard, store, "a" * 32, "ann", False, comment="secret words")
+    (item,) = exporter.get_finished_logs()
+    provider.shutdown()
+    attrs = dict(item.log_record.attributes or {})
+    assert attrs["gen_ai.evaluation.name"] == "user_feedback.review"
+    assert attrs["gen_ai.evaluation.score.value"] == 0.0
+    assert "gen_ai.evaluation.explanation" not in attrs  # content capture is off

@@ -14,7 +14,7 @@ from llmguard._feedback._model import _check_text as check_text
 from llmguard._feedback._model import check_value, make_entry
 from llmguard._feedback._privacy import redact_comment
 from llmguard._feedback._ref import CallRef
-from llmguard._feedback._sinks import as_sink
+from llmguard._feedback._sinks import OTelFeedbackSink, as_sink, safe_write
 from llmguard._feedback._sqlite import SQLiteFeedbackSink
 from llmguard.exceptions import FeedbackError
 
@@ -98,6 +98,8 @@ def _write(guard: Guard, entry: Any) -> None:
             sink.write(entry)
         finally:
             sink.close()
+        otel = OTelFeedbackSink(guard.logger_provider, capture_content=guard.settings.capture_content)
+        safe_write(otel, entry)  # the event (user_feedback.review) is best effort; the row is the record
     except FeedbackError:
         raise
     except Exception as exc:
