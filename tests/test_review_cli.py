@@ -25,9 +25,8 @@ def test_next_label_stats_calibrate(tmp_path: Path) -> None:
     store = ReviewStore(db)
     ids = [f"{i:032x}" for i in range(4)]
     for i, call_id in enumerate(ids):
-        store.enqueue(
-            call_id, "random", {"input": {"messages": [{"role": "user", "content": f"q{i}"}]}, "output": "a"}
-        )
+        content = {"input": {"messages": [{"role": "user", "content": f"q{i}"}]}, "output": "a [b]bold[/b]"}
+        store.enqueue(call_id, "random", content)
     sink = SQLiteSink(db)
     sink.write(
         [Judgment(call_id=c, judge="j", status="ok", result=JudgeResult.of("j", float(i < 2), fingerprint="fp"))
@@ -40,6 +39,8 @@ def test_next_label_stats_calibrate(tmp_path: Path) -> None:
     assert item["call_id"] == ids[0]
     assert item["content"]["input"]["messages"][0]["content"] == "q0"
     assert item["judgments"][0]["judge"] == "j"
+    plain = run(db, "next", "-r", "ann")
+    assert "a [b]bold[/b]" in plain.stdout  # content is text, never console markup
     guard = Guard(db_path=db)
     for i, call_id in enumerate(ids[:3]):
         record_label(guard, store, call_id, "ann", i != 1)

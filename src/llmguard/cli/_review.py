@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from llmguard._env import LLMGUARD_REVIEW_SECRET
@@ -81,18 +82,22 @@ def sync(
 
 
 def _show(item: dict[str, Any]) -> None:
+    """Print a queued call; every value is text (content may look like markup: it is escaped)."""
+    e = escape
     prompt = f"{item['prompt_name']}@{item['prompt_version']}" if item["prompt_name"] else "-"
     _out.print(
-        f"[bold]call[/] {item['call_id']}  reason {item['reason']}  prompt {prompt}  model {item['model']}"
+        f"[bold]call[/] {item['call_id']}  reason {e(item['reason'])}  prompt {e(prompt)}  model {e(str(item['model']))}"
     )
-    _out.print("[bold]input[/]", json.dumps(item["content"].get("input"), ensure_ascii=False, indent=1))
-    _out.print("[bold]output[/]", item["content"].get("output"), soft_wrap=True)
+    _out.print("[bold]input[/]", e(json.dumps(item["content"].get("input"), ensure_ascii=False, indent=1)))
+    _out.print("[bold]output[/]", e(str(item["content"].get("output"))), soft_wrap=True)
     for j in item["judgments"]:
+        reason = e(j["reason"] or "")
         _out.print(
-            f"[bold]judge[/] {j['judge']}: {j['score']} (passed {bool(j['passed'])}) {j['reason'] or ''}"
+            f"[bold]judge[/] {e(j['judge'])}: {j['score']} (passed {bool(j['passed'])}) {reason}",
+            soft_wrap=True,
         )
     for f in item["feedback"]:
-        _out.print(f"[bold]feedback[/] {f['name']} = {f['value']} {f['comment'] or ''}")
+        _out.print(f"[bold]feedback[/] {e(f['name'])} = {e(json.dumps(f['value']))} {e(f['comment'] or '')}")
     _out.print(f"label: llmguard review label {item['call_id']} --reviewer YOU --pass|--fail")
 
 
@@ -181,7 +186,7 @@ def calibrate(
         table.add_column(column)
     for j in report.judges:
         table.add_row(
-            j.judge, (j.fingerprint or "-")[:16], str(j.n), _fmt(j.kappa), _fmt(j.spearman),
+            escape(j.judge), escape((j.fingerprint or "-")[:16]), str(j.n), _fmt(j.kappa), _fmt(j.spearman),
             f"{j.confusion[0][0]} {j.confusion[0][1]} / {j.confusion[1][0]} {j.confusion[1][1]}",
         )  # fmt: skip
     _out.print(table)
@@ -189,7 +194,7 @@ def calibrate(
     for j in report.judges:
         for p in j.disagreements:
             _out.print(
-                f"  {j.judge} disagrees on {p.call_id} ({p.reviewer}): judge "
+                f"  {escape(j.judge)} disagrees on {p.call_id} ({escape(p.reviewer)}): judge "
                 f"{'pass' if p.judge_passed else 'fail'} {p.judge_score}, human {'pass' if p.human_passed else 'fail'}"
             )
 
