@@ -105,6 +105,7 @@ def test_router_queues_tagged_and_low_judged_calls_with_redacted_content(
     assert low is not None
     assert low.reason == "judge"
     assert long_id not in queued
+    assert router._held == {}  # judged calls are released whether routed or not
 
 
 def test_no_content_capture_means_nothing_is_queued(tmp_path: Path, guards: list[Guard]) -> None:

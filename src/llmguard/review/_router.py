@@ -69,8 +69,9 @@ class ReviewRouter:
         self._judge_rules = self.hold > 0 and (
             self.routing.failed_checks or self.routing.judge_threshold is not None
         )
-        self.routed = self.dropped = self.written = self.without_content = 0
-        """Counters: calls routed, dropped (queue full), written, and skipped (no content retained)."""
+        self.routed = self.dropped = self.written = self.without_content = self.failed = 0
+        """Counters: calls routed, dropped (queue full), written, skipped (no content retained), lost
+        to a store error (logged on the ``llmguard`` logger)."""
         after_fork(self)
 
     def _after_fork(self) -> None:
@@ -129,13 +130,17 @@ class ReviewRouter:
         return _RoutingSink(self, inner)
 
     def _judged(self, judgments: Iterable[Judgment]) -> None:
+        """Route the held calls a judgment of this batch (all judges of a call) fails; release the rest."""
+        reasons: dict[str, str | None] = {}
         for judgment in judgments:
             result = judgment.result
-            if result is None:
-                continue
-            reason = self.routing.on_judgment(result.normalized, result.passed)
+            reason = (
+                self.routing.on_judgment(result.normalized, result.passed) if result is not None else None
+            )
+            reasons[judgment.call_id] = reasons.get(judgment.call_id) or reason
+        for call_id, reason in reasons.items():
             with self._lock:
-                held = self._held.pop(judgment.call_id, None) if reason is not None else None
+                held = self._held.pop(call_id, None)
             if held is not None and reason is not None:
                 self._offer(held[0], held[1], reason)
 
@@ -147,11 +152,14 @@ class ReviewRouter:
                 batch = list(self._pending)
                 self._pending.clear()
                 self._busy += 1
+            written = False
             try:
                 with handle_internal_errors("review routing"):
                     self._write(batch)
+                    written = True
             finally:
                 with self._lock:
+                    self.failed += 0 if written else len(batch)
                     self._busy -= 1
                     self._wake.notify_all()
 
