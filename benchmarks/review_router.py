@@ -9,7 +9,11 @@ ways: ``off`` (no review router); ``rate0`` (a router that routes nothing: the d
   PYTHONHASHSEED=0, the figure of record. It counts every thread, so ``rate1`` includes the
   background writer's redaction and SQL (flushed before the process ends).
 
-Run: ``python benchmarks/review_router.py [--calls 2000] [--repeats 3] [--callgrind [--n1 20 --n2 80]]``.
+- ``--micro``: the hot-path pieces alone, best of N ``timeit`` rounds: the routing decision at rate 0
+  (no hash), at rate 0.5 (one salted SHA-256) and for an explicit id, and the enqueue (a lock, an
+  append and a notify).
+
+Run: ``python benchmarks/review_router.py [--calls 2000] [--repeats 3] [--callgrind [--n1 20 --n2 80]] [--micro]``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import llmguard
@@ -70,6 +75,38 @@ def instructions(mode: str, calls: int) -> int:
         return int(match.group(1))
 
 
+def micro(repeats: int) -> dict[str, float]:
+    """Nanoseconds per operation of the hot-path pieces (best of ``repeats`` rounds)."""
+    import timeit
+
+    from llmguard.review import Routing
+
+    call_id = "0123456789abcdef0123456789abcdef"
+    rate0, rate_half, explicit = Routing(), Routing(rate=0.5), Routing(call_ids={call_id})
+    router = ReviewRouter(Path(tempfile.mkdtemp()) / "m.db", 1.0, max_pending=10**9)
+    record: Any = SimpleNamespace(  # what the writer reads of a CallRecord (no guard: nothing is stored)
+        call_id=call_id,
+        prompt=None,
+        context=None,
+        start_time_ns=0,
+        response_model=None,
+        request_model="m",
+        request={},
+        output_text="x",
+    )
+    cases = {
+        "decide_rate0": lambda: rate0.on_call(call_id, "faq", ("vip",)),
+        "decide_rate_half": lambda: rate_half.on_call(call_id, "faq", ("vip",)),
+        "decide_explicit": lambda: explicit.on_call(call_id),
+        "enqueue": lambda: router._offer(None, record, "random"),
+    }
+    number = 20_000
+    return {
+        name: round(min(timeit.repeat(fn, number=number, repeat=repeats)) / number * 1e9)
+        for name, fn in cases.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=2000)
@@ -77,11 +114,15 @@ def main() -> None:
     parser.add_argument("--callgrind", action="store_true")
     parser.add_argument("--n1", type=int, default=20)
     parser.add_argument("--n2", type=int, default=80)
+    parser.add_argument("--micro", action="store_true")
     parser.add_argument("--worker", choices=MODES)
     parser.add_argument("--db", type=Path)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps({"seconds": run(args.worker, args.calls, 20, args.db)}))
+        return
+    if args.micro:
+        print(json.dumps({"ns_per_op": micro(args.repeats)}, indent=2))
         return
     if args.callgrind:
         per_call = {
