@@ -262,3 +262,23 @@ def test_a_label_also_emits_an_otel_evaluation_event(tmp_path: Path) -> None:
     assert attrs["gen_ai.evaluation.name"] == "user_feedback.review"
     assert attrs["gen_ai.evaluation.score.value"] == 0.0
     assert "gen_ai.evaluation.explanation" not in attrs  # content capture is off
+
+
+def test_labels_go_to_a_custom_feedback_sink(tmp_path: Path) -> None:
+    from llmguard import FeedbackEntry
+
+    received: list[FeedbackEntry] = []
+    guard = Guard(db_path=tmp_path / "s.db", pin_policy="off", feedback_sink=received.append)
+    store = ReviewStore(guard.db_path)
+    store.enqueue("b" * 32, "explicit", {"input": {}, "output": "x"})
+    record_label(guard, store, "b" * 32, "ann", True, score=4.5)
+    assert [(e.source, e.user_id, e.name, e.metadata["score"]) for e in received] == [
+        ("review", "ann", "review", 4.5)
+    ]
+
+    def broken(entry: FeedbackEntry) -> None:
+        raise OSError("disk full")
+
+    failing = Guard(db_path=tmp_path / "s.db", pin_policy="off", feedback_sink=broken)
+    with pytest.raises(FeedbackError, match="was not stored: disk full"):
+        record_label(failing, store, "b" * 32, "ann", True)

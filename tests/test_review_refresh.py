@@ -115,3 +115,15 @@ def test_refresh_cli(tmp_path: Path, traffic: tuple[Guard, ReviewStore, dict[str
     assert report["candidates"] == 5
     assert "ann@example.com" not in Path(report["output"]).read_text(encoding="utf-8")
     assert golden.read_text(encoding="utf-8") == GOLDEN
+    lines = Path(report["output"]).read_text(encoding="utf-8").splitlines()
+    reviewed = [json.loads(line) for line in lines]
+    next(c for c in reviewed if not c["expected_output"])["expected_output"] = "A human-written answer."
+    Path(report["output"]).write_text("".join(json.dumps(c) + "\n" for c in reviewed), encoding="utf-8")
+    applied = subprocess.run(
+        [sys.executable, "-m", "llmguard", "--json", "eval", "refresh", str(golden), "--apply", report["output"]],
+        capture_output=True, text=True, timeout=60, check=False, env=env,
+    )  # fmt: skip
+    assert applied.returncode == 0, applied.stderr
+    assert json.loads(applied.stdout) == {"added": 2}  # the human-filled case and the corrected one
+    assert golden.read_text(encoding="utf-8").startswith(GOLDEN)
+    assert len(golden.read_text(encoding="utf-8").splitlines()) == 3
