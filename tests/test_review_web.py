@@ -151,3 +151,41 @@ def test_mounted_in_starlette(guard: Guard) -> None:
         done = client.post("/review/api/label", json={"call_id": IDS[0], "passed": False}, headers=auth)
         assert done.status_code == 200, done.text
     assert rows(guard) == [(IDS[0], "ann", "review", "false")]
+
+
+def test_cli_serve(guard: Guard, tmp_path: Path) -> None:
+    import os
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "LLMGUARD_REVIEW_SECRET": "s3cret"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "llmguard",
+        "--db",
+        str(guard.db_path),
+        "review",
+        "serve",
+        "--port",
+        str(port),
+    ]
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/")
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.communicate()[1]
+                assert time.monotonic() < deadline, "review serve did not start"
+                time.sleep(0.2)
+        assert page.status_code == 200
+        auth = {"authorization": f"Bearer {reviewer_token(guard, 'ann')}"}  # same secret as the server's
+        assert httpx.get(f"http://127.0.0.1:{port}/api/next", headers=auth).json()["call_id"] == IDS[0]
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
