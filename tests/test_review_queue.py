@@ -282,3 +282,41 @@ def test_labels_go_to_a_custom_feedback_sink(tmp_path: Path) -> None:
     failing = Guard(db_path=tmp_path / "s.db", pin_policy="off", feedback_sink=broken)
     with pytest.raises(FeedbackError, match="was not stored: disk full"):
         record_label(failing, store, "b" * 32, "ann", True)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_routing_keeps_working_in_a_forked_child(tmp_path: Path, guards: list[Guard]) -> None:
+    import os
+    import warnings
+
+    router = ReviewRouter(routing=1.0)
+    guard = Guard(db_path=tmp_path / "f.db", pin_policy="off", capture_content=True, observers=[router])
+    guards.append(guard)
+    fake = FakeOpenAI()
+    with fake.client(llmguard.OpenAI, guard=guard) as client:
+        ask(client, "before the fork")
+    assert router.flush(10)
+    marker = tmp_path / "child.txt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            with fake.client(llmguard.OpenAI, guard=guard) as child:
+                ask(child, "in the child")
+            store = router.store()
+            ok = router.flush(10) and store is not None and len(store.queued()) == 2
+            marker.write_text("ok" if ok else f"bad {router.written} {store and store.queued()}")
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert marker.read_text() == "ok"
+    with fake.client(llmguard.OpenAI, guard=guard) as client:
+        ask(client, "after the fork")
+    assert router.flush(10)
+    store = router.store()
+    assert store is not None
+    assert len(store.queued()) == 3

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from llmguard._db import after_fork
 from llmguard.exceptions import ConfigurationError
 
 from ._rules import REASON_NEGATIVE, Routing
@@ -192,6 +193,7 @@ class ReviewStore:
 
     def __init__(self, target: str | Path | Engine) -> None:
         self.engine = engine_for(target)
+        after_fork(self)  # a forked child opens its own connections
         try:
             try:
                 metadata.create_all(self.engine)
@@ -200,6 +202,9 @@ class ReviewStore:
                     raise
         except sa.exc.SQLAlchemyError as exc:
             raise ConfigurationError(f"review store {self.engine.url!r}: cannot open it: {exc}") from None
+
+    def _after_fork(self) -> None:
+        self.engine.dispose(close=False)  # forget the parent's pooled connections without closing them
 
     def _has(self, table: sa.Table) -> bool:
         return sa.inspect(self.engine).has_table(table.name)
