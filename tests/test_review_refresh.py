@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import llmguard
 from llmguard import Guard
@@ -127,3 +129,11 @@ def test_refresh_cli(tmp_path: Path, traffic: tuple[Guard, ReviewStore, dict[str
     assert json.loads(applied.stdout) == {"added": 2}  # the human-filled case and the corrected one
     assert golden.read_text(encoding="utf-8").startswith(GOLDEN)
     assert len(golden.read_text(encoding="utf-8").splitlines()) == 3
+
+
+@given(st.text(max_size=60))
+def test_normalise_is_idempotent_and_ignores_case_and_spacing(text: str) -> None:
+    key = normalise(text)
+    assert normalise(key) == key
+    assert normalise(f"  {text.upper()}\t!") == normalise(text.upper())
+    assert "  " not in key
