@@ -31,6 +31,7 @@ lock:
 ## Run the offline quickstart against the built-in fake provider (ARGS=--live for the real API).
 demo: install
 	$(PY) examples/quickstart.py $(ARGS)
+	@echo "Next: the ground-truth loop (review queue, judge calibration, golden-set refresh, traffic evals): $(PY) examples/review_loop.py"
 
 ## Lint, type-check and run the test suite.
 test: lint typecheck pytest

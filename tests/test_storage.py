@@ -66,6 +66,7 @@ def test_the_migrated_schema_is_the_declared_one(db_url: str) -> None:
 
     db = Database(db_url)
     db.ensure_schema()
+
     def ours(name: str | None, kind: str, _parent: object) -> bool:  # not the job queue's tables
         return kind != "table" or name in METADATA.tables
 

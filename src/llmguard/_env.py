@@ -13,6 +13,7 @@ __all__ = [
     "LLMGUARD_ENV",
     "LLMGUARD_PIN_POLICY",
     "LLMGUARD_PYTHON_WARNINGS",
+    "LLMGUARD_REVIEW_SECRET",
     "LLMGUARD_SERVICE_NAME",
     "LLMGUARD_SWALLOW_INTERNAL_ERRORS",
     "OTEL_CAPTURE_CONTENT",
@@ -36,6 +37,10 @@ LLMGUARD_CONFIG = "LLMGUARD_CONFIG"
 
 LLMGUARD_PYTHON_WARNINGS = "LLMGUARD_PYTHON_WARNINGS"
 """``1`` to also emit advisories (unpinned model, drift) as Python warnings, not only log records."""
+
+LLMGUARD_REVIEW_SECRET = "LLMGUARD_REVIEW_SECRET"
+"""The secret ``llmguard review token`` and ``llmguard review serve`` sign and verify reviewer tokens with
+(read by the CLI only; in code, pass ``Guard(feedback_secret=...)``)."""
 
 OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME"
 """The OpenTelemetry service name, used when ``LLMGUARD_SERVICE_NAME`` is unset."""

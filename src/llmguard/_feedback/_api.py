@@ -31,7 +31,6 @@ _CALL_ID = re.compile(r"^(?:[0-9a-f]{32}|[0-9A-HJKMNP-TV-Z]{26})$")
 """A call id llmguard issues: 32 lowercase hex characters (a 26-character ULID in older versions)."""
 
 if TYPE_CHECKING:
-
     from llmguard._core import CallContext
     from llmguard._guard import Guard
     from llmguard._stats import FeedbackStats

@@ -32,6 +32,7 @@ __all__ = [
     "PROMPT_HISTORY",
     "PROMPT_LABELS",
     "PROMPT_VERSIONS",
+    "REVIEW_QUEUE",
     "ROLLOUTS",
     "ROLLOUT_EVENTS",
     "VERSION_TABLE",
@@ -225,3 +226,17 @@ ROLLOUT_EVENTS = Table(
     sqlite_autoincrement=True,
 )
 """The rollouts' audit log: every start, step, pause, rollback and decision, in order."""
+
+REVIEW_QUEUE = Table(
+    "llmguard_review_queue",
+    METADATA,
+    Column("call_id", String(64), primary_key=True),
+    Column("reason", String(64), nullable=False),
+    Column("enqueued_ns", BigInt, nullable=False, index=True),
+    Column("prompt_name", String(256)),
+    Column("prompt_version", String(64)),
+    Column("model", String(256)),
+    Column("tags", Text, nullable=False, default="[]"),
+    Column("content", Text, nullable=False),
+)
+"""One row per call routed to human review, with its retained (redacted, capped) content as JSON."""

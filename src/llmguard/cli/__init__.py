@@ -38,6 +38,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("db", "llmguard.cli._db", "db_app"),
     ("worker", "llmguard.cli._worker", "worker_app"),
     ("rollout", "llmguard.cli._rollout", "rollout_app"),
+    ("review", "llmguard.cli._review", "review_app"),
 )
 """(name, module, typer app) of every feature's sub-command group."""
 

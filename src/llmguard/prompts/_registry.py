@@ -365,7 +365,9 @@ def _store_for(options: PromptOptions, store: Any, kind: ArtifactKind) -> Prompt
         configured = options.prompts_dir if kind == "prompt" else options.configs_dir
         folder = DEFAULT_DIRS[kind] if configured is None else configured
         return FileStore(options.base / str(folder), kind=kind)
-    if isinstance(store, str) and store.startswith(("sqlite://", "postgresql://", "postgres://", "postgresql+")):
+    if isinstance(store, str) and store.startswith(
+        ("sqlite://", "postgresql://", "postgres://", "postgresql+")
+    ):
         return SQLiteStore(store, kind=kind)
     if isinstance(store, str | Path):
         return FileStore(store, kind=kind)
