@@ -23,6 +23,7 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("llmguard.telemetry._observer", "build"),
     ("llmguard._feedback._observer", "build"),
     ("llmguard.judging._observer", "build"),
+    ("llmguard.drift._observer", "build"),
     ("llmguard.cost._observer", "build"),
 )
 """(module, factory) of every feature observer, in ``on_start`` order (imported on first use)."""

@@ -26,6 +26,7 @@ GUARD_KEYS: tuple[str, ...] = (
     "capture_content",
     "configs",
     "db_path",
+    "drift",
     "environment",
     "feedback_secret",
     "feedback_sink",
@@ -77,6 +78,8 @@ class Guard:
         telemetry: Telemetry options (`llmguard.telemetry.TelemetryOptions` or a mapping of its
             fields: the legacy cache-creation attribute, the content size cap and redaction hook...).
         db_path: The local SQLite database of the storing features.
+        drift: Input drift monitoring: ``True``, a mapping, or a `llmguard.drift.DriftConfig`
+            (needs the ``llmguard[drift]`` extra).
         tracer_provider: OpenTelemetry tracer provider (default: the global one).
         meter_provider: OpenTelemetry meter provider (default: the global one).
         logger_provider: OpenTelemetry logger provider (default: the global one).
@@ -106,6 +109,7 @@ class Guard:
         capture_content: bool | None = None,
         telemetry: Any = None,
         db_path: str | Path | None = None,
+        drift: Any = None,
         tracer_provider: Any = None,
         meter_provider: Any = None,
         logger_provider: Any = None,
@@ -141,6 +145,7 @@ class Guard:
         self.budgets = budgets
         self.prices = prices
         self.telemetry = telemetry
+        self.drift = drift
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
         self.logger_provider = logger_provider

@@ -15,7 +15,7 @@ from ._scope import ContextValues
 
 __all__ = ["CallKind", "CallRecord", "Cost", "PromptRef", "Usage", "new_call_id"]
 
-CallKind = Literal["app", "judge"]
+CallKind = Literal["app", "judge", "drift"]
 
 _last = [0, 0]
 _id_lock = threading.Lock()
