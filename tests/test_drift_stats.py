@@ -78,9 +78,9 @@ def test_the_minimum_sample_guard_holds() -> None:
     comparison = compare(base, current, CompareOptions(permutations=99, min_samples=10, k=4))
     assert comparison.enough
     for metric in ("mmd", "topic", "centroid"):
-        guarded = DriftRule(metric=metric, threshold=0.0, alpha=0.05, min_samples=31)  # type: ignore[arg-type]
+        guarded = DriftRule(metric=metric, threshold=0.0, alpha=0.05, min_samples=31)
         assert guarded.evaluate(comparison) is None
-        open_rule = DriftRule(metric=metric, threshold=0.0, alpha=0.05, min_samples=30)  # type: ignore[arg-type]
+        open_rule = DriftRule(metric=metric, threshold=0.0, alpha=0.05, min_samples=30)
         assert open_rule.evaluate(comparison) is not None
     skipped = compare(base, current, CompareOptions(min_samples=31))
     assert not skipped.enough

@@ -52,6 +52,7 @@ FILE_KEYS: frozenset[str] = frozenset(
         "telemetry",
         "ledger",
         "configs_dir",
+        "drift",
     }
 )
 """Keys accepted in ``[tool.llmguard]`` / ``llmguard.toml``."""

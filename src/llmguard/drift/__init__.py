@@ -72,7 +72,7 @@ __all__ = [
 ]
 
 
-def _observer(guard: Guard) -> object | None:
+def _find_observer(guard: Guard) -> object | None:
     from ._observer import DriftObserver
 
     return next((o for o in guard.runtime.observers if isinstance(o, DriftObserver)), None)
@@ -80,7 +80,7 @@ def _observer(guard: Guard) -> object | None:
 
 def check_drift(guard: Guard, *, now: datetime | None = None) -> list[Alert]:
     """Embed what is queued, evaluate ``guard``'s drift rules now, deliver and return the new alerts."""
-    observer = _observer(guard)
+    observer = _find_observer(guard)
     if observer is None:
         return []
     observer.flush()  # type: ignore[attr-defined]
@@ -89,5 +89,5 @@ def check_drift(guard: Guard, *, now: datetime | None = None) -> list[Alert]:
 
 def drift_stats(guard: Guard) -> DriftStats | None:
     """The drift queue's counters (sampled, embedded, skipped, failed, dropped, pending), or None when off."""
-    observer = _observer(guard)
+    observer = _find_observer(guard)
     return None if observer is None else observer.stats()  # type: ignore[attr-defined]
