@@ -35,6 +35,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("feedback", "llmguard.cli._feedback", "feedback_app"),
     ("eval", "llmguard.cli._eval", "eval_app"),
     ("cost", "llmguard.cli._cost", "cost_app"),
+    ("drift", "llmguard.cli._drift", "drift_app"),
 )
 """(name, module, typer app) of every feature's sub-command group."""
 

@@ -21,7 +21,7 @@ feature's alert path. ``llmguard drift report`` and ``llmguard drift check`` rea
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._compare import CompareOptions, Comparison, Windows, compare, compare_windows, windows_for
 from ._config import DRIFT_SALT, DriftConfig, Extractor
@@ -35,6 +35,7 @@ from ._worker import DriftStats
 
 if TYPE_CHECKING:
     from llmguard._guard import Guard
+    from llmguard._record import CallRecord
     from llmguard.cost import Alert
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "evaluate_drift",
     "last_user_text",
     "mmd_test",
+    "record_input",
     "require_drift_extra",
     "windows_for",
 ]
@@ -85,6 +87,26 @@ def check_drift(guard: Guard, *, now: datetime | None = None) -> list[Alert]:
         return []
     observer.flush()  # type: ignore[attr-defined]
     return observer.check(now)  # type: ignore[attr-defined,no-any-return]
+
+
+def record_input(guard: Guard, record: CallRecord, *, sample: bool = True) -> bool:
+    """Queue one finished call's input for embedding as ``guard``'s clients do.
+
+    For backfills and replays of past traffic (``examples/drift_week.py``): the row is dated by
+    ``record.start_time_ns``. With ``sample=True`` the drift sample decides, as for a live call.
+
+    Returns:
+        False when drift is off, the call is not sampled, or the queue dropped it.
+    """
+    observer: Any = _find_observer(guard)
+    if observer is None:
+        return False
+    if sample:
+        tags = record.context.tags if record.context is not None else ()
+        prompt = record.prompt.name if record.prompt is not None else None
+        if not observer.sampling.decide(record.trace_id or record.call_id, prompt, tags):
+            return False
+    return bool(observer.worker.offer(record))
 
 
 def drift_stats(guard: Guard) -> DriftStats | None:

@@ -143,7 +143,9 @@ def _message(rule: DriftRule, comparison: Comparison, value: float, p_value: flo
     topics = comparison.topics
     if rule.metric == "topic" and topics is not None:
         moves = [
-            f"cluster {c.cluster} {c.baseline_share:.0%}->{c.current_share:.0%}" for c in topics.clusters[:2]
+            f"{'new topic' if c.cluster == topics.k else f'cluster {c.cluster}'} "
+            f"{c.baseline_share:.0%}->{c.current_share:.0%}"
+            for c in topics.clusters[:2]
         ]
         text += "; " + ", ".join(moves)
     return text
