@@ -340,3 +340,35 @@ def test_store_round_trips_vectors_and_filters_by_prompt_and_tag(tmp_path: Path)
     tagged, _ = store.load(start, end, tag="u")
     assert tagged.shape == (1, 4)
     assert store.groups(start, end) == (["a"], ["t", "u"])
+
+
+def test_the_background_thread_prunes_and_checks_rules(guards: list[llmguard.Guard], tmp_path: Path) -> None:
+    received: list[Alert] = []
+    fake = FakeOpenAI(reply="ok")
+    rule = DriftRule(metric="mmd", alpha=0.05, min_samples=40, prompt="bot")
+    store = DriftStore(tmp_path / "drift.db")
+    rng = np.random.default_rng(1)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    store.write(_rows(today - timedelta(days=40), np.ones((5, 8))))  # past the 30-day retention
+    for back in range(1, 8):
+        store.write(_rows(today - timedelta(days=back), rng.normal(size=(10, 8)) + 3))
+    store.write(_rows(today, rng.normal(size=(50, 8)) + 3 + np.eye(8)[0] * 2))
+    g = drift_guard(
+        guards,
+        fake,
+        tmp_path,
+        rules=[rule],
+        callbacks=[received.append],
+        permutations=99,
+        check_interval_s=1e-6,
+        prune_interval_s=1e-6,
+    )
+    with fake.client(llmguard.OpenAI, guard=g) as client:
+        ask(client, "hello")  # the worker wakes, embeds, then prunes and checks
+    assert g.flush(5)
+    g.close(5)
+    assert [a.rule for a in received] == ["drift:mmd[prompt=bot]"]
+    assert store.count() == 7 * 10 + 50 + 1
+    stats = drift_stats(g)
+    assert stats is not None
+    assert stats.alerts == 1

@@ -175,7 +175,7 @@ def build(guard: Guard) -> DriftObserver | None:
         if getattr(guard, "drift", None) is not None
         else guard.settings.file_settings.get("drift")
     )
-    if spec is None or spec is False:
+    if spec is None or spec is False or (isinstance(spec, dict) and spec.get("enabled") is False):
         return None
     require_drift_extra()
     config = DriftConfig.coerce(spec)

@@ -12,8 +12,10 @@ Portable types only (SQLite by default, PostgreSQL by URL): the vector is float3
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +119,7 @@ class DriftStore:
         self.engine = engine_for(target)
         self.retention_days = retention_days
         self._lock = threading.Lock()
+        _live.add(self)
         if create:
             METADATA.create_all(self.engine)
 
@@ -252,3 +255,15 @@ class DriftStore:
     def close(self) -> None:
         """Dispose of the engine's pooled connections."""
         self.engine.dispose()
+
+
+_live: weakref.WeakSet[DriftStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_live):
+        store._lock = threading.Lock()
+        store.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
