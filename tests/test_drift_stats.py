@@ -137,3 +137,26 @@ def test_missing_extra_raises_configuration_error_naming_it(monkeypatch: pytest.
         DriftConfig()
     with pytest.raises(ConfigurationError, match=r"llmguard\[drift\]"):
         mmd_test(np.zeros((3, 2)), np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        ({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}, "a"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": "x"}, {"type": "image"}]}]},
+            "x",
+        ),
+        ({"messages": [{"role": "system", "content": "s"}]}, None),
+        ({"input": "hello"}, "hello"),
+        ({"input": [{"role": "user", "content": "r"}]}, "r"),
+        ({"prompt": "p"}, "p"),
+        ({"prompt": ["p1", "p2"]}, "p2"),
+        ({"messages": "not a list"}, None),
+        ({}, None),
+    ],
+)
+def test_the_default_extractor_takes_the_last_user_input(body: dict[str, Any], text: str | None) -> None:
+    from llmguard.drift import last_user_text
+
+    assert last_user_text(body) == text
