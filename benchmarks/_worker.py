@@ -135,26 +135,31 @@ def drift_guard(answer: Callable[[httpx2.Request], httpx2.Response]) -> Any:
     store; the caller's side is a hash per call and a queue put per sampled call, but the background
     thread shares the interpreter, so its cost shows in the per-call figures too.
     """
+    import base64
+    import struct
     import tempfile
     from pathlib import Path
 
     import llmguard
     from llmguard.drift import DriftConfig
 
-    vector = [round(1 / 1536**0.5, 6)] * 1536
+    floats = [round(1 / 1536**0.5, 6)] * 1536
+    as_base64 = base64.b64encode(struct.pack("<1536f", *floats)).decode()
+    bodies: dict[tuple[int, bool], bytes] = {}
 
     def serve(request: httpx2.Request) -> httpx2.Response:
-        if request.url.path.endswith("/embeddings"):
-            inputs = json.loads(request.content)["input"]
-            data = [{"object": "embedding", "index": i, "embedding": vector} for i in range(len(inputs))]
-            body = {
-                "object": "list",
-                "data": data,
-                "model": "text-embedding-3-small",
-                "usage": {"prompt_tokens": 3, "total_tokens": 3},
-            }
-            return httpx2.Response(200, json=body)
-        return answer(request)
+        if not request.url.path.endswith("/embeddings"):
+            return answer(request)
+        sent = json.loads(request.content)
+        key = (len(sent["input"]), sent.get("encoding_format") == "base64")
+        if key not in bodies:  # the provider's serialization is not the client's cost: build once
+            vector: Any = as_base64 if key[1] else floats
+            data = [{"object": "embedding", "index": i, "embedding": vector} for i in range(key[0])]
+            usage = {"prompt_tokens": 3, "total_tokens": 3}
+            bodies[key] = json.dumps(
+                {"object": "list", "data": data, "model": "text-embedding-3-small", "usage": usage}
+            ).encode()
+        return httpx2.Response(200, content=bodies[key], headers={"content-type": "application/json"})
 
     def client(guard: Any) -> Any:
         http = httpx2.Client(transport=httpx2.MockTransport(serve))
