@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -107,7 +108,9 @@ def test_content_is_stored_only_when_retained_and_capped(
     assert [row[6] for row in stored(tmp_path / "drift.db")] == ["hello"]
 
 
-def test_embedding_spend_is_its_own_kind_in_the_ledger(guards: list[llmguard.Guard], tmp_path: Path) -> None:
+def test_embedding_spend_is_its_own_kind_in_the_ledger(
+    guards: list[llmguard.Guard], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake = FakeOpenAI(reply="ok")
     g = drift_guard(guards, fake, tmp_path, guard={"ledger": True})
     with fake.client(llmguard.OpenAI, guard=g) as client:
@@ -120,6 +123,15 @@ def test_embedding_spend_is_its_own_kind_in_the_ledger(guards: list[llmguard.Gua
     assert kinds["app"] == 3
     assert kinds["drift"] >= 1
     assert set(kinds) == {"app", "drift"}
+    from typer.testing import CliRunner
+
+    from llmguard.cli import app
+
+    monkeypatch.setenv("LLMGUARD_DB", str(tmp_path / "l.db"))
+    result = CliRunner().invoke(app, ["--json", "cost", "report", "--by", "kind"])
+    assert result.exit_code == 0, result.output
+    by_kind = {row["kind"]: row["calls"] for row in json.loads(result.output)["rows"]}
+    assert by_kind == kinds  # monitoring spend is reported apart from app spend
 
 
 def test_the_pin_policy_applies_to_the_embedding_model(guards: list[llmguard.Guard], tmp_path: Path) -> None:
