@@ -95,6 +95,7 @@ def test_sampled_inputs_are_embedded_on_a_background_thread_as_drift_calls(
     stats = drift_stats(g)
     assert stats is not None
     assert (stats.sampled, stats.embedded, stats.failed, stats.dropped, stats.pending) == (2, 2, 0, 0, 0)
+    assert g.stats().drift == stats
 
 
 def test_content_is_stored_only_when_retained_and_capped(
