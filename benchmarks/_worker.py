@@ -115,11 +115,61 @@ def build(variant: str, answer: Callable[[httpx2.Request], httpx2.Response] = ha
             pin_policy="off", tracer_provider=tracer_provider, meter_provider=meter_provider
         )
         return llmguard.OpenAI(guard=guard, **kwargs)
+    if variant == "llmguard-drift":
+        return llmguard.OpenAI(guard=drift_guard(answer), **kwargs)
     if variant == "llmguard-all":
         from benchmarks._all_on import all_on_guard
 
         return llmguard.OpenAI(guard=all_on_guard(), **kwargs)
     raise SystemExit(f"unknown variant {variant!r}")
+
+
+DRIFT_RATE = 0.05
+"""The drift variant embeds this share of calls (a 1,536-dimension vector each), in the background."""
+
+
+def drift_guard(answer: Callable[[httpx2.Request], httpx2.Response]) -> Any:
+    """Pins off plus input drift at `DRIFT_RATE`, embedding through a guarded client over the same transport.
+
+    Sampled inputs are embedded on the drift thread (in batches) and written to a temporary SQLite
+    store; the caller's side is a hash per call and a queue put per sampled call, but the background
+    thread shares the interpreter, so its cost shows in the per-call figures too.
+    """
+    import base64
+    import struct
+    import tempfile
+    from pathlib import Path
+
+    import llmguard
+    from llmguard.drift import DriftConfig
+
+    floats = [round(1 / 1536**0.5, 6)] * 1536
+    as_base64 = base64.b64encode(struct.pack("<1536f", *floats)).decode()
+    bodies: dict[tuple[int, bool], bytes] = {}
+
+    def serve(request: httpx2.Request) -> httpx2.Response:
+        if not request.url.path.endswith("/embeddings"):
+            return answer(request)
+        sent = json.loads(request.content)
+        key = (len(sent["input"]), sent.get("encoding_format") == "base64")
+        if key not in bodies:  # the provider's serialization is not the client's cost: build once
+            vector: Any = as_base64 if key[1] else floats
+            data = [{"object": "embedding", "index": i, "embedding": vector} for i in range(key[0])]
+            usage = {"prompt_tokens": 3, "total_tokens": 3}
+            bodies[key] = json.dumps(
+                {"object": "list", "data": data, "model": "text-embedding-3-small", "usage": usage}
+            ).encode()
+        return httpx2.Response(200, content=bodies[key], headers={"content-type": "application/json"})
+
+    def client(guard: Any) -> Any:
+        http = httpx2.Client(transport=httpx2.MockTransport(serve))
+        return llmguard.OpenAI(
+            guard=guard, api_key="bench", base_url="https://bench.invalid/v1", http_client=http
+        )
+
+    store = Path(tempfile.mkdtemp(prefix="llmguard-bench-")) / "drift.db"
+    config = DriftConfig(sampling=DRIFT_RATE, client=client, store=store, check_interval_s=0)
+    return llmguard.Guard(pin_policy="off", drift=config)
 
 
 def call(client: Any, stream: bool, variant: str) -> Callable[[], object]:

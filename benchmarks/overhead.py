@@ -10,6 +10,9 @@ N2=80 unless ``--n1``/``--n2`` say otherwise), a figure that does not move with 
 at once.
 
     python benchmarks/overhead.py [--rounds 7] [--calls 2000] [--callgrind] [--variants raw,llmguard-pins]
+
+Opt-in variant ``llmguard-drift`` (pins off, input drift sampling 5% of calls and embedding them in
+the background; needs ``llmguard[drift]``): ``--variants raw,llmguard-off,llmguard-drift``.
 """
 
 from __future__ import annotations

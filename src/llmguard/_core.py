@@ -197,7 +197,7 @@ class CallContext:
         self._call_id: str | None = None
         self.observers: tuple[CallObserver, ...] = ()
         """The observers watching this call (chosen once, before ``on_start``)."""
-        self.kind = "judge" if _context.judge_mode.get() else "app"
+        self.kind: str = _context.call_kind.get()
         self.prompt: PromptRef | None = _context.current_prompt.get()
         self.scope: ContextValues | None = current_context.get()
         """The call context (user, session, tags, metadata), or ``None`` when none applies."""

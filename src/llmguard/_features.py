@@ -29,6 +29,7 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("llmguard.telemetry._observer", "FEATURE"),
     ("llmguard.judging._observer", "FEATURE"),
     ("llmguard._feedback._observer", "FEATURE"),
+    ("llmguard._drift_feature", "FEATURE"),
     ("llmguard.cost._feature", "FEATURE"),
     ("llmguard._pricing", "FEATURE"),
 )

@@ -63,6 +63,8 @@ class Guard:
             ``postgresql://USER@HOST/DB`` shared by every replica (``pip install 'llmguard[postgres]'``,
             then ``llmguard db upgrade``).
         db_path: The former name of ``db`` (a SQLite file path).
+        drift: Input drift monitoring: ``True``, a mapping, or a `llmguard.drift.DriftConfig`
+            (needs the ``llmguard[drift]`` extra).
         tracer_provider: OpenTelemetry tracer provider (default: the global one).
         meter_provider: OpenTelemetry meter provider (default: the global one).
         logger_provider: OpenTelemetry logger provider (default: the global one).
@@ -93,6 +95,7 @@ class Guard:
         telemetry: Any = None,
         db: str | Path | None = None,
         db_path: str | Path | None = None,
+        drift: Any = None,
         tracer_provider: Any = None,
         meter_provider: Any = None,
         logger_provider: Any = None,
@@ -118,6 +121,7 @@ class Guard:
         self.budgets = budgets
         self.prices = prices
         self.telemetry = telemetry
+        self.drift = drift
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
         self.logger_provider = logger_provider

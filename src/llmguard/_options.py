@@ -273,6 +273,24 @@ class PromptOptions:
         )
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DriftOptions:
+    """Input drift monitoring: ``drift=``, else ``[tool.llmguard] drift`` (coerced when built)."""
+
+    GUARD_KEYS: ClassVar[tuple[str, ...]] = ("drift",)
+    FILE_KEYS: ClassVar[tuple[str, ...]] = ("drift",)
+
+    spec: Any = None
+    """``True``, a mapping or a `llmguard.drift.DriftConfig`; None or False: off."""
+    db: str = "sqlite:///.llmguard/llmguard.db"
+    """The database URL where vectors are kept (``guard.db``) unless the spec names its own."""
+
+    @classmethod
+    def resolve(cls, guard: Guard) -> DriftOptions:
+        """Drift's options: the argument, else the config file."""
+        return cls(spec=_first(guard.drift, _file(guard, "drift")), db=guard.settings.db)
+
+
 FEATURE_OPTIONS: tuple[type[Any], ...] = (
     ProviderOptions,
     ExtensionOptions,
@@ -280,6 +298,7 @@ FEATURE_OPTIONS: tuple[type[Any], ...] = (
     PromptOptions,
     JudgingOptions,
     FeedbackOptions,
+    DriftOptions,
     CostOptions,
     PricingOptions,
 )

@@ -26,7 +26,7 @@ __all__ = [
     "new_call_id",
 ]
 
-CallKind = Literal["app", "judge"]
+CallKind = Literal["app", "judge", "drift"]
 
 _last = [0, 0]
 _id_lock = threading.Lock()

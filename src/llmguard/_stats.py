@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._guard import Guard
     from .cost import WriterStats
+    from .drift import DriftStats
     from .judging import JudgingStats
 
 __all__ = ["FeedbackStats", "GuardStats", "guard_stats"]
@@ -41,11 +42,14 @@ class GuardStats:
         ledger: Cost-ledger writer counters (written, dropped, failed, pending), or None when
             the ledger and budgets are off or no call was made yet.
         feedback: Feedback recorded through this guard.
+        drift: Input-drift counters (sampled, embedded, skipped, failed, dropped, pending), or None
+            when drift is off or no call was made yet.
     """
 
     judging: JudgingStats | None
     ledger: WriterStats | None
     feedback: FeedbackStats
+    drift: DriftStats | None = None
 
 
 def _observer_of(guard: Guard, module: str, cls: str) -> Any:
@@ -59,12 +63,14 @@ def _observer_of(guard: Guard, module: str, cls: str) -> Any:
 
 
 def guard_stats(guard: Guard) -> GuardStats:
-    """The counters of ``guard``'s judging, cost ledger and feedback (see `GuardStats`)."""
+    """The counters of ``guard``'s judging, cost ledger, feedback and input drift (see `GuardStats`)."""
     judging = _observer_of(guard, "llmguard.judging._observer", "JudgingObserver")
     ledger = _observer_of(guard, "llmguard.cost._observer", "LedgerObserver")
     feedback = sys.modules.get("llmguard._feedback._api")
+    drift = _observer_of(guard, "llmguard.drift._observer", "DriftObserver")
     return GuardStats(
         judging=None if judging is None else judging.stats(),
         ledger=None if ledger is None else ledger.stats,
         feedback=FeedbackStats() if feedback is None else feedback.feedback_stats(guard),
+        drift=None if drift is None else drift.stats(),
     )

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -24,6 +25,8 @@ from sqlalchemy import (
 
 __all__ = [
     "ALERTS",
+    "DRIFT_ALERTS",
+    "DRIFT_VECTORS",
     "FEEDBACK",
     "FEEDBACK_CONTENT",
     "JUDGMENTS",
@@ -240,3 +243,31 @@ REVIEW_QUEUE = Table(
     Column("content", Text, nullable=False),
 )
 """One row per call routed to human review, with its retained (redacted, capped) content as JSON."""
+
+DRIFT_VECTORS = Table(
+    "llmguard_drift_vectors",
+    METADATA,
+    Column("id", BigInt, primary_key=True, autoincrement=True),
+    Column("call_id", String(64), nullable=False),
+    Column("created_ns", BigInt, nullable=False),
+    Column("prompt_name", String(256)),
+    Column("prompt_version", String(64)),
+    Column("tags", Text),
+    Column("model", String(256)),
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    Column("content", Text),
+    Index("ix_llmguard_drift_vectors_created", "created_ns"),
+    sqlite_autoincrement=True,
+)
+"""One row per embedded input (float32 vector bytes): personal-data-adjacent, pruned after its retention."""
+
+DRIFT_ALERTS = Table(
+    "llmguard_drift_alerts",
+    METADATA,
+    Column("rule", String(256), primary_key=True),
+    Column("window", String(64), primary_key=True),
+    Column("fired_ns", BigInt, nullable=False),
+    Column("message", Text),
+)
+"""Drift alerts delivered, so each (rule, window) fires once across processes."""

@@ -39,6 +39,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("worker", "llmguard.cli._worker", "worker_app"),
     ("rollout", "llmguard.cli._rollout", "rollout_app"),
     ("review", "llmguard.cli._review", "review_app"),
+    ("drift", "llmguard.cli._drift", "drift_app"),
 )
 """(name, module, typer app) of every feature's sub-command group."""
 

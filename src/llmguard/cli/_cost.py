@@ -48,6 +48,7 @@ _GROUPS["service"] = "service"
 _GROUPS["user"] = "COALESCE(user_id, '-')"
 _GROUPS["session"] = "COALESCE(session_id, '-')"
 _GROUPS["tag"] = "COALESCE(g.value, '-')"
+_GROUPS["kind"] = "kind"
 
 
 class By(StrEnum):
@@ -60,6 +61,7 @@ class By(StrEnum):
     user = "user"
     session = "session"
     tag = "tag"
+    kind = "kind"
 
 
 class Format(StrEnum):
@@ -182,7 +184,11 @@ def _print_table(rows: list[dict[str, Any]], by: By, daily: list[float | None]) 
 def report(
     ctx: typer.Context,
     by: Annotated[
-        By, typer.Option("--by", help="Group by day, model, prompt, service, user, session or tag.")
+        By,
+        typer.Option(
+            "--by",
+            help="Group by day, model, prompt, service, user, session, tag or kind (app, judge, drift spend).",
+        ),
     ] = By.day,
     since: Annotated[
         str | None, typer.Option("--since", help="Start date (2025-03-01) or days back (30d).")

@@ -67,7 +67,7 @@ class Budget:
         prompt: Only calls built from this registry prompt.
         model: Only calls to this model (requested or sent).
         provider: Only calls to this provider (``openai``, ``anthropic``...).
-        kind: ``app`` or ``judge`` calls only.
+        kind: ``app``, ``judge`` or ``drift`` (input-drift embedding) calls only.
         user: Only calls made for this user (the call context's ``user_id``).
         session: Only calls of this session.
         tag: Only calls carrying this tag.

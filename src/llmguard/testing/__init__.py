@@ -20,7 +20,7 @@ fixtures and an `llmguard_fake(...)` marker that configures them.
 
 from ._fake import DEFAULT_REPLY, FakeProvider
 from ._fake_anthropic import FakeAnthropic
-from ._fake_openai import FakeOpenAI
+from ._fake_openai import FakeOpenAI, word_embedding
 from ._models import FailureKind, FakeFailure, FakeRequest, FakeUsage, TokenCounts, estimate_tokens
 from ._records import make_record
 from ._sse import SSEEvent, split_words
@@ -42,4 +42,5 @@ __all__ = [
     "estimate_tokens",
     "make_record",
     "split_words",
+    "word_embedding",
 ]

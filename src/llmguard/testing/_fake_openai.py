@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
+import re
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from ._fake import FakeProvider, ReplyContext, collect_text
@@ -14,7 +15,7 @@ from ._models import FakeRequest, TokenCounts, estimate_tokens
 from ._sse import DONE, SSEEvent
 from ._wire import Payload
 
-__all__ = ["FakeOpenAI"]
+__all__ = ["FakeOpenAI", "word_embedding"]
 
 _FINGERPRINT = "fp_fake"
 _ERROR_TYPES: Mapping[int, tuple[str, str | None]] = {
@@ -46,6 +47,11 @@ class FakeOpenAI(FakeProvider):
 
     embedding_dimensions: int = 8
     """The length of fake embedding vectors when the request does not set `dimensions`."""
+
+    embedder: Callable[[str, int], Sequence[float]] | None = None
+    """`(text, dimensions) -> vector` for `/embeddings`; `None` hashes each whole text to its own
+    unit vector (deterministic, but unrelated texts and near-identical ones are equally far apart).
+    Set it to `word_embedding` for vectors where texts sharing words are close (drift demos)."""
 
     def render(self, request: FakeRequest, sequence: int) -> Payload | None:
         """Render the answer to a request; see `FakeProvider.render`."""
@@ -260,7 +266,11 @@ def _embeddings(fake: FakeOpenAI, request: FakeRequest, sequence: int) -> Payloa
     dimensions = request.body.get("dimensions") or fake.embedding_dimensions
     as_base64 = request.body.get("encoding_format") == "base64"
     data = [
-        {"object": "embedding", "index": index, "embedding": _vector(text, dimensions, as_base64)}
+        {
+            "object": "embedding",
+            "index": index,
+            "embedding": _vector(text, dimensions, as_base64, fake.embedder),
+        }
         for index, text in enumerate(texts)
     ]
     tokens = sum(estimate_tokens(text) for text in texts)
@@ -274,13 +284,45 @@ def _embedding_inputs(value: object) -> list[str]:
     return [value if isinstance(value, str) else repr(value)]
 
 
-def _vector(text: str, dimensions: int, as_base64: bool) -> list[float] | str:
-    seed = hashlib.sha256(text.encode()).digest()
-    raw = [(seed[index % len(seed)] - 127.5) / 127.5 for index in range(dimensions)]
+def _hashed(text: str, dimensions: int) -> list[float]:
+    """A deterministic vector in [-1, 1]^dimensions from SHA-256 of ``text`` (counter mode)."""
+    out: list[float] = []
+    block = 0
+    while len(out) < dimensions:
+        digest = hashlib.sha256(f"{block}\0{text}".encode()).digest()
+        out.extend((byte - 127.5) / 127.5 for byte in digest)
+        block += 1
+    return out[:dimensions]
+
+
+def _unit(raw: Sequence[float]) -> list[float]:
     norm = math.sqrt(sum(value * value for value in raw)) or 1.0
-    vector = [value / norm for value in raw]
+    return [value / norm for value in raw]
+
+
+def word_embedding(text: str, dimensions: int) -> list[float]:
+    """A deterministic bag-of-words embedding: the unit sum of one hashed vector per lowercase word.
+
+    Texts that share words get close vectors and texts on other words far ones, so a traffic mix
+    that changes topic moves the embeddings as a real model's would. Use it as `FakeOpenAI.embedder`.
+    """
+    total = [0.0] * dimensions
+    for word in re.findall(r"[a-z0-9']+", text.lower()):
+        for index, value in enumerate(_hashed(word, dimensions)):
+            total[index] += value
+    return _unit(total)
+
+
+def _vector(
+    text: str, dimensions: int, as_base64: bool, embedder: Callable[[str, int], Sequence[float]] | None = None
+) -> list[float] | str:
+    if embedder is not None:
+        vector = [float(value) for value in embedder(text, dimensions)]
+    else:
+        seed = hashlib.sha256(text.encode()).digest()
+        vector = _unit([(seed[index % len(seed)] - 127.5) / 127.5 for index in range(dimensions)])
     if as_base64:
-        return base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode()
+        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
     return vector
 
 
