@@ -325,8 +325,8 @@ def test_alerts_use_the_cost_alert_path_once_per_window(
     assert DriftStore(tmp_path / "drift.db").claim_alert(alert.rule, alert.window, "again") is False
 
 
-def test_retention_prunes_old_vectors(tmp_path: Path) -> None:
-    store = DriftStore(tmp_path / "d.db", retention_days=30)
+def test_retention_prunes_old_vectors(db_url: str, tmp_path: Path) -> None:
+    store = DriftStore(db_url, retention_days=30)
     now = datetime(2025, 3, 20, tzinfo=UTC)
     store.write(
         _rows(now - timedelta(days=31), np.ones((3, 4))) + _rows(now - timedelta(days=29), np.ones((2, 4)))
@@ -336,8 +336,8 @@ def test_retention_prunes_old_vectors(tmp_path: Path) -> None:
     assert DriftStore(tmp_path / "e.db", retention_days=None).prune() == 0
 
 
-def test_store_round_trips_vectors_and_filters_by_prompt_and_tag(tmp_path: Path) -> None:
-    store = DriftStore(f"sqlite:///{tmp_path / 'd.db'}")
+def test_store_round_trips_vectors_and_filters_by_prompt_and_tag(db_url: str) -> None:
+    store = DriftStore(db_url)
     day = datetime(2025, 3, 20, tzinfo=UTC)
     vectors = np.arange(12, dtype=np.float32).reshape(3, 4)
     store.write(
@@ -353,6 +353,8 @@ def test_store_round_trips_vectors_and_filters_by_prompt_and_tag(tmp_path: Path)
     tagged, _ = store.load(start, end, tag="u")
     assert tagged.shape == (1, 4)
     assert store.groups(start, end) == (["a"], ["t", "u"])
+    assert store.claim_alert("drift:mmd", "2025-03-20", "first") is True  # one replica delivers it ...
+    assert DriftStore(db_url).claim_alert("drift:mmd", "2025-03-20", "again") is False  # ... once
 
 
 def test_the_background_thread_prunes_and_checks_rules(guards: list[llmguard.Guard], tmp_path: Path) -> None:

@@ -223,10 +223,10 @@ def test_an_unusable_database_is_a_clear_error(tmp_path: Path) -> None:
         ReviewStore(bad)
 
 
-def test_concurrent_enqueues_keep_one_row_per_call(tmp_path: Path) -> None:
+def test_concurrent_enqueues_keep_one_row_per_call(db_url: str) -> None:
     import threading
 
-    stores = [ReviewStore(tmp_path / "c.db") for _ in range(4)]
+    stores = [ReviewStore(db_url) for _ in range(4)]
     ids = [f"{i:032x}" for i in range(50)]
     added: list[int] = []
 

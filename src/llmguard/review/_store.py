@@ -25,6 +25,8 @@ from ._rules import REASON_NEGATIVE, Routing
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from llmguard._storage import Database
+
 __all__ = [
     "LABEL_NAME",
     "QUEUE",
@@ -46,7 +48,7 @@ from llmguard._storage._schema import METADATA as metadata  # noqa: E402
 from llmguard._storage._schema import REVIEW_QUEUE as QUEUE  # noqa: E402
 
 
-def engine_for(target: str | Path | Engine) -> Engine:
+def engine_for(target: str | Path | Database | Engine) -> Engine:
     """The engine of a database path or URL, or an Engine as given.
 
     A path or URL shares the process's one pool per database (schema checked); a bare Engine gets
@@ -151,7 +153,7 @@ class ReviewStore:
             SQLite file path, or an Engine.
     """
 
-    def __init__(self, target: str | Path | Engine) -> None:
+    def __init__(self, target: str | Path | Database | Engine) -> None:
         try:
             self.engine = engine_for(target)
         except (sa.exc.SQLAlchemyError, LLMGuardError) as exc:
