@@ -35,8 +35,8 @@ def _state(**changes: Any) -> RolloutState:
     return RolloutState(**{**{f: getattr(base, f) for f in base.__dataclass_fields__}, **changes})
 
 
-def test_sql_store_compare_and_set(tmp_path: Path) -> None:
-    store = SQLRolloutStore(f"sqlite:///{tmp_path / 'r.db'}")
+def test_sql_store_compare_and_set(db_url: str) -> None:
+    store = SQLRolloutStore(db_url)
     first = store.write(_state(), None)
     assert first.revision == 1
     assert store.read("bot", "production") == first
@@ -53,8 +53,8 @@ def test_sql_store_compare_and_set(tmp_path: Path) -> None:
     assert store.read("bot", "staging") is None
 
 
-def test_sql_store_one_winner_among_threads(tmp_path: Path) -> None:
-    store = SQLRolloutStore(sa.create_engine(f"sqlite:///{tmp_path / 'r.db'}"))
+def test_sql_store_one_winner_among_threads(db_url: str) -> None:
+    store = SQLRolloutStore(db_url)
     start = store.write(_state(), None)
     wins: list[int] = []
     lost: list[int] = []
