@@ -125,6 +125,7 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp, _postgres(args.postgres) as server:
+
         def sqlite_url(name: str) -> str:
             return f"sqlite:///{Path(tmp) / name}.db"
 

@@ -141,7 +141,8 @@ def export(
         if candidates:
             rows = _rows(
                 conn,
-                f"SELECT * FROM {rows_source()} WHERE negative = 1 OR (value_type = 'numeric' AND score <= :top) "
+                f"SELECT * FROM {rows_source()} WHERE source <> 'review' "  # reviews: `llmguard eval refresh`
+                "AND (negative = 1 OR (value_type = 'numeric' AND score <= :top)) "
                 "ORDER BY id",
                 top=max_rating if max_rating is not None else float("-inf"),
             )
