@@ -68,7 +68,11 @@ def _feedback_worker(url: str, proc: int, threads: int, votes: int) -> None:
         for i in range(votes):
             ref = CallRef(call_id=f"p{proc}-t{t}-c{i}")
             sink.write(
-                FeedbackEntry(ref=ref, name="thumbs", value=True, value_type="boolean", score=1.0, label=None)
+                [
+                    FeedbackEntry(
+                        ref=ref, name="thumbs", value=True, value_type="boolean", score=1.0, label=None
+                    )
+                ]
             )
 
     pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]

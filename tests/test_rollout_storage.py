@@ -139,7 +139,7 @@ def _fill(db: Path, now: datetime) -> None:
         ref = CallRef(call_id=f"c{i}", prompt_name="bot", prompt_version="1.0.0" if i % 2 else "2.0.0")
         entry = FeedbackEntry(ref=ref, name="thumbs", value=False, value_type="boolean", score=0.0, label="false",
                               negative=True, created_at=now)  # fmt: skip
-        feedback.write(entry)
+        feedback.write([entry])
     feedback.close()
 
 

@@ -226,8 +226,8 @@ def test_feedback_upserts_per_user_and_keeps_content_once(db_url: str) -> None:
         )  # fmt: skip
 
     for value in (True, False):
-        sink.write(entry(value, "u1"))
-    sink.write(entry(True, "u2"))
+        sink.write([entry(value, "u1")])
+    sink.write([entry(True, "u2")])
     db = sink.db
     rows = db.query("SELECT user_id, negative, revisions FROM llmguard_feedback ORDER BY user_id")
     assert rows == [("u1", 1, 2), ("u2", 0, 1)]

@@ -9,11 +9,12 @@ failing sink does not stop the others. A Postgres sink is one class with ``write
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from llmguard._db import WRITE_ERRORS, after_fork
 from llmguard._internal import advise_once, logger
+from llmguard._storage._sink import Sink
 
 from ._model import FeedbackEntry
 
@@ -23,15 +24,15 @@ EVENT_NAME = "gen_ai.evaluation.result"
 
 
 @runtime_checkable
-class FeedbackSink(Protocol):
-    """Where feedback goes: one method, called once per `llmguard.feedback` call.
+class FeedbackSink(Sink[FeedbackEntry], Protocol):
+    """Where feedback goes: a `llmguard._storage.Sink` of entries (one per `llmguard.feedback` call).
 
     Writes must be idempotent per ``(entry.ref.call_id, entry.name, entry.user_id)``: a second
     write with the same key replaces the first.
     """
 
-    def write(self, entry: FeedbackEntry) -> None:
-        """Store or forward ``entry``; may raise (the caller logs and counts it)."""
+    def write(self, entries: Sequence[FeedbackEntry], /) -> None:
+        """Store or forward ``entries``; may raise (the caller logs and counts it)."""
 
 
 class SinkErrors:
@@ -70,7 +71,7 @@ ERRORS = SinkErrors()
 def safe_write(sink: FeedbackSink, entry: FeedbackEntry) -> bool:
     """Write to ``sink``; log and count a failure instead of raising. Returns whether it worked."""
     try:
-        sink.write(entry)
+        sink.write([entry])
     except WRITE_ERRORS as exc:  # the store failed (full disk, read-only file): count it, say it once
         ERRORS.add(sink)
         name = type(sink).__name__
@@ -102,9 +103,10 @@ class CallbackFeedbackSink:
     def __init__(self, callback: Callable[[FeedbackEntry], Any]) -> None:
         self.callback = callback
 
-    def write(self, entry: FeedbackEntry) -> None:
-        """Call the callback."""
-        self.callback(entry)
+    def write(self, entries: Sequence[FeedbackEntry], /) -> None:
+        """Call the callback once per entry."""
+        for entry in entries:
+            self.callback(entry)
 
 
 class FanOutFeedbackSink:
@@ -117,10 +119,11 @@ class FanOutFeedbackSink:
     def __init__(self, *sinks: FeedbackSink | Callable[[FeedbackEntry], Any]) -> None:
         self.sinks: tuple[FeedbackSink, ...] = tuple(as_sink(sink) for sink in sinks)
 
-    def write(self, entry: FeedbackEntry) -> None:
+    def write(self, entries: Sequence[FeedbackEntry], /) -> None:
         """Write to every sink."""
-        for sink in self.sinks:
-            safe_write(sink, entry)
+        for entry in entries:
+            for sink in self.sinks:
+                safe_write(sink, entry)
 
     def close(self) -> None:
         """Close the sinks that can be closed."""
@@ -169,11 +172,15 @@ class OTelFeedbackSink:
         self._logger = get_logger("llmguard.feedback", __version__, logger_provider=logger_provider)
         self.capture_content = capture_content
 
-    def write(self, entry: FeedbackEntry) -> None:
-        """Emit the event."""
-        self._logger.emit(
-            event_name=EVENT_NAME, context=_call_context(entry), body=None, attributes=self.attributes(entry)
-        )
+    def write(self, entries: Sequence[FeedbackEntry], /) -> None:
+        """Emit one event per entry."""
+        for entry in entries:
+            self._logger.emit(
+                event_name=EVENT_NAME,
+                context=_call_context(entry),
+                body=None,
+                attributes=self.attributes(entry),
+            )
 
     def attributes(self, entry: FeedbackEntry) -> dict[str, Any]:
         """The event's attributes."""

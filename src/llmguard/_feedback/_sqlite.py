@@ -13,6 +13,7 @@ import json
 import os
 import threading
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -122,16 +123,17 @@ class SQLFeedbackSink:
         self._queue_lock = threading.Lock()
         self._queue = deque()  # entries of the parent's threads: the parent commits them
 
-    def write(self, entry: FeedbackEntry) -> None:
-        """Store ``entry`` (UPSERT); returns once it is committed."""
-        pending = _Pending(entry_row(entry), content_row(entry))
+    def write(self, entries: Sequence[FeedbackEntry], /) -> None:
+        """Store ``entries`` (UPSERT); returns once they are committed."""
+        pendings = [_Pending(entry_row(entry), content_row(entry)) for entry in entries]
         with self._queue_lock:
-            self._queue.append(pending)
+            self._queue.extend(pendings)
         with self._lock:
-            if not pending.done:
+            if not all(p.done for p in pendings):
                 self._commit_batch()
-        if pending.error is not None:
-            raise pending.error
+        for pending in pendings:
+            if pending.error is not None:
+                raise pending.error
 
     def _commit_batch(self) -> None:
         with self._queue_lock:

@@ -20,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from llmguard._db import after_fork
 from llmguard._storage import Database, open_database
+from llmguard._storage._sink import Sink
 
 __all__ = ["COLUMNS", "NANOS", "TABLE", "Ledger", "LedgerRow", "SQLLedger", "SQLiteLedger"]
 
@@ -72,8 +73,11 @@ CHUNK_ROWS = 500
 
 
 @runtime_checkable
-class Ledger(Protocol):
-    """Where ledger rows go. Implementations must be safe to call from a background thread."""
+class Ledger(Sink[LedgerRow], Protocol):
+    """Where ledger rows go (a `llmguard._storage.Sink` that can also be queried and pruned).
+
+    Implementations must be safe to call from a background thread.
+    """
 
     def write(self, rows: Sequence[LedgerRow]) -> None:
         """Append ``rows`` (atomically per batch of the writer); raise on failure (logged and counted)."""

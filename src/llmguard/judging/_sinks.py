@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from llmguard._db import after_fork
 from llmguard._storage import Database, open_database
+from llmguard._storage._sink import Sink
 
 from ._types import Judgment
 
@@ -50,10 +51,10 @@ COLUMNS: tuple[str, ...] = (
 
 
 @runtime_checkable
-class JudgmentSink(Protocol):
-    """Receives judgments on the judging worker thread (never on the caller's)."""
+class JudgmentSink(Sink[Judgment], Protocol):
+    """Receives judgments on the judging worker thread (never on the caller's): a `llmguard._storage.Sink`."""
 
-    def write(self, judgments: Iterable[Judgment]) -> None:
+    def write(self, judgments: Sequence[Judgment], /) -> None:
         """Store a batch of judgments."""
 
 

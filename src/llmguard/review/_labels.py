@@ -91,11 +91,11 @@ def _with_comment(entry: Any, comment: str | None) -> Any:
 def _write(guard: Guard, entry: Any) -> None:
     try:
         if guard.feedback_sink is not None:
-            as_sink(guard.feedback_sink).write(entry)
+            as_sink(guard.feedback_sink).write([entry])
             return
         sink = SQLiteFeedbackSink(guard.db)
         try:
-            sink.write(entry)
+            sink.write([entry])
         finally:
             sink.close()
         otel = OTelFeedbackSink(guard.logger_provider, capture_content=guard.settings.capture_content)
