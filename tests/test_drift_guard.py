@@ -387,3 +387,28 @@ def test_the_background_thread_prunes_and_checks_rules(guards: list[llmguard.Gua
     stats = drift_stats(g)
     assert stats is not None
     assert stats.alerts == 1
+
+
+def test_the_centroid_distance_is_a_series_rules_and_reports_can_watch(db_url: str) -> None:
+    from llmguard.cost import SQLLedger
+    from llmguard.cost._series import SERIES, load_series
+
+    assert "drift_centroid_distance" in SERIES
+    ledger = SQLLedger(db_url)
+    today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    assert load_series(ledger, "drift_centroid_distance", today.date()).values == {}  # no vectors yet
+    store = DriftStore(db_url)
+    rng = np.random.default_rng(3)
+    for back in range(1, 9):
+        store.write(_rows(today - timedelta(days=back), rng.normal(size=(40, 8)) + 3))
+    store.write(_rows(today, rng.normal(size=(40, 8)) + 3 + np.eye(8)[0] * 3))  # today's inputs moved
+    series = load_series(
+        ledger, "drift_centroid_distance", (today - timedelta(days=1)).date(), {"prompt": "bot"}
+    )
+    yesterday, now = (today - timedelta(days=1)).date(), today.date()
+    assert set(series.values) == {yesterday, now}
+    assert series.values[now] > 5 * series.values[yesterday]  # the shift stands out from an ordinary day
+    assert series.counts[now] == 40
+    with pytest.raises(ValueError, match="use prompt or tag"):
+        load_series(ledger, "drift_centroid_distance", now, {"model": "x"})
+    ledger.close()

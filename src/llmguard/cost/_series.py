@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from llmguard._storage._sql import Dialect, dialect_of, json_array_has, json_get, json_key_param
@@ -41,7 +41,9 @@ LEDGER_SERIES: tuple[str, ...] = (*_AGGREGATES, "p95_latency")
 """Series read from the ledger alone."""
 QUALITY_SERIES: tuple[str, ...] = ("judge_score", "judge_refusal_rate", "thumbs_down_rate")
 """Series read from the judging and feedback tables (empty when they do not exist)."""
-SERIES: tuple[str, ...] = LEDGER_SERIES + QUALITY_SERIES
+DRIFT_SERIES: tuple[str, ...] = ("drift_centroid_distance",)
+"""Series read from the drift store: each day's inputs against the trailing 7 days (empty without it)."""
+SERIES: tuple[str, ...] = LEDGER_SERIES + QUALITY_SERIES + DRIFT_SERIES
 """Every series name a rule can watch."""
 
 _LEDGER_KEYS = {"service", "environment", "provider", "model", "requested_model", "response_model", "kind"}
@@ -96,6 +98,8 @@ def load_series(ledger: Ledger, name: str, since: date, where: Mapping[str, str]
         return _aggregate(ledger, name, since, where)
     if name == "p95_latency":
         return _p95(ledger, since, where)
+    if name in DRIFT_SERIES:
+        return _drift(ledger, name, since, where)
     if name in QUALITY_SERIES:
         return _quality(ledger, name, since, where)
     raise ValueError(f"unknown series {name!r}; valid: {', '.join(SERIES)}")
@@ -193,4 +197,41 @@ def _quality(ledger: Ledger, name: str, since: date, where: Mapping[str, str]) -
     rows = ledger.query(sql, [since.isoformat(), *fparams, *params])
     values = {date.fromisoformat(d): float(v) for d, v, _ in rows if v is not None}
     counts = {date.fromisoformat(d): int(c) for d, _, c in rows}
+    return Series(name, values, counts, False, min(values) if values else None)
+
+
+def _drift(ledger: Ledger, name: str, since: date, where: Mapping[str, str]) -> Series:
+    """The cosine distance of each day's input centroid from the trailing 7 days' (``prompt``/``tag`` filters).
+
+    Empty when the drift extra is not installed or the ledger's database holds no vectors.
+    """
+    empty = Series(name, {}, {}, False, None)
+    unknown = set(where) - {"prompt", "tag"}
+    if unknown:
+        raise ValueError(f"drift series filter {sorted(unknown)[0]!r}: use prompt or tag")
+    db = getattr(ledger, "db", None)
+    if db is None:
+        return empty
+    from llmguard.drift._deps import require_drift_extra
+    from llmguard.exceptions import ConfigurationError
+
+    try:
+        require_drift_extra()
+    except ConfigurationError:
+        return empty
+    from llmguard.drift._compare import CompareOptions
+    from llmguard.drift._report import drift_series
+    from llmguard.drift._store import DriftStore
+
+    store = DriftStore(db, retention_days=None)
+    if not store.exists():
+        return empty
+    today = datetime.now(UTC).date()
+    days = [since + timedelta(days=i) for i in range((today - since).days + 1)]
+    options = CompareOptions(mmd=False, topics=False)
+    found = drift_series(store, days, prompt=where.get("prompt"), tag=where.get("tag"), options=options)
+    values = {
+        d: c.centroid_distance for d, c in zip(days, found, strict=True) if c.centroid_distance is not None
+    }
+    counts = {d: c.n_current for d, c in zip(days, found, strict=True)}
     return Series(name, values, counts, False, min(values) if values else None)

@@ -24,6 +24,7 @@ class CompareOptions:
         max_samples: Rows per window fed to MMD (seeded subsample).
         min_samples: Minimum rows in each window; below it nothing is computed (``enough`` is False).
         topics: Also fit clusters and test the topic mix.
+        mmd: Run the MMD permutation test (False: the centroid distance only, for cheap series).
         k: Force the number of clusters (None: the silhouette rule).
         examples: Representative inputs per cluster (only where content was retained).
         seed: Seed of subsampling, permutations and k-means.
@@ -35,6 +36,7 @@ class CompareOptions:
     max_samples: int = 500
     min_samples: int = 30
     topics: bool = True
+    mmd: bool = True
     k: int | None = None
     examples: int = 3
     seed: int = 0
@@ -127,12 +129,16 @@ def compare(
         return head
     threadpool_limits = require_drift_extra()["threadpoolctl"].threadpool_limits  # scikit-learn's dependency
     with threadpool_limits(limits=options.threads):
-        mmd = mmd_test(
-            baseline,
-            current,
-            permutations=options.permutations,
-            max_samples=options.max_samples,
-            seed=options.seed,
+        mmd = (
+            mmd_test(
+                baseline,
+                current,
+                permutations=options.permutations,
+                max_samples=options.max_samples,
+                seed=options.seed,
+            )
+            if options.mmd
+            else None
         )
         topics = None
         if options.topics:
