@@ -106,3 +106,24 @@ def test_a_worker_killed_mid_run_leaves_its_jobs_to_be_judged_once(
     assert len(rows) == 240  # every (call, judge) judged ...
     assert {count for *_, count in rows} == {1}  # ... once, although the killed worker's jobs ran again
     db.dispose()
+
+
+def test_the_app_side_counts_every_sampled_judgment_even_when_it_cannot_enqueue() -> None:
+    from dataclasses import replace
+
+    from llmguard.judging._jobs import MAX_PAYLOAD_BYTES, JobQueue
+    from llmguard.judging._registry import resolve_judges
+    from llmguard.testing import make_record
+
+    judges = resolve_judges(["no_refusal", "min_length"])
+    queue = JobQueue("postgresql+psycopg://nobody@127.0.0.1:1/none", judges)  # nothing listens on port 1
+    record = replace(make_record(), output_text="ok")
+    huge = replace(make_record(), output_text="x" * (MAX_PAYLOAD_BYTES + 1))
+    assert queue.offer(record)  # the caller's thread never serialises or waits: accepted
+    assert queue.offer(huge)
+    queue.flush(timeout=30)
+    stats = queue.stats()
+    assert stats.sampled == 4  # 2 calls x 2 judges
+    assert stats.dropped_by_reason == {"too_large": 2, "enqueue_failed": 2}
+    assert (stats.pending, stats.queued) == (0, 0)
+    queue.shutdown()

@@ -50,8 +50,15 @@ def conninfo(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-def make_app(url: str, run: Callable[[dict[str, Any]], None] | None = None) -> Any:
-    """A procrastinate app on ``url`` with the judging task (``run`` executes it in a worker)."""
+APP_POOL: dict[str, Any] = {"min_size": 0, "max_size": 2, "timeout": 5.0}
+"""The enqueuing app's pool: connections opened on demand, two at most; an unreachable database fails a batch in 5 s."""
+
+
+def make_app(url: str, run: Callable[[dict[str, Any]], None] | None = None, **pool: Any) -> Any:
+    """A procrastinate app on ``url`` with the judging task (``run`` executes it in a worker).
+
+    ``pool`` goes to psycopg's connection pool (``min_size``, ``max_size``, ``timeout``...).
+    """
     try:
         import procrastinate
     except ImportError as exc:
@@ -60,7 +67,7 @@ def make_app(url: str, run: Callable[[dict[str, Any]], None] | None = None) -> A
         raise ConfigurationError(
             "judging on PostgreSQL enqueues jobs with procrastinate: pip install 'llmguard[postgres]'"
         ) from exc
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(url)))
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(url), **pool))
 
     def judge_call(payload: dict[str, Any]) -> None:
         if run is None:
@@ -122,30 +129,37 @@ class JobQueue:
         self._writer = BatchWriter(self._defer, name="judging jobs", batch_size=200, max_queue=max_queue)
 
     def offer(self, record: CallRecord) -> bool:
-        """Buffer ``record`` as a job; False when it was dropped (and counted)."""
-        payload = job_payload(record, self._names)
-        if len(json.dumps(payload, default=str).encode()) > MAX_PAYLOAD_BYTES:
-            return self._drop("too_large", record.call_id)
+        """Buffer ``record`` as a job; False when it was dropped (and counted). Never serialises here."""
         with self._lock:  # counted before the writer thread can count it enqueued
             self._sampled += len(self._names)
-            accepted = self._writer.submit(payload)
+            accepted = self._writer.submit(job_payload(record, self._names))
             if not accepted:
                 self._sampled -= len(self._names)
         return True if accepted else self._drop("queue_full", record.call_id)
 
-    def _drop(self, reason: str, call_id: str) -> bool:
+    def _drop(self, reason: str, call_id: str, *, counted: bool = False) -> bool:
+        """Count ``call_id``'s judgments as dropped (and as sampled, unless ``counted`` already)."""
         n = len(self._names)
         with self._lock:
-            self._sampled += n
+            self._sampled += 0 if counted else n
             self._dropped[reason] = self._dropped.get(reason, 0) + n
         if self.on_drop is not None:
             self.on_drop(reason, call_id)
         return False
 
-    def _defer(self, batch: Sequence[dict[str, Any]]) -> None:
+    def _defer(self, payloads: Sequence[dict[str, Any]]) -> None:
+        """On the writer thread: drop (and count) payloads over the cap, enqueue the rest in one batch."""
+        batch = []
+        for payload in payloads:
+            if len(json.dumps(payload, default=str).encode()) > MAX_PAYLOAD_BYTES:
+                self._drop("too_large", payload["call_id"], counted=True)
+            else:
+                batch.append(payload)
+        if not batch:
+            return
         try:
             if self._app is None:
-                self._app = make_app(self.url).open()
+                self._app = make_app(self.url, **APP_POOL).open()
             self._app.tasks[TASK].batch_defer(*({"payload": p} for p in batch))
         except Exception as exc:
             n = len(batch) * len(self._names)
