@@ -98,9 +98,11 @@ class Database:
         self.url = url
         self.dialect = "postgresql" if is_postgres(url) else "sqlite"
         self._engine: Engine | None = None
+        self._current: list[Engine] = []  # the live engine, for the finalizer (which must not hold self)
         self._lock = threading.Lock()
         self._schema_ok = False
         _live.add(self)
+        weakref.finalize(self, _dispose_all, self._current)  # a dropped handle closes its connections
 
     def __repr__(self) -> str:
         return f"Database({display_url(self.url)!r})"
@@ -124,7 +126,7 @@ class Database:
             with self._lock:
                 if self._engine is None:
                     self._engine = self._create_engine()
-                    weakref.finalize(self, self._engine.dispose)  # a dropped handle closes its connections
+                    self._current[:] = [self._engine]
                 engine = self._engine
         return engine
 
@@ -181,6 +183,7 @@ class Database:
         """Close the pool's connections (a later use reconnects)."""
         with self._lock:
             engine, self._engine = self._engine, None
+            self._current.clear()
         if engine is not None:
             engine.dispose()
 
@@ -303,6 +306,11 @@ class Database:
         from ._sql import json_elements
 
         return json_elements("postgresql" if self.dialect == "postgresql" else "sqlite", column, alias)
+
+
+def _dispose_all(engines: list[Engine]) -> None:
+    for engine in engines:
+        engine.dispose()
 
 
 def _first_line(exc: BaseException) -> str:

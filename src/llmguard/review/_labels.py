@@ -93,11 +93,7 @@ def _write(guard: Guard, entry: Any) -> None:
         if guard.feedback_sink is not None:
             as_sink(guard.feedback_sink).write([entry])
             return
-        sink = SQLiteFeedbackSink(guard.db)
-        try:
-            sink.write([entry])
-        finally:
-            sink.close()
+        SQLiteFeedbackSink(guard.db).write([entry])  # the process's one pool for that database
         otel = OTelFeedbackSink(guard.logger_provider, capture_content=guard.settings.capture_content)
         safe_write(otel, entry)  # the event (user_feedback.review) is best effort; the row is the record
     except FeedbackError:
