@@ -29,3 +29,30 @@ def test_a_hard_budget_holds_across_processes_within_the_bound(postgres_server: 
     assert result["refused"] == 4 * 8, result  # every thread of every replica was stopped
     assert result["spent_usd"] >= 2.0, result
     assert 0 <= result["overshoot_calls"] <= result["bound_calls"], result
+
+
+def test_a_stale_view_is_refreshed_by_the_check_or_the_call_is_refused(tmp_path: Any) -> None:
+    import time
+
+    from llmguard.cost import Budget, SQLLedger
+    from llmguard.cost._budget import BudgetTracker
+    from llmguard.exceptions import PolicyUnavailableError
+
+    ledger = SQLLedger(tmp_path / "l.db")
+    tracker = BudgetTracker([Budget(hard_usd=1.0)])
+    tracker.expect_refresh(0.05)
+    tracker.set_refresher(lambda: tracker.refresh(ledger))
+    tracker.seed(ledger)
+    time.sleep(0.1)  # stale: no writer thread refreshed it (a new or forked process)
+    refreshes = tracker.refreshes
+    tracker.check(None)  # type: ignore[arg-type]  # under the limit: the call is never inspected
+    assert tracker.refreshes == refreshes + 1  # refreshed by the check itself, and allowed
+
+    def down() -> None:
+        raise OSError("connection refused")
+
+    tracker.set_refresher(down)
+    time.sleep(0.1)
+    with pytest.raises(PolicyUnavailableError, match="connection refused"):  # fail closed, naming the cause
+        tracker.check(None)  # type: ignore[arg-type]
+    ledger.close()

@@ -237,7 +237,26 @@ class BudgetTracker:
         self.max_commit_lag_s = 0.0
         """The longest time from a call's start to its row's commit (the rest of the staleness)."""
         self._last_refresh = 0.0
-        after_fork(self)  # a fresh lock in a forked child
+        self._refresher: Callable[[], None] | None = None
+        self._refreshing = threading.Lock()
+        after_fork(self)
+
+    def _after_fork(self) -> None:  # pragma: no cover - runs in forked children (tested there)
+        """In a forked child: fresh locks, no counts of the parent's own calls, and a view to refresh.
+
+        The child's first hard-budgeted call refreshes the view itself (its ledger writer thread
+        only starts with its first call), instead of finding it stale.
+        """
+        self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
+        for state in self._states:
+            state.mine = state.committed = 0
+            state.mine_groups, state.committed_groups = {}, {}
+        self._fresh_until = 0.0
+
+    def set_refresher(self, refresh: Callable[[], None]) -> None:
+        """How to refresh the view now (`refresh` on the shared ledger), when a check finds it stale."""
+        self._refresher = refresh
 
     def expect_refresh(self, stale_after_s: float) -> None:
         """Refuse hard-budgeted calls once the shared totals are ``stale_after_s`` old (fail closed)."""
@@ -307,7 +326,7 @@ class BudgetTracker:
         """
         day, month = self._clock.keys(time.time_ns())
         if self._stale_after_s is not None and self._hard and time.monotonic() > self._fresh_until:
-            self._refuse_stale()
+            self._refresh_stale()
         values: dict[str, Any] | None = None
         for state in self._hard:
             assert state.hard is not None
@@ -336,6 +355,24 @@ class BudgetTracker:
             f"${state.hard / NANOS:,.2f} this {state.budget.period}; the call was refused before any "
             "network I/O (raise the limit or wait for the next window)"
         )
+
+    def _refresh_stale(self) -> None:
+        """A stale view (a new or forked process, a stuck writer): refresh it here once, else refuse.
+
+        Rare, and on the caller's thread: the opted-in policy needs a fresh view more than the call
+        needs to skip one query. A refresh racing the writer's commit can only count a row twice,
+        which refuses early, never late.
+        """
+        with self._refreshing:
+            if time.monotonic() <= self._fresh_until:
+                return  # another thread refreshed it meanwhile
+            if self._refresher is not None:
+                try:
+                    self._refresher()
+                except Exception as exc:  # the database is down: say so in the refusal
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+            if time.monotonic() > self._fresh_until:
+                self._refuse_stale()
 
     def _refuse_stale(self) -> None:
         raise PolicyUnavailableError(

@@ -129,8 +129,10 @@ def build_state(options: CostOptions) -> CostState | None:
     if policy.budgets:
         state.tracker = BudgetTracker(policy.budgets, state.queue_alert)
         if ledger is not None:
-            state.tracker.expect_refresh(policy.stale_after_s)
-            _seed(state.tracker, ledger)
+            tracker = state.tracker
+            tracker.expect_refresh(policy.stale_after_s)
+            tracker.set_refresher(lambda: tracker.refresh(ledger))
+            _seed(tracker, ledger)
             state.next_refresh = time.monotonic() + policy.refresh_interval_s
     name = "ledger" if ledger is not None else "budget tracker"
     sink = row_sink(ledger, state.tracker) if ledger is not None else _no_sink
