@@ -68,7 +68,7 @@ def _default_guard() -> Guard:
 
 
 def sink_for(guard: Guard) -> FeedbackSink:
-    """The guard's feedback sink: its ``feedback_sink`` slot, else SQLite on ``db_path`` plus OTel events."""
+    """The guard's feedback sink: its ``feedback_sink`` slot, else its database (``db``) plus OTel events."""
     sink = _sinks.get(guard)
     if sink is not None:
         return sink

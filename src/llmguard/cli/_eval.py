@@ -319,7 +319,7 @@ def refresh(
         guard = Guard()
         hook = _hook(redact) or _guard_redact(guard)
         result = refresh_candidates(
-            ReviewStore(guard.db_path), dataset, output=output, redact=hook, threshold=threshold, near=near
+            ReviewStore(guard.db), dataset, output=output, redact=hook, threshold=threshold, near=near
         )
     data = {
         "output": str(result.output), "candidates": result.candidates, "merged": result.merged,

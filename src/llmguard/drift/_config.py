@@ -40,7 +40,7 @@ class DriftConfig:
         extractor: ``request body -> text``; default: the last user message (chat), the prompt
             (completions) or the input (responses).
         store: Where vectors go: a `DriftStore`, an SQLAlchemy engine or URL; default the
-            guard's local SQLite database (``db_path``).
+            guard's database (``db``: SQLite or PostgreSQL).
         retention_days: Vectors older than this are pruned in the background (personal-data-adjacent).
         retain_content: Also store the input text (capped at ``max_content_chars``), so reports can
             show representative inputs per cluster. Off by default.

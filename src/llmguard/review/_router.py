@@ -43,7 +43,7 @@ class ReviewRouter:
     """Routes calls to the human review queue: explicitly named, sampled at random, or judged badly.
 
     Args:
-        store: The review store (or its database URL/path); default: the guard's ``db_path``.
+        store: The review store (or its database URL/path); default: the guard's database (``db``).
         routing: The rules (`Routing`, a mapping or a rate).
         max_pending: Routed calls waiting for the writer; beyond it new ones are dropped and counted.
         hold: Calls sampled for judging held (content in memory) until their judgments arrive.
@@ -124,7 +124,7 @@ class ReviewRouter:
         """A judgment sink that hands judgments to ``inner`` and routes the calls the rules pick.
 
         Args:
-            inner: Where judgments are stored, e.g. ``SQLiteSink(db_path)`` (the guard's default);
+            inner: Where judgments are stored, e.g. ``SQLJudgmentSink(db)`` (the guard's default);
                 ``None`` keeps none (routing only).
         """
         return _RoutingSink(self, inner)
@@ -183,7 +183,7 @@ class ReviewRouter:
             self.without_content += missing
 
     def store(self, guard: Guard | None = None) -> ReviewStore | None:
-        """The store routed calls go to (built on the guard's ``db_path`` when none was given)."""
+        """The store routed calls go to (in the guard's database when none was given)."""
         if self._store is None and guard is not None:
             self._store = ReviewStore(guard.db)
         return self._store

@@ -90,7 +90,7 @@ class Rollouts:
     ) -> Rollouts:
         """Rollouts of a guard's prompts (or configs), on its database and its alert path.
 
-        Checks read the guard's database (``guard.db_path``); rollbacks are delivered by the
+        Checks read the guard's database (``guard.db``: SQLite or PostgreSQL); rollbacks are delivered by the
         guard's cost alert dispatcher (the ``budgets=`` alert callbacks, the ``llmguard`` logger,
         OpenTelemetry log events, dedupe in the ledger's database) when a ledger or budgets are on,
         else by a dispatcher with the guard's logger provider.
@@ -104,7 +104,7 @@ class Rollouts:
         alerts = (
             cost.dispatcher if cost is not None else AlertDispatcher(logger_provider=guard.logger_provider)
         )
-        return cls(registry, store, SQLMetrics(f"sqlite:///{guard.db_path}"), alerts=alerts)
+        return cls(registry, store, SQLMetrics(guard.db), alerts=alerts)
 
     # -- reading ------------------------------------------------------------------------------
     def status(self, name: str, label: str = "production") -> RolloutState | None:
