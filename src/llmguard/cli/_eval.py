@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +16,8 @@ import typer
 from rich.console import Console
 
 from llmguard.exceptions import LLMGuardError
+
+from ._shared import typed_errors
 
 __all__ = ["eval_app"]
 
@@ -42,13 +42,8 @@ _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except LLMGuardError as exc:
-        _err.print(f"[red]error:[/] {exc}", soft_wrap=True)
-        raise typer.Exit(2) from None
+_errors = typed_errors
+"""``with _errors():`` a `LLMGuardError` prints ``error: ...`` and exits 2 (`typed_errors`)."""
 
 
 def _json(ctx: typer.Context) -> bool:

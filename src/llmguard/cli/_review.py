@@ -11,8 +11,6 @@ Exit codes: 0 ok, 2 usage or data error (invalid label, call not queued, missing
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -21,7 +19,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from llmguard._env import LLMGUARD_REVIEW_SECRET
-from llmguard.exceptions import LLMGuardError
+
+from ._shared import typed_errors
 
 if TYPE_CHECKING:
     from llmguard._guard import Guard
@@ -44,13 +43,8 @@ _out = Console(highlight=False, width=120)
 _err = Console(stderr=True, highlight=False)
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except LLMGuardError as exc:
-        _err.print(f"[red]error:[/] {exc}", soft_wrap=True)
-        raise typer.Exit(2) from None
+_errors = typed_errors
+"""``with _errors():`` a `LLMGuardError` prints ``error: ...`` and exits 2 (`typed_errors`)."""
 
 
 def _open(secret: str | None = None) -> tuple[Guard, ReviewStore]:

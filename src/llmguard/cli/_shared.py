@@ -10,6 +10,8 @@ The options are built by typer from a template function, so this works whichever
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +20,7 @@ from typer.core import TyperGroup
 
 from llmguard import _env
 
-__all__ = ["SharedOptionsGroup", "apply_shared"]
+__all__ = ["SharedOptionsGroup", "apply_shared", "typed_errors"]
 
 
 def apply_shared(ctx: typer.Context, *, db: str | None, config: Path | None, json_output: bool) -> None:
@@ -104,3 +106,17 @@ class SharedOptionsGroup(TyperGroup):
         super().__init__(*args, **kwargs)
         for command in self.commands.values():
             _add_shared(command)
+
+
+@contextmanager
+def typed_errors() -> Iterator[None]:
+    """Inside it, a `llmguard.LLMGuardError` prints ``error: <message>`` on stderr and exits 2."""
+    from rich.console import Console
+
+    from llmguard.exceptions import LLMGuardError
+
+    try:
+        yield
+    except LLMGuardError as exc:
+        Console(stderr=True, highlight=False).print(f"[red]error:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
