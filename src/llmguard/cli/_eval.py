@@ -39,7 +39,6 @@ FakeQuality = Annotated[
 ]
 
 _out = Console(highlight=False)
-_err = Console(stderr=True, highlight=False)
 
 
 _errors = typed_errors

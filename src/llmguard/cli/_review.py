@@ -40,7 +40,6 @@ Reviewer = Annotated[
 ]
 
 _out = Console(highlight=False, width=120)
-_err = Console(stderr=True, highlight=False)
 
 
 _errors = typed_errors
