@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 from . import _context
 from ._extract import Accumulator
 from ._internal import advise_once, log_internal_error
-from ._lifecycle import Gated, Lifecycle
+from ._lifecycle import Gated, Lifecycle, needs_chunk_gaps
 from ._pin_policy import PinPolicy
 from ._pins import PinDecision
 from ._policy import opted_in, rewrite_model, routed_model, sent_body, unavailable
@@ -32,6 +32,8 @@ from ._record import (
     Usage,
     decode_prompt_header,
     encode_prompt_header,
+    make_record,
+    make_usage,
     new_call_id,
 )
 from ._refs import remember_response_id
@@ -213,8 +215,8 @@ class CallContext:
         self.retries = 0
         self.first_chunk: float | None = None
         self.last_chunk = 0.0
-        self.chunk_gaps: list[float] = []
-        """Seconds between consecutive streamed items, after the first."""
+        self.chunk_gaps: list[float] | None = None
+        """Seconds between consecutive streamed items, after the first; ``None`` when no observer reads them."""
         self.finished = False
         self.record: CallRecord | None = None
         self.acc: Accumulator = None  # type: ignore[assignment]  # set in Runtime.begin after observers ran
@@ -235,7 +237,7 @@ class CallContext:
         now = time.perf_counter()
         if self.first_chunk is None:
             self.first_chunk = now
-        else:
+        elif self.chunk_gaps is not None:
             self.chunk_gaps.append(now - self.last_chunk)
         self.last_chunk = now
         self.acc.item(item)
@@ -246,7 +248,10 @@ class CallContext:
         if self.finished:
             return
         if response is not None:
-            self.acc.final(response)
+            if self.observers:
+                self.acc.final(response)
+            else:  # nothing reads the record: only the identity the call-ref index and pins use
+                self.acc.identity(response)
         self._finish(None, stream_completed=True if self.stream else None)
 
     def fail(self, error: BaseException) -> None:
@@ -294,6 +299,7 @@ class Runtime:
         # may say it never does (`needs_cost() -> False`, e.g. judging), asked once, here.
         self._priced = frozenset(id(o) for o in self.observers if _needs_cost(o))
         self._all_priced = bool(self._priced)
+        self._gapped = frozenset(id(o) for o in self.observers if needs_chunk_gaps(o))
         self.guard: Any = None
         """The `llmguard.Guard` compiled into this runtime (set by ``Guard.runtime``; feedback routes by it)."""
         self.pins = PinPolicy.from_settings(settings)
@@ -331,6 +337,8 @@ class Runtime:
             except Exception:
                 log_internal_error("on_start")
         call.acc = Accumulator(call.api, call.want_output)
+        if call.stream and self._gapped and not self._gapped.isdisjoint(map(id, observers)):
+            call.chunk_gaps = []
         return call, options
 
     def _pre_call(self, call: CallContext, options: Any, body: Mapping[str, Any]) -> Any:
@@ -444,12 +452,8 @@ class Runtime:
             remember_response_id(acc.response_id, call, served or call.request_model)
         if not call.observers:
             return None
-        usage = Usage(
-            input_tokens=acc.input_tokens,
-            output_tokens=acc.output_tokens,
-            cache_read_tokens=acc.cache_read,
-            cache_write_tokens=acc.cache_write,
-            reasoning_tokens=acc.reasoning,
+        usage = make_usage(
+            acc.input_tokens, acc.output_tokens, acc.cache_read, acc.cache_write, acc.reasoning
         )
         cost = None
         if (
@@ -482,9 +486,9 @@ class Runtime:
     ) -> CallRecord:
         acc = call.acc
         info = call.info
-        return CallRecord(
+        return make_record(  # CallRecord's fields, without its per-field object.__setattr__
             call_id=call.call_id,
-            kind=call.kind,  # type: ignore[arg-type]
+            kind=call.kind,
             service_name=self.settings.service_name,
             environment=self.settings.environment,
             provider=info.provider,
@@ -504,7 +508,7 @@ class Runtime:
             start_time_ns=call.start_ns,
             duration_s=end - call.start_perf,
             time_to_first_chunk_s=None if call.first_chunk is None else call.first_chunk - call.start_perf,
-            chunk_gaps_s=tuple(call.chunk_gaps),
+            chunk_gaps_s=tuple(call.chunk_gaps) if call.chunk_gaps else (),
             retries=call.retries,
             error_type=_error_type(error),
             error=error,

@@ -110,6 +110,11 @@ class Accumulator:
         else:
             self._openai_completion(obj)
 
+    def identity(self, obj: Any) -> None:
+        """Read only the response id and the served model of a complete response object."""
+        self.response_id = getattr(obj, "id", None) or self.response_id
+        self.response_model = getattr(obj, "model", None) or self.response_model
+
     def _openai_completion(self, obj: Any) -> None:
         self.response_id = getattr(obj, "id", None) or self.response_id
         self.response_model = getattr(obj, "model", None) or self.response_model

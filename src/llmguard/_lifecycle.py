@@ -9,6 +9,10 @@ objects that declare them, found once when the runtime is compiled, never probed
 * ``flush(timeout)`` is called by `llmguard.Guard.flush`, ``shutdown(timeout)`` by
   `llmguard.Guard.close`.
 
+`ChunkTimed` (``needs_chunk_gaps()``, also asked once at compile time) says whether the observer
+reads ``record.chunk_gaps_s``: a stream's per-chunk clock gaps are kept only when a watching
+observer does (an observer that is not a `Lifecycle` always gets them).
+
 `Gated` is the optional per-call gate of a `llmguard.CallObserver`: ``active()`` is asked once
 per call, before ``on_start``; ``False`` leaves the observer out of that call.
 
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Gated", "Lifecycle", "LifecycleBase"]
+__all__ = ["ChunkTimed", "Gated", "Lifecycle", "LifecycleBase", "needs_chunk_gaps"]
 
 
 @runtime_checkable
@@ -48,6 +52,10 @@ class LifecycleBase:
         """Calls are priced (override to return False when the cost is never read)."""
         return True
 
+    def needs_chunk_gaps(self) -> bool:
+        """Streams' per-chunk gaps are not read (override to return True when they are)."""
+        return False
+
     def flush(self, timeout: float = 5.0) -> bool:
         """Nothing in the background: done."""
         return True
@@ -63,3 +71,19 @@ class Gated(Protocol):
     def active(self) -> bool:
         """Watch this call (asked once per call, before ``on_start``)."""
         ...
+
+
+@runtime_checkable
+class ChunkTimed(Protocol):
+    """An observer that declares whether it reads a stream's per-chunk gaps (``record.chunk_gaps_s``)."""
+
+    def needs_chunk_gaps(self) -> bool:
+        """Whether the calls this object watches must keep their chunk gaps (asked once, at compile time)."""
+        ...
+
+
+def needs_chunk_gaps(observer: object) -> bool:
+    """Whether ``observer`` reads chunk gaps: always, unless it is a `Lifecycle` that does not say it does."""
+    if isinstance(observer, ChunkTimed):
+        return observer.needs_chunk_gaps()
+    return not isinstance(observer, Lifecycle)

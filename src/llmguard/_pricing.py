@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ._contract import Links, Parts
 from ._internal import advise_once
 from ._options import PricingOptions
-from ._record import Cost, Usage
+from ._record import Cost, Usage, make_cost
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -198,20 +198,23 @@ def compute_cost(rates: _Rates, usage: Usage) -> Cost | None:
     reasoning = (usage.reasoning_tokens or 0) if rates.reasoning is not None else 0
     if read + write > inp or reasoning > out:
         return None
-    read_cost = _rate(rates.cache_read, inp) * read / _MILLION
-    write_cost = _rate(rates.cache_write, inp) * write / _MILLION
-    input_cost = _rate(rates.input, inp) * (inp - read - write) / _MILLION + read_cost + write_cost
+    # Zero token counts (most calls read no cache and reason not at all) cost no Decimal arithmetic.
+    read_cost = _rate(rates.cache_read, inp) * read / _MILLION if read else _ZERO
+    write_cost = _rate(rates.cache_write, inp) * write / _MILLION if write else _ZERO
+    input_cost = _rate(rates.input, inp) * (inp - read - write) / _MILLION
+    if read or write:
+        input_cost += read_cost + write_cost
     output_cost = _rate(rates.output, inp) * (out - reasoning) / _MILLION
     if reasoning:
         output_cost += _rate(rates.reasoning, inp) * reasoning / _MILLION
-    return Cost(
-        total=input_cost + output_cost,
-        input=input_cost,
-        output=output_cost,
-        cache_read=read_cost,
-        cache_write=write_cost,
-        source=rates.source,
-        data_version=rates.data_version,
+    return make_cost(
+        input_cost + output_cost,
+        input_cost,
+        output_cost,
+        read_cost,
+        write_cost,
+        rates.source,
+        rates.data_version,
     )
 
 

@@ -101,6 +101,8 @@ class Database:
         self._current: list[Engine] = []  # the live engine, for the finalizer (which must not hold self)
         self._lock = threading.Lock()
         self._schema_ok = False
+        self._writer: Any = None  # SQLite file: the pooled connection `write_rows` holds (per process)
+        self._writer_lock = threading.Lock()
         _live.add(self)
         weakref.finalize(self, _dispose_all, self._current)  # a dropped handle closes its connections
 
@@ -176,11 +178,17 @@ class Database:
 
     def _after_fork(self) -> None:  # pragma: no cover - runs in forked children (tested there)
         self._lock = threading.Lock()
+        self._writer_lock = threading.Lock()
+        self._writer = None  # the parent's connection: never used (nor closed) here
         if self._engine is not None:
             self._engine.dispose(close=False)
 
     def dispose(self) -> None:
         """Close the pool's connections (a later use reconnects)."""
+        with self._writer_lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()  # back to the pool, which the engine's disposal closes
         with self._lock:
             engine, self._engine = self._engine, None
             self._current.clear()
@@ -259,6 +267,51 @@ class Database:
         )
         with self.write() as conn:
             return int(conn.execute(text(statement), binds).rowcount)
+
+    def write_rows(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert ``rows`` with the driver-level ``sql`` (from `positional_sql`) in one write transaction.
+
+        On a SQLite file this skips SQLAlchemy's per-transaction work (pool checkout, events,
+        reset on return): one connection of the pool is held for these writes, in this process,
+        and each batch is ``BEGIN IMMEDIATE``, ``executemany``, ``COMMIT`` on it. A batch of one
+        row then costs about a tenth of ``write()`` (`benchmarks/RESULTS.md`), which matters for the
+        ledger's small batches. Elsewhere (PostgreSQL, in-memory SQLite) it is ``write()``.
+
+        Raises:
+            StorageError: The database refused the batch (nothing of it is stored).
+        """
+        if self.dialect != "sqlite" or self.path is None:
+            with self.write() as conn:
+                conn.exec_driver_sql(sql, list(rows))
+            return
+        self.ensure_schema()
+        import sqlite3
+
+        with self._writer_lock, self._storage_errors():
+            writer = self._writer
+            if writer is None:
+                writer = self._writer = self.engine.raw_connection()
+            cursor = writer.dbapi_connection.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                cursor.executemany(sql, rows)
+                cursor.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._abort_writes(writer)
+                raise StorageError(
+                    f"database {self.display}: {type(exc).__name__}: {_first_line(exc)}"
+                ) from exc
+            finally:
+                cursor.close()
+
+    def _abort_writes(self, writer: Any) -> None:
+        """Roll back a failed batch; a connection that cannot roll back is dropped from the pool."""
+        try:
+            if writer.dbapi_connection.in_transaction:
+                writer.dbapi_connection.execute("ROLLBACK")
+        except Exception:
+            self._writer = None
+            writer.invalidate()
 
     def insert(self, table: Any) -> Any:
         """The dialect's INSERT construct for ``table`` (it has ``on_conflict_do_nothing/update``)."""

@@ -127,10 +127,11 @@ class SQLLedger:
         """Insert ``rows``, `CHUNK_ROWS` per statement, in one transaction (known ``call_id``s are ignored)."""
         if not rows:
             return
-        with self._lock, self.db.write() as conn:
+        with self._lock:
             if self.db.dialect == "sqlite":  # the statement compiled once; rows go to the driver as tuples
-                conn.exec_driver_sql(self._sqlite_insert, list(rows))
-            else:
+                self.db.write_rows(self._sqlite_insert, rows)
+                return
+            with self.db.write() as conn:
                 conn.execute(self._insert, [dict(zip(COLUMNS, row, strict=True)) for row in rows])
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -295,6 +295,10 @@ class TelemetryObserver(LifecycleBase):
         """Spans and metrics carry the cost (asked only for calls this observer watches: `active`)."""
         return True
 
+    def needs_chunk_gaps(self) -> bool:
+        """Only the opt-in per-chunk metric (``TelemetryOptions(chunk_metric=True)``) reads the gaps."""
+        return self.metrics is not None and self.metrics.chunk is not None
+
     def _shape(self, call: CallContext) -> _Shape:
         info = call.info
         key = (id(info), call.operation, call.request_model)
