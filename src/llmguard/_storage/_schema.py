@@ -80,7 +80,7 @@ LEDGER = Table(
     Column("session_id", Text),
     Column("tags", Text),
     Column("metadata", Text),
-    Index("cost_ledger_day", "day"),
+    Index("cost_ledger_day_cost", "day", "cost_nanos"),  # budget totals read the index alone (0005)
     Index("cost_ledger_user", "user_id", "day"),
     sqlite_with_rowid=False,
 )
