@@ -287,10 +287,8 @@ class Database:
         self.ensure_schema()
         import sqlite3
 
-        with self._writer_lock, self._storage_errors():
-            writer = self._writer
-            if writer is None:
-                writer = self._writer = self.engine.raw_connection()
+        with self._writer_lock:
+            writer = self._held()
             cursor = writer.dbapi_connection.cursor()
             try:
                 cursor.execute("BEGIN IMMEDIATE")
@@ -298,11 +296,37 @@ class Database:
                 cursor.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._abort_writes(writer)
-                raise StorageError(
-                    f"database {self.display}: {type(exc).__name__}: {_first_line(exc)}"
-                ) from exc
+                raise self._driver_error(exc) from exc
             finally:
                 cursor.close()
+
+    def read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read-only query with ``?`` placeholders; on a SQLite file, on the connection `write_rows` holds.
+
+        The ledger's budget refresh runs every second on the writer thread: this spares it a pool
+        checkout per query. Elsewhere (PostgreSQL, in-memory SQLite) it is `query`.
+        """
+        if self.dialect != "sqlite" or self.path is None:
+            return self.query(sql, params)
+        self.ensure_schema()
+        import sqlite3
+
+        with self._writer_lock:
+            try:
+                return list(self._held().dbapi_connection.execute(sql, tuple(params)).fetchall())
+            except sqlite3.Error as exc:
+                raise self._driver_error(exc) from exc
+
+    def _held(self) -> Any:
+        """The pool connection this process holds for `write_rows` and `read_rows` (call with ``_writer_lock``)."""
+        writer = self._writer
+        if writer is None:
+            with self._storage_errors():
+                writer = self._writer = self.engine.raw_connection()
+        return writer
+
+    def _driver_error(self, exc: BaseException) -> StorageError:
+        return StorageError(f"database {self.display}: {type(exc).__name__}: {_first_line(exc)}")
 
     def _abort_writes(self, writer: Any) -> None:
         """Roll back a failed batch; a connection that cannot roll back is dropped from the pool."""

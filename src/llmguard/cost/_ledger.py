@@ -136,7 +136,7 @@ class SQLLedger:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read-only query (``?`` placeholders) and return every row."""
-        return self.db.query(sql, params)
+        return self.db.read_rows(sql, params)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one writing statement; return the number of rows it changed."""
