@@ -248,14 +248,16 @@ def sync_shell(base: type) -> dict[str, Any]:
         if kwargs.get("stream") and kwargs.get("stream_cls") is not None:  # a stream only when asked to
             kwargs["stream_cls"] = guarded_stream_cls(kwargs["stream_cls"], is_async=False)
         token = active_call.set(call)
-        span_token = enter_span(call)
+        # The span is made current only when the Anthropic SDK traces too (see `enter_span`).
+        span_token = enter_span(call) if call.span is not None and call.info.sdk_traces else None
         try:
             result = sdk_request(self, cast_to, options, *args, **kwargs)
         except BaseException as exc:
             call.fail(exc)
             raise
         finally:
-            exit_span(span_token)
+            if span_token is not None:
+                exit_span(span_token)
             active_call.reset(token)
         self._llmguard_returned(call, result, cast_to)
         return result
@@ -296,14 +298,16 @@ def async_shell(base: type) -> dict[str, Any]:
         if kwargs.get("stream") and kwargs.get("stream_cls") is not None:  # a stream only when asked to
             kwargs["stream_cls"] = guarded_stream_cls(kwargs["stream_cls"], is_async=True)
         token = active_call.set(call)
-        span_token = enter_span(call)
+        # The span is made current only when the Anthropic SDK traces too (see `enter_span`).
+        span_token = enter_span(call) if call.span is not None and call.info.sdk_traces else None
         try:
             result = await sdk_request(self, cast_to, options, *args, **kwargs)
         except BaseException as exc:
             call.fail(exc)
             raise
         finally:
-            exit_span(span_token)
+            if span_token is not None:
+                exit_span(span_token)
             active_call.reset(token)
         self._llmguard_returned(call, result, cast_to)
         return result
