@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+import llmguard
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "budget_overshoot.py"
 
@@ -56,3 +59,26 @@ def test_a_stale_view_is_refreshed_by_the_check_or_the_call_is_refused(tmp_path:
     with pytest.raises(PolicyUnavailableError, match="connection refused"):  # fail closed, naming the cause
         tracker.check(None)  # type: ignore[arg-type]
     ledger.close()
+
+
+def test_a_slow_refresh_spaces_out_the_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refreshes sum the window's rows: one that took long delays the next (at most a tenth of the thread)."""
+    from llmguard.cost import Budget
+    from llmguard.cost._state import REFRESH_SPACING, state_for
+
+    guard = llmguard.Guard(ledger=tmp_path / "s.db", budgets=[Budget(period="day", hard_usd=10.0)])
+    state = state_for(guard)
+    assert state is not None
+    assert state.tracker is not None
+    calls: list[float] = []
+
+    def slow_refresh(ledger: object, now_ns: int | None = None, *, alert: bool = True) -> None:
+        calls.append(time.monotonic())
+        time.sleep(0.2)
+
+    monkeypatch.setattr(state.tracker, "refresh", slow_refresh)
+    state.next_refresh = 0.0
+    state.periodic()
+    assert len(calls) == 1
+    assert state.next_refresh >= calls[0] + REFRESH_SPACING * 0.2
+    guard.close()

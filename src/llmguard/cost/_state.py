@@ -32,6 +32,12 @@ __all__ = ["CostState", "build_state", "state_for"]
 
 PRUNE_EVERY_S = 6 * 3600.0
 
+REFRESH_SPACING = 10.0
+"""A budget refresh sums the window's ledger rows, so its cost grows with the traffic: the next one
+waits at least this many times as long as the last one took (refreshes use at most a tenth of the
+writer thread). At the default 1 s interval, a refresh of over 0.1 s (about 120,000 rows in the
+window on SQLite) spaces them out; the staleness check still fails closed past ``stale_after_s``."""
+
 
 @dataclass(eq=False)
 class CostState:
@@ -69,6 +75,9 @@ class CostState:
             except WRITE_ERRORS as exc:
                 self.tracker.last_error = f"{type(exc).__name__}: {exc}"
                 raise
+            finally:
+                took = time.monotonic() - now
+                self.next_refresh = max(self.next_refresh, now + REFRESH_SPACING * took)
         interval = self.policy.check_interval_s
         if self.ledger is not None and interval > 0 and now >= self.next_check:
             self.next_check = now + interval
