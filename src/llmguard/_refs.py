@@ -36,6 +36,7 @@ MAX_RESPONSE_IDS = 10_000
 _by_id: dict[int, tuple[weakref.ref[Any], CallContext]] = {}
 _by_response: OrderedDict[str, KnownCall] = OrderedDict()
 _lock = threading.Lock()
+_last_model: str | None = None
 
 
 class KnownCall:
@@ -87,6 +88,11 @@ def remember(obj: Any, call: CallContext) -> None:
 
 def remember_response_id(response_id: str, call: CallContext, model: str | None) -> None:
     """Index ``call``'s identity by the provider's response id (bounded, oldest dropped first)."""
+    global _last_model
+    if model is not None and model == _last_model:
+        model = _last_model  # one string object for a model's entries, not one per response parsed
+    else:
+        _last_model = model
     known = KnownCall(call, response_id, model)
     with _lock:
         _by_response[response_id] = known

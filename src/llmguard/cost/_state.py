@@ -128,9 +128,16 @@ def ledger_of(guard: Guard) -> tuple[Ledger | None, float]:
             if state is None:
                 return None, 0.0
             return state.ledger, state.policy.flush_interval_s
-    options = CostOptions.resolve(guard)
-    policy = resolve_policy(options)
-    return resolve_ledger(options, policy), policy.flush_interval_s
+    found = _resolved.get(guard)
+    if found is None:
+        options = CostOptions.resolve(guard)
+        policy = resolve_policy(options)
+        found = _resolved[guard] = (resolve_ledger(options, policy), policy.flush_interval_s)
+    return found
+
+
+_resolved: weakref.WeakKeyDictionary[Guard, tuple[Ledger | None, float]] = weakref.WeakKeyDictionary()
+"""`ledger_of` for guards whose runtime has not built a cost state (a process that only takes feedback)."""
 
 
 def pending_in_writers(call_id: str) -> bool:
