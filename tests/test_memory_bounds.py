@@ -80,3 +80,33 @@ def test_per_model_caches_stay_at_their_caps_under_distinct_model_names(
         assert prices("openai", name, usage) is None
     assert len(policy._decisions) == CAP
     assert len(prices._entries) == CAP
+
+
+def test_a_queued_ledger_row_holds_no_request_body(tmp_path: Any) -> None:
+    from llmguard.cost._state import state_for
+
+    guard = Guard(
+        db=tmp_path / "ledger.db", pin_policy="off", ledger=True, budgets={"flush_interval_s": 3600}
+    )
+    content = "q" * 20_000
+    with FakeOpenAI(reply="ok").client(llmguard.OpenAI, guard=guard) as client:
+        for _ in range(3):  # the writer sleeps: the rows stay queued
+            client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": content}])
+    state = state_for(guard)
+    assert state is not None
+    assert state.writer is not None
+    queued = list(state.writer._queue)
+    assert len(queued) == 3
+
+    def reachable(obj: object, depth: int) -> list[object]:
+        found = [obj]
+        if depth:
+            for child in gc.get_referents(obj):
+                found += reachable(child, depth - 1)
+        return found
+
+    held = [obj for item in queued for obj in reachable(item, 3)]
+    assert content not in [obj for obj in held if isinstance(obj, str)]
+    assert not [obj for obj in held if isinstance(obj, dict) and "messages" in obj]
+    assert guard.flush(10)
+    guard.close()

@@ -146,7 +146,7 @@ def pending_in_writers(call_id: str) -> bool:
         writers = [
             state.writer for state in _states.values() if state is not None and state.writer is not None
         ]
-    return any(writer.holds(lambda row: row[0].call_id == call_id) for writer in writers)
+    return any(writer.holds(lambda item: item[0][0] == call_id) for writer in writers)  # (row, scope, nanos)
 
 
 def build_state(options: CostOptions) -> CostState | None:
