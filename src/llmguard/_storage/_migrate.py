@@ -97,6 +97,8 @@ def upgrade(db: Database, target: str = "head") -> tuple[str | None, str | None]
     """Migrate ``db`` to ``target``; return (revision before, revision after)."""
     with _file_lock(db):
         before = current(db)
+        if target == "head" and before == head() and db.dialect == "sqlite":
+            return before, before  # another process migrated it while this one waited for the lock
         if before is None and target == "head" and db.dialect == "sqlite" and _create_empty(db):
             return before, current(db)
         from alembic import command
