@@ -95,8 +95,16 @@ def otel_providers() -> tuple[Any, Any]:
     return tracer_provider, MeterProvider()
 
 
-def build(variant: str, answer: Callable[[httpx2.Request], httpx2.Response] = handler) -> Any:
-    """The client for one variant (``answer`` serves its requests; default: `handler`)."""
+def build(
+    variant: str,
+    answer: Callable[[httpx2.Request], httpx2.Response] = handler,
+    *,
+    store_judgments: bool = False,
+) -> Any:
+    """The client for one variant (``answer`` serves its requests; default: `handler`).
+
+    ``store_judgments``: the all-on guard writes judgments to its database (not to memory).
+    """
     http = httpx2.Client(transport=httpx2.MockTransport(answer))
     kwargs: dict[str, Any] = {"api_key": "bench", "base_url": "https://bench.invalid/v1", "http_client": http}
     if variant == "raw":
@@ -120,7 +128,7 @@ def build(variant: str, answer: Callable[[httpx2.Request], httpx2.Response] = ha
     if variant == "llmguard-all":
         from benchmarks._all_on import all_on_guard
 
-        return llmguard.OpenAI(guard=all_on_guard(), **kwargs)
+        return llmguard.OpenAI(guard=all_on_guard(store_judgments=store_judgments), **kwargs)
     raise SystemExit(f"unknown variant {variant!r}")
 
 

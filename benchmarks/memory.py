@@ -5,8 +5,11 @@ Each variant runs in its own process over the in-memory httpx2 transport of ``be
 the responses dropped as an app drops them. The figure is the resident set size (RSS, from
 ``/proc/self/statm``) after the calls and a ``gc.collect()``, and its growth since the end of the
 warm-up; the all-on guard is the one of ``benchmarks/_all_on.py`` (spans, metrics, cost, pins with a
-lock rewrite, a prompt link, 5% judging, the SQLite ledger with a budget, call references). The
-claim: all-on RSS stays within ``--limit-mb`` (default 20) of raw. Exit status 1 when it does not.
+lock rewrite, a prompt link, 5% judging with the judgments written to the guard's SQLite database,
+the SQLite ledger with a budget, call references). The claim: all-on RSS stays within
+``--limit-mb`` (default 20) of raw. Exit status 1 when it does not. A last column gives RSS after
+glibc's ``malloc_trim(0)``: what the process still holds, without the freed memory its allocator
+keeps.
 
 This is a benchmark, not a test: it takes minutes and asserts nothing in the unit suite.
 
@@ -39,7 +42,7 @@ def worker(variant: str, calls: int, prompt_kb: int) -> dict[str, Any]:
     """Make ``calls`` calls in this process and report RSS after the warm-up and after the calls."""
     from benchmarks._worker import build
 
-    client = build(variant, _unique_ids())
+    client = build(variant, _unique_ids(), store_judgments=True)
     # A fresh 20 KB prompt per call (same size, different content), as an app's prompts are.
     prefix = "x" * (prompt_kb * 1024)
     create = client.chat.completions.create
@@ -63,6 +66,7 @@ def worker(variant: str, calls: int, prompt_kb: int) -> dict[str, Any]:
         guard.flush(30)
     gc.collect()
     after = rss_mb()
+    trimmed = _trimmed_rss_mb()
     if guard is not None:
         guard.close()
     return {
@@ -72,8 +76,28 @@ def worker(variant: str, calls: int, prompt_kb: int) -> dict[str, Any]:
         "rss_after_warmup_mb": before,
         "rss_after_calls_mb": after,
         "growth_mb": after - before,
+        "rss_after_trim_mb": trimmed,
         "seconds": seconds,
     }
+
+
+def _trimmed_rss_mb() -> float | None:
+    """RSS after glibc's ``malloc_trim(0)`` hands free heap pages back (None without glibc).
+
+    A diagnostic, not the figure of record: the difference to the plain RSS is memory the
+    allocator keeps after it was freed (fragmentation, per-thread arenas), not memory still held.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        trim = libc.malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return None
+    trim(0)
+    return rss_mb()
 
 
 def _unique_ids() -> Any:
@@ -134,12 +158,16 @@ def main() -> int:
     rows = {v: run(v, args.calls, args.prompt_kb) for v in ("raw", "llmguard-all")}
     over = rows["llmguard-all"]["rss_after_calls_mb"] - rows["raw"]["rss_after_calls_mb"]
     print(f"calls={args.calls} prompt={args.prompt_kb} KB python={sys.version.split()[0]}\n")
-    print("| variant | RSS after warm-up (MiB) | RSS after the calls (MiB) | growth (MiB) | seconds |")
-    print("|---|---|---|---|---|")
+    print(
+        "| variant | RSS after warm-up (MiB) | RSS after the calls (MiB) | growth (MiB) "
+        "| RSS after malloc_trim (MiB) | seconds |"
+    )
+    print("|---|---|---|---|---|---|")
     for v, r in rows.items():
+        trimmed = r["rss_after_trim_mb"]
         print(
             f"| {v} | {r['rss_after_warmup_mb']:.1f} | {r['rss_after_calls_mb']:.1f} | "
-            f"{r['growth_mb']:+.1f} | {r['seconds']:.0f} |"
+            f"{r['growth_mb']:+.1f} | {'n/a' if trimmed is None else f'{trimmed:.1f}'} | {r['seconds']:.0f} |"
         )
     held = over <= args.limit_mb
     print(

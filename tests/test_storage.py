@@ -77,6 +77,42 @@ def test_the_migrated_schema_is_the_declared_one(db_url: str) -> None:
     assert [d for d in diff if not (d[0] == "remove_table" and d[1].name == VERSION_TABLE)] == []
 
 
+def test_the_revision_list_is_the_migration_scripts() -> None:
+    script = _migrate._script()
+    walked = [rev.revision for rev in script.walk_revisions()]  # newest first
+    assert tuple(reversed(walked)) == _migrate.REVISIONS
+    assert script.get_current_head() == _migrate.head()
+
+
+def _schema_sql(path: Path) -> dict[str, str]:
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchall()
+    finally:
+        conn.close()
+    return {name: " ".join((sql or "").split()) for name, sql in rows}
+
+
+def test_an_empty_sqlite_database_is_created_as_the_migrations_would_without_alembic(tmp_path: Path) -> None:
+    from alembic import command
+
+    migrated = Database(f"sqlite:///{tmp_path / 'migrated.db'}")
+    with migrated.engine.connect() as conn:  # the scripts, every one of them
+        command.upgrade(_migrate._config(conn), "head")
+        conn.commit()
+    migrated.dispose()
+    created = tmp_path / "created.db"
+    code = (
+        "import sys; from llmguard._storage import Database; "
+        f"Database('sqlite:///{created}').ensure_schema(); "
+        "print(sorted(m for m in ('alembic', 'mako', 'pygments') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"  # created without importing the migration tooling
+    assert _schema_sql(created) == _schema_sql(tmp_path / "migrated.db")
+    assert _migrate.current(Database(f"sqlite:///{created}")) == _migrate.head()
+
+
 def test_a_pre_alembic_sqlite_database_is_adopted_with_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)

@@ -20,7 +20,15 @@ if TYPE_CHECKING:
     from ._core import CallContext, Runtime
     from ._record import PromptRef
 
-__all__ = ["MAX_RESPONSE_IDS", "KnownCall", "by_response_id", "find", "remember", "remember_response_id"]
+__all__ = [
+    "MAX_RESPONSE_IDS",
+    "KnownCall",
+    "by_response_id",
+    "find",
+    "knows_call_id",
+    "remember",
+    "remember_response_id",
+]
 
 MAX_RESPONSE_IDS = 10_000
 """How many finished calls the response-id index keeps (oldest dropped first)."""
@@ -28,6 +36,7 @@ MAX_RESPONSE_IDS = 10_000
 _by_id: dict[int, tuple[weakref.ref[Any], CallContext]] = {}
 _by_response: OrderedDict[str, KnownCall] = OrderedDict()
 _lock = threading.Lock()
+_last_model: str | None = None
 
 
 class KnownCall:
@@ -79,6 +88,11 @@ def remember(obj: Any, call: CallContext) -> None:
 
 def remember_response_id(response_id: str, call: CallContext, model: str | None) -> None:
     """Index ``call``'s identity by the provider's response id (bounded, oldest dropped first)."""
+    global _last_model
+    if model is not None and model == _last_model:
+        model = _last_model  # one string object for a model's entries, not one per response parsed
+    else:
+        _last_model = model
     known = KnownCall(call, response_id, model)
     with _lock:
         _by_response[response_id] = known
@@ -98,6 +112,23 @@ def by_response_id(response_id: str) -> KnownCall | None:
     """The finished call whose provider response id is ``response_id``, if still indexed."""
     with _lock:
         return _by_response.get(response_id)
+
+
+def knows_call_id(call_id: str) -> bool:
+    """Whether ``call_id`` is a call this process still knows: a live returned object or an indexed one.
+
+    A scan of both tables (for feedback on a stored `llmguard.CallRef`, not for the call path).
+    """
+    for _ in range(3):
+        try:
+            live = [entry[1].call_id for entry in list(_by_id.values())]
+        except RuntimeError:  # the table changed size while copied (another thread): copy again
+            continue
+        if call_id in live:
+            return True
+        break
+    with _lock:
+        return any(known.call_id == call_id for known in _by_response.values())
 
 
 def _reinit_after_fork() -> None:

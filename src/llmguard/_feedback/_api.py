@@ -20,6 +20,7 @@ from llmguard._internal import handle_internal_errors
 from llmguard.exceptions import FeedbackError
 
 from ._judging import after_feedback
+from ._known import verify_call_id
 from ._model import FeedbackEntry, FeedbackValue, make_entry
 from ._privacy import redact_comment, stored_content
 from ._ref import CallRef, context_of, guard_of, ref_from_context
@@ -232,9 +233,25 @@ def feedback(
 
     Raises:
         FeedbackTokenError: ``target`` is a forged, tampered, expired or malformed token.
-        FeedbackError: ``target`` is not linked to a call, or ``name``/``value``/``comment`` is invalid.
+        FeedbackError: ``target`` is not linked to a call (a `CallRef` whose call id is malformed,
+            or absent from the guard's ledger when the ledger is on), or
+            ``name``/``value``/``comment`` is invalid.
     """
     owner, entry, call = _build(target, guard, name, value, comment, user_id, metadata, session_id)
+    _verify(target, owner, entry)
+    return record_entry(owner, entry, call)
+
+
+def _verify(target: Any, owner: Guard, entry: FeedbackEntry) -> None:
+    """For a `CallRef` this process did not index: check its call id against the guard's ledger."""
+    if isinstance(target, CallRef) and _known(target) is None:
+        verify_call_id(owner, entry.ref.call_id)
+
+
+def _verify_and_record(
+    target: Any, owner: Guard, entry: FeedbackEntry, call: CallContext | None
+) -> FeedbackEntry:
+    _verify(target, owner, entry)
     return record_entry(owner, entry, call)
 
 
@@ -278,8 +295,11 @@ async def afeedback(
     guard: Guard | None = None,
     session_id: str | None = None,
 ) -> FeedbackEntry:
-    """Async `feedback`: validates inline, writes in a worker thread (the event loop never waits on a sink)."""
+    """Async `feedback`: validates inline; the ledger look-up and the write run in a worker thread.
+
+    The event loop never waits on a sink or on the database.
+    """
     import anyio.to_thread
 
     owner, entry, call = _build(target, guard, name, value, comment, user_id, metadata, session_id)
-    return await anyio.to_thread.run_sync(record_entry, owner, entry, call)
+    return await anyio.to_thread.run_sync(_verify_and_record, target, owner, entry, call)

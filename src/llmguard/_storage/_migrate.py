@@ -4,6 +4,12 @@ Revisions live in ``migrations/versions`` inside the package; the revision table
 ``llmguard_alembic_version``, so a database the host app also migrates with Alembic is fine.
 Concurrent upgrades are serialised: a lock file beside a SQLite database, an advisory lock on
 PostgreSQL (taken in ``migrations/env.py``).
+
+Alembic (with Mako and Pygments, about 10 MiB resident) is imported only when a database must be
+migrated: the revision check reads the version table with plain SQLAlchemy against `REVISIONS`
+(a test holds them equal to the scripts'), and a new, empty SQLite database is created from the
+declared schema (`llmguard._storage._schema.METADATA`, which a test holds equal, statement for
+statement, to what the migrations build) and stamped with the newest revision.
 """
 
 from __future__ import annotations
@@ -21,9 +27,12 @@ if TYPE_CHECKING:
 
     from ._database import Database
 
-__all__ = ["head", "known", "revisions", "upgrade"]
+__all__ = ["REVISIONS", "head", "known", "revisions", "upgrade"]
 
 _HERE = Path(__file__).parent
+
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004")
+"""This llmguard's revisions, oldest first (``migrations/versions``; a test holds them equal)."""
 
 
 def _config(connection: Any = None) -> Any:
@@ -45,26 +54,22 @@ def _script() -> Any:
 
 def head() -> str:
     """The newest revision this llmguard knows."""
-    return str(_script().get_current_head())
+    return REVISIONS[-1]
 
 
 def known(revision: str) -> bool:
     """Whether ``revision`` is one of this llmguard's revisions."""
-    from alembic.util import CommandError
-
-    try:
-        return _script().get_revision(revision) is not None
-    except CommandError:
-        return False
+    return revision in REVISIONS
 
 
 def current(db: Database) -> str | None:
     """The database's revision (``None``: never migrated)."""
-    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import column, inspect, select, table
 
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-        rev = context.get_current_revision()
+        if not inspect(conn).has_table(VERSION_TABLE):
+            return None
+        rev = conn.execute(select(column("version_num")).select_from(table(VERSION_TABLE))).scalar()
         return None if rev is None else str(rev)
 
 
@@ -90,16 +95,45 @@ def _file_lock(db: Database) -> Iterator[None]:
 
 def upgrade(db: Database, target: str = "head") -> tuple[str | None, str | None]:
     """Migrate ``db`` to ``target``; return (revision before, revision after)."""
-    from alembic import command
-
     with _file_lock(db):
         before = current(db)
+        if target == "head" and before == head() and db.dialect == "sqlite":
+            return before, before  # another process migrated it while this one waited for the lock
+        if before is None and target == "head" and db.dialect == "sqlite" and _create_empty(db):
+            return before, current(db)
+        from alembic import command
+
         with db.engine.connect() as conn:
             command.upgrade(_config(conn), target)
             conn.commit()
         if db.dialect == "postgresql":
             _job_queue_schema(db)
         return before, current(db)
+
+
+def _create_empty(db: Database) -> bool:
+    """Create the newest schema in a SQLite database with no tables at all; False when it has any.
+
+    (A database with tables, llmguard's from before Alembic or the app's own, goes through the
+    migrations, which adopt what exists.) The caller holds the migration lock.
+    """
+    from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect
+
+    from ._schema import METADATA
+
+    version = Table(
+        VERSION_TABLE,
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"),
+    )
+    with db.engine.begin() as conn:
+        if inspect(conn).get_table_names():
+            return False
+        METADATA.create_all(conn)
+        version.create(conn)
+        conn.execute(version.insert().values(version_num=head()))
+    return True
 
 
 def _job_queue_schema(db: Database) -> None:

@@ -1,8 +1,9 @@
 """The ledger observer: one row per finished call, queued for the background writer.
 
-``on_end`` runs on the caller's thread: it appends ``(record, cost)`` to a bounded deque and
-updates the in-memory budget totals. The row tuple is built on the writer thread; nothing on the
-caller's path touches the disk.
+``on_end`` runs on the caller's thread: it updates the in-memory budget totals and appends the
+call's row (a tuple of ids, counts and cost, never the request) to a bounded deque; nothing on the
+caller's path touches the disk. Queuing the row rather than the `CallRecord` keeps the request body
+(a 20 KB prompt, say) out of the queue while the writer catches up.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from llmguard._lifecycle import LifecycleBase
 from llmguard._record import CallRecord
 
+from ._budget import UTCClock
 from ._ledger import NANOS
 from ._rows import REFUSAL_REASONS, ledger_row, record_scope, row_sink
 from ._state import CostState, state_for
@@ -36,6 +38,7 @@ class LedgerObserver(LifecycleBase):
         assert writer is not None
         self._submit = writer.submit if state.ledger is not None else None
         self._tracker = state.tracker
+        self._clock = UTCClock()
 
     def __repr__(self) -> str:
         return f"LedgerObserver(ledger={self.state.ledger!r})"
@@ -44,13 +47,15 @@ class LedgerObserver(LifecycleBase):
         """Nothing to do before the call."""
 
     def on_end(self, call: CallContext, record: CallRecord) -> None:
-        """Queue the row; count the cost against budgets."""
+        """Count the cost against budgets; queue the row."""
         cost = record.cost
         nanos = None if cost is None else round(cost.total * NANOS)
-        if self._submit is not None:
-            self._submit((record, nanos))
+        scope = None
         if nanos and self._tracker is not None:
-            self._tracker.add(record_scope(record), record.start_time_ns, nanos)
+            scope = record_scope(record)
+            self._tracker.add(scope, record.start_time_ns, nanos)
+        if self._submit is not None:
+            self._submit((ledger_row(record, self._clock, nanos), scope, nanos))
 
     @property
     def stats(self) -> WriterStats:

@@ -16,7 +16,14 @@ from llmguard._scope import ContextValues
 from ._budget import BudgetTracker, UTCClock, context_scope
 from ._ledger import Ledger, LedgerRow
 
-__all__ = ["REFUSAL_REASONS", "ledger_row", "record_scope", "row_sink"]
+__all__ = ["REFUSAL_REASONS", "LedgerItem", "ledger_row", "record_scope", "row_sink"]
+
+LedgerItem = tuple[LedgerRow, dict[str, Any] | None, int | None]
+"""What the ledger observer queues per call: (row, budget scope values or None, nano-USD).
+
+The row, not the `CallRecord`: a queued item holds no request body, so a writer that falls behind
+holds a few hundred bytes per call, whatever the prompts' size.
+"""
 
 REFUSAL_REASONS = frozenset({"content_filter", "refusal"})
 """Finish reasons that count as a refusal in the ledger's ``refused`` column."""
@@ -81,21 +88,18 @@ def record_scope(record: CallRecord) -> dict[str, Any]:
     return values
 
 
-def row_sink(
-    ledger: Ledger, tracker: BudgetTracker | None = None
-) -> Callable[[Sequence[tuple[CallRecord, int | None]]], None]:
-    """A writer sink turning queued ``(record, nano-USD)`` pairs into ledger rows.
+def row_sink(ledger: Ledger, tracker: BudgetTracker | None = None) -> Callable[[Sequence[LedgerItem]], None]:
+    """A writer sink writing queued `LedgerItem` rows to the ledger.
 
-    After a successful write the budgets ``tracker`` counts the rows as committed (see
+    After a successful write the budgets ``tracker`` counts the priced rows as committed (see
     `BudgetTracker.refresh`: the shared view never counts a call twice).
     """
-    clock = UTCClock()
 
-    def write(batch: Sequence[tuple[CallRecord, int | None]]) -> None:
-        ledger.write([ledger_row(record, clock, nanos) for record, nanos in batch])
+    def write(batch: Sequence[LedgerItem]) -> None:
+        ledger.write([row for row, _, _ in batch])
         if tracker is not None:
             tracker.committed(
-                [(record_scope(record), record.start_time_ns, nanos) for record, nanos in batch if nanos]
+                [(scope, row[1], nanos) for row, scope, nanos in batch if nanos and scope is not None]
             )
 
     return write

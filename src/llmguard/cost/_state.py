@@ -28,7 +28,7 @@ from ._writer import WRITE_ERRORS, BatchWriter
 if TYPE_CHECKING:
     from llmguard._guard import Guard
 
-__all__ = ["CostState", "build_state", "state_for"]
+__all__ = ["CostState", "build_state", "ledger_of", "pending_in_writers", "state_for"]
 
 PRUNE_EVERY_S = 6 * 3600.0
 
@@ -124,6 +124,38 @@ def state_for(guard: Guard, options: CostOptions | None = None) -> CostState | N
         state = build_state(options if options is not None else CostOptions.resolve(guard))
         _states[guard] = state
         return state
+
+
+def ledger_of(guard: Guard) -> tuple[Ledger | None, float]:
+    """(the guard's ledger or None, its writer's flush interval), without starting a writer.
+
+    The ledger of the guard's cost state once its runtime built it, else resolved from its options.
+    """
+    with _states_lock:
+        if guard in _states:
+            state = _states[guard]
+            if state is None:
+                return None, 0.0
+            return state.ledger, state.policy.flush_interval_s
+    found = _resolved.get(guard)
+    if found is None:
+        options = CostOptions.resolve(guard)
+        policy = resolve_policy(options)
+        found = _resolved[guard] = (resolve_ledger(options, policy), policy.flush_interval_s)
+    return found
+
+
+_resolved: weakref.WeakKeyDictionary[Guard, tuple[Ledger | None, float]] = weakref.WeakKeyDictionary()
+"""`ledger_of` for guards whose runtime has not built a cost state (a process that only takes feedback)."""
+
+
+def pending_in_writers(call_id: str) -> bool:
+    """Whether a ledger row of ``call_id`` waits in a writer queue of this process (not written yet)."""
+    with _states_lock:
+        writers = [
+            state.writer for state in _states.values() if state is not None and state.writer is not None
+        ]
+    return any(writer.holds(lambda item: item[0][0] == call_id) for writer in writers)  # (row, scope, nanos)
 
 
 def build_state(options: CostOptions) -> CostState | None:

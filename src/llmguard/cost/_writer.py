@@ -157,6 +157,16 @@ class BatchWriter:
         """Wake the writer thread now (to write, or to run its periodic task)."""
         self._wake.set()
 
+    def holds(self, match: Callable[[Any], bool]) -> bool:
+        """Whether a queued (not yet written) row satisfies ``match`` (a scan: for rare look-ups only)."""
+        for _ in range(3):
+            try:
+                rows = list(self._queue)  # a snapshot; the writer thread may pop meanwhile
+            except RuntimeError:  # "deque mutated during iteration": take it again
+                continue
+            return any(match(row) for row in rows)
+        return False
+
     def stats(self) -> WriterStats:
         """Current counters."""
         return WriterStats(self.written, self.dropped, self.failed, len(self._queue))

@@ -16,15 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tenacity import (
-    AsyncRetrying,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-    wait_random,
-)
-
 from llmguard._context import judge_calls
 
 from ._types import JudgeInput, JudgeResult, Scale, fingerprint_of
@@ -172,6 +163,9 @@ class LLMJudge:
 
     # -- sync and async shells --------------------------------------------------------------------
     def _retrying(self) -> dict[str, Any]:
+        # tenacity (which imports tornado when installed: about 2 MiB) loads with the first LLM judgment
+        from tenacity import retry_if_exception, stop_after_attempt, wait_exponential, wait_random
+
         return {
             "stop": stop_after_attempt(self.retries + 1),
             "wait": wait_exponential(multiplier=self.backoff, max=max(self.backoff, 8.0))
@@ -187,6 +181,8 @@ class LLMJudge:
         request = self._request(item, anthropic)
         create = client.messages.create if anthropic else client.chat.completions.create
         with judge_calls():
+            from tenacity import Retrying
+
             for attempt in Retrying(**self._retrying()):
                 with attempt:
                     response = create(**request)
@@ -201,6 +197,8 @@ class LLMJudge:
         request = self._request(item, anthropic)
         create = client.messages.create if anthropic else client.chat.completions.create
         with judge_calls():
+            from tenacity import AsyncRetrying
+
             async for attempt in AsyncRetrying(**self._retrying()):
                 with attempt:
                     response = await create(**request)
