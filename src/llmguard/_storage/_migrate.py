@@ -31,7 +31,7 @@ __all__ = ["REVISIONS", "head", "known", "revisions", "upgrade"]
 
 _HERE = Path(__file__).parent
 
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005")
 """This llmguard's revisions, oldest first (``migrations/versions``; a test holds them equal)."""
 
 
