@@ -121,7 +121,8 @@ def knows_call_id(call_id: str) -> bool:
     """
     for _ in range(3):
         try:
-            live = [entry[1].call_id for entry in list(_by_id.values())]
+            # `_call_id`, not `call_id`: a call whose id was never asked for was never handed out
+            live = [entry[1]._call_id for entry in list(_by_id.values())]
         except RuntimeError:  # the table changed size while copied (another thread): copy again
             continue
         if call_id in live:
