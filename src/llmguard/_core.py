@@ -126,6 +126,10 @@ class CallObserver(Protocol):
     not priced (``record.cost`` is ``None``). An observer that does not implement it always gets the
     cost. `llmguard.Guard.flush` and `llmguard.Guard.close` call its ``flush`` and ``shutdown``.
 
+    A `Lifecycle` observer that reads a stream's ``record.chunk_gaps_s`` says so with
+    ``needs_chunk_gaps() -> True`` (`llmguard._lifecycle.ChunkTimed`); the gaps are kept only when
+    a watching observer reads them (any observer that is not a `Lifecycle` gets them).
+
     And ``active() -> bool`` (`llmguard._lifecycle.Gated`), asked once per call before ``on_start``:
     ``False`` leaves the observer out of that call entirely (neither hook runs). A call no observer
     watches builds no record.

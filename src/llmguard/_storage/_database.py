@@ -274,7 +274,7 @@ class Database:
         On a SQLite file this skips SQLAlchemy's per-transaction work (pool checkout, events,
         reset on return): one connection of the pool is held for these writes, in this process,
         and each batch is ``BEGIN IMMEDIATE``, ``executemany``, ``COMMIT`` on it. A batch of one
-        row then costs about a tenth of ``write()`` (`benchmarks/RESULTS.md`), which matters for the
+        row then costs about a third of ``write()`` (`benchmarks/RESULTS.md`), which matters for the
         ledger's small batches. Elsewhere (PostgreSQL, in-memory SQLite) it is ``write()``.
 
         Raises:
