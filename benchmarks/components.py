@@ -33,7 +33,7 @@ def parts() -> dict[str, Callable[[], float]]:
     import llmguard
     from benchmarks._worker import handler, otel_providers
     from llmguard._pricing import PriceTable
-    from llmguard._record import make_usage
+    from llmguard._record import build_usage
     from llmguard.cost._budget import Budget, BudgetTracker, UTCClock
     from llmguard.cost._ledger import SQLLedger
     from llmguard.cost._rows import ledger_row
@@ -102,7 +102,7 @@ def parts() -> dict[str, Callable[[], float]]:
         "record (37 fields)": measured(
             lambda: runtime._record(call, None, None, usage, None, False, 1.0)  # type: ignore[arg-type]
         ),
-        "usage (5 fields)": measured(lambda: make_usage(12, 5, 0, None, 0)),
+        "usage (5 fields)": measured(lambda: build_usage(12, 5, 0, None, 0)),
         "pricing one call": measured(lambda: pricer("openai", "gpt-4o-mini-2024-07-18", usage)),
         "OTel: empty span": measured(empty_span),
         "OTel: span, 12 + 10 attributes": measured(attributed_span),

@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 import llmguard
 from llmguard._core import CallContext
 from llmguard._lifecycle import LifecycleBase
-from llmguard._record import CallRecord, Cost, Usage, make_cost, make_record, make_usage
+from llmguard._record import CallRecord, Cost, Usage, build_cost, build_record, build_usage
 from llmguard._storage import open_database
 from llmguard.exceptions import StorageError
 from llmguard.telemetry import TelemetryOptions
@@ -29,7 +29,9 @@ def _distinct_values(cls: type) -> dict[str, Any]:
     return {f.name: (f"v{i}", i) for i, f in enumerate(dataclasses.fields(cls))}
 
 
-@pytest.mark.parametrize(("cls", "make"), [(CallRecord, make_record), (Usage, make_usage), (Cost, make_cost)])
+@pytest.mark.parametrize(
+    ("cls", "make"), [(CallRecord, build_record), (Usage, build_usage), (Cost, build_cost)]
+)
 def test_positional_constructor_equals_the_dataclass(cls: type, make: Any) -> None:
     values = _distinct_values(cls)
     fast = make(*values.values())
@@ -44,7 +46,7 @@ def test_positional_constructor_equals_the_dataclass(cls: type, make: Any) -> No
 
 def test_positional_constructor_requires_every_field() -> None:
     with pytest.raises(TypeError):
-        make_usage(1, 2)
+        build_usage(1, 2)
 
 
 def test_cost_of_zero_shares_is_exact() -> None:

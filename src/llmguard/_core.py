@@ -30,10 +30,10 @@ from ._record import (
     Cost,
     PromptRef,
     Usage,
+    build_record,
+    build_usage,
     decode_prompt_header,
     encode_prompt_header,
-    make_record,
-    make_usage,
     new_call_id,
 )
 from ._refs import remember_response_id
@@ -456,7 +456,7 @@ class Runtime:
             remember_response_id(acc.response_id, call, served or call.request_model)
         if not call.observers:
             return None
-        usage = make_usage(
+        usage = build_usage(
             acc.input_tokens, acc.output_tokens, acc.cache_read, acc.cache_write, acc.reasoning
         )
         cost = None
@@ -490,7 +490,7 @@ class Runtime:
     ) -> CallRecord:
         acc = call.acc
         info = call.info
-        return make_record(  # CallRecord's fields, without its per-field object.__setattr__
+        return build_record(  # CallRecord's fields, without its per-field object.__setattr__
             call_id=call.call_id,
             kind=call.kind,
             service_name=self.settings.service_name,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ._contract import Links, Parts
 from ._internal import advise_once
 from ._options import PricingOptions
-from ._record import Cost, Usage, make_cost
+from ._record import Cost, Usage, build_cost
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -207,7 +207,7 @@ def compute_cost(rates: _Rates, usage: Usage) -> Cost | None:
     output_cost = _rate(rates.output, inp) * (out - reasoning) / _MILLION
     if reasoning:
         output_cost += _rate(rates.reasoning, inp) * reasoning / _MILLION
-    return make_cost(
+    return build_cost(
         input_cost + output_cost,
         input_cost,
         output_cost,

@@ -21,11 +21,11 @@ __all__ = [
     "Cost",
     "PromptRef",
     "Usage",
+    "build_cost",
+    "build_record",
+    "build_usage",
     "decode_prompt_header",
     "encode_prompt_header",
-    "make_cost",
-    "make_record",
-    "make_usage",
     "new_call_id",
 ]
 
@@ -256,9 +256,9 @@ def positional_constructor(cls: type[T]) -> Callable[..., T]:
     return make
 
 
-make_usage = positional_constructor(Usage)
-make_cost = positional_constructor(Cost)
-make_record = positional_constructor(CallRecord)
+build_usage = positional_constructor(Usage)
+build_cost = positional_constructor(Cost)
+build_record = positional_constructor(CallRecord)
 
 
 def _reinit_after_fork() -> None:  # pragma: no cover - runs in forked children (tests/faults)
