@@ -238,8 +238,7 @@ def feedback(
             ``name``/``value``/``comment`` is invalid.
     """
     owner, entry, call = _build(target, guard, name, value, comment, user_id, metadata, session_id)
-    _verify(target, owner, entry)
-    return record_entry(owner, entry, call)
+    return _verify_and_record(target, owner, entry, call)
 
 
 def _verify(target: Any, owner: Guard, entry: FeedbackEntry) -> None:

@@ -99,6 +99,7 @@ def row_sink(ledger: Ledger, tracker: BudgetTracker | None = None) -> Callable[[
         ledger.write([row for row, _, _ in batch])
         if tracker is not None:
             tracker.committed(
+                # row[1] is the row's ts_ns (`llmguard.cost._ledger.COLUMNS`)
                 [(scope, row[1], nanos) for row, scope, nanos in batch if nanos and scope is not None]
             )
 
