@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import subprocess
+import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,17 @@ from opentelemetry.sdk.trace import TracerProvider
 import llmguard
 from llmguard._core import CallContext
 from llmguard._lifecycle import LifecycleBase
-from llmguard._record import CallRecord, Cost, Usage, build_cost, build_record, build_usage
+from llmguard._record import (
+    CallRecord,
+    Cost,
+    Usage,
+    build_cost,
+    build_record,
+    build_usage,
+    call_id_of,
+    new_call_id,
+    next_call_number,
+)
 from llmguard._storage import open_database
 from llmguard.exceptions import StorageError
 from llmguard.telemetry import TelemetryOptions
@@ -42,6 +55,40 @@ def test_positional_constructor_equals_the_dataclass(cls: type, make: Any) -> No
     assert make(**values) == slow  # keywords too
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.__setattr__(next(iter(values)), None)
+
+
+def test_a_call_id_made_late_is_the_same_each_time_and_sorts_by_start() -> None:
+    start = time.time_ns()
+    number = next_call_number()
+    first = call_id_of(start, number)
+    assert call_id_of(start, number) == first  # whoever makes it first, the context or the index
+    assert len(first) == 32
+    assert int(first, 16) >> 80 == start // 1_000_000
+    assert new_call_id(start) > first  # same millisecond: a later number sorts after
+    assert new_call_id(start + 2_000_000) > new_call_id(start)
+
+
+FORKED_IDS = """
+import os, time
+from llmguard._record import new_call_id
+start = time.time_ns()
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(write, new_call_id(start).encode())
+    os._exit(0)
+os.waitpid(pid, 0)
+print(new_call_id(start), os.read(read, 64).decode())
+"""
+
+
+def test_a_forked_child_draws_its_own_call_ids() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED_IDS], capture_output=True, text=True, timeout=60, check=True
+    )
+    parent, child = done.stdout.split()
+    assert parent[:12] == child[:12]  # the same millisecond
+    assert parent != child  # the child's 80-bit part starts from its own random base
 
 
 def test_positional_constructor_requires_every_field() -> None:

@@ -36,3 +36,36 @@ def test_spans_start_when_the_app_installs_a_global_provider() -> None:
     )
     assert "unconfigured trace_id: None" in done.stdout
     assert "spans: ['chat gpt-4o-2024-08-06'] trace_id matches: True" in done.stdout
+
+
+METER_SCRIPT = """
+import llmguard
+from llmguard import Guard
+from llmguard.testing import FakeOpenAI
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+guard = Guard(pin_policy="off")
+client = FakeOpenAI().client(llmguard.OpenAI, guard=guard)
+ask = lambda: client.chat.completions.create(model="gpt-4o-2024-08-06", messages=[{"role": "user", "content": "hi"}])
+ask()  # nothing installed: the call is not watched
+reader = InMemoryMetricReader()
+metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))  # metrics only, installed late
+ask()
+ask()
+counts = {
+    m.name: sum(p.count for p in m.data.data_points)
+    for rm in reader.get_metrics_data().resource_metrics
+    for sm in rm.scope_metrics
+    for m in sm.metrics
+}
+print("durations:", counts.get("gen_ai.client.operation.duration"))
+"""
+
+
+def test_metrics_start_when_the_app_installs_only_a_global_meter_provider() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", METER_SCRIPT], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "durations: 2" in done.stdout, done.stdout + done.stderr

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from . import _context
+from . import _context, _record
 from ._extract import Accumulator
 from ._internal import advise_once, log_internal_error
 from ._lifecycle import Gated, Lifecycle, needs_chunk_gaps
@@ -32,9 +32,9 @@ from ._record import (
     Usage,
     build_record,
     build_usage,
+    call_id_of,
     decode_prompt_header,
     encode_prompt_header,
-    new_call_id,
 )
 from ._refs import remember_response_id
 from ._scope import CONTEXT_HEADER, ContextValues, current_context, decode_context_header
@@ -154,6 +154,7 @@ class CallContext:
 
     __slots__ = (
         "_call_id",
+        "_number",
         "acc",
         "api",
         "chunk_gaps",
@@ -226,13 +227,14 @@ class CallContext:
         self.acc: Accumulator = None  # type: ignore[assignment]  # set in Runtime.begin after observers ran
         self.start_ns = time.time_ns()
         self.start_perf = time.perf_counter()
+        self._number = next(_record.call_numbers)  # the id is made from it and start_ns when first asked for
 
     @property
     def call_id(self) -> str:
         """The call's id, made on first use (calls no one asks about never need one)."""
         call_id = self._call_id
         if call_id is None:
-            call_id = self._call_id = new_call_id(self.start_ns)
+            call_id = self._call_id = call_id_of(self.start_ns, self._number)
         return call_id
 
     # -- outcomes ---------------------------------------------------------------------------------
@@ -366,7 +368,7 @@ class Runtime:
             policy(call)
         if call.request_model != call.requested_model and call.request_model is not None:
             rewrite_model(options, changes, call.request_model)
-        if self._should_inject_usage(call, body):
+        if call.stream and self._should_inject_usage(call, body):
             changes["json_data"] = {
                 **changes.get("json_data", options.json_data or {}),
                 "stream_options": {"include_usage": True},

@@ -86,9 +86,10 @@ class _Shell:
         return get_default_guard()
 
     def _llmguard_begin(self, options: Any) -> tuple[CallContext, Any] | None:
-        guard: Guard | None = None
+        guard: Guard | None = self._llmguard_guard
         try:
-            guard = self.guard
+            if guard is None:
+                guard = self.guard  # the process default
             runtime: Runtime = guard.runtime
             info = self._llmguard_info
             if info is None:
@@ -225,7 +226,8 @@ def _hand_over_retries(response: Any, stream: bool, retries_taken: int) -> None:
     call = active_call.get()
     if call is not None:
         call.retries = retries_taken
-        _Shell._llmguard_hand_over(call, response, stream)
+        if stream or call.raw:
+            _Shell._llmguard_hand_over(call, response, stream)
 
 
 def sync_shell(base: type) -> dict[str, Any]:
@@ -270,7 +272,8 @@ def sync_shell(base: type) -> dict[str, Any]:
 
     def _process_response_data(self: Any, *, data: object, cast_to: Any, response: Any) -> Any:
         parsed = sdk_data(self, data=data, cast_to=cast_to, response=response)
-        if response.extensions:
+        extensions = response.extensions
+        if extensions and CALL_KEY in extensions:  # a raw call's response (see `_llmguard_hand_over`)
             self._llmguard_parsed(response, parsed)
         return parsed
 
@@ -322,7 +325,8 @@ def async_shell(base: type) -> dict[str, Any]:
 
     def _process_response_data(self: Any, *, data: object, cast_to: Any, response: Any) -> Any:
         parsed = sdk_data(self, data=data, cast_to=cast_to, response=response)
-        if response.extensions:
+        extensions = response.extensions
+        if extensions and CALL_KEY in extensions:  # a raw call's response (see `_llmguard_hand_over`)
             self._llmguard_parsed(response, parsed)
         return parsed
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -24,35 +24,45 @@ __all__ = [
     "build_cost",
     "build_record",
     "build_usage",
+    "call_id_of",
     "decode_prompt_header",
     "encode_prompt_header",
     "new_call_id",
+    "next_call_number",
 ]
 
 T = TypeVar("T")
 
 CallKind = Literal["app", "judge", "drift"]
 
-_last = [0, 0]
-_id_lock = threading.Lock()
+call_numbers = itertools.count(random.getrandbits(79))
+"""The low 80 bits of this process's call ids: a random start, counted up (a forked child draws its own).
+
+``next(call_numbers)`` is one C call: atomic, with no lock. 2**79 calls fit before the 80 bits run out.
+"""
+
+
+def next_call_number() -> int:
+    """The number of a new call (`call_numbers`), for `call_id_of`."""
+    return next(call_numbers)
+
+
+def call_id_of(start_ns: int, number: int) -> str:
+    """The id of the call that started at ``start_ns`` (ns since the epoch) and got ``number`` (`next_call_number`).
+
+    48-bit milliseconds, then the 80-bit number, as 32 lowercase hex characters. A pure function of
+    what the call stored when it began, so the id is made late (or never), by whoever first needs it,
+    and is the same each time. Ids of one process are distinct and in order of start time (then of
+    number, within a millisecond); each process (a forked child too) draws its own random base.
+    """
+    return (
+        (((start_ns // 1_000_000) << 80) | number).to_bytes(16, "big").hex()
+    )  # fixed width: string order is time order
 
 
 def new_call_id(start_ns: int | None = None) -> str:
-    """A sortable unique id: 48-bit milliseconds + 80 random bits, as 32 lowercase hex characters.
-
-    The time is ``start_ns`` (ns since the epoch; default: now). Ids made by one process are issued
-    in increasing order (within a millisecond, or for an earlier start, the random part is incremented).
-    """
-    ms = (time.time_ns() if start_ns is None else start_ns) // 1_000_000
-    with _id_lock:
-        if ms <= _last[0]:
-            ms = _last[0]
-            rand = _last[1] + 1
-        else:
-            rand = random.getrandbits(80)  # the module's generator is reseeded in forked children
-        _last[0], _last[1] = ms, rand
-    value = (ms << 80) | (rand & ((1 << 80) - 1))
-    return f"{value:032x}"  # fixed width, so string order is time order
+    """A new call id (`call_id_of`) for a call that started at ``start_ns`` (default: now)."""
+    return call_id_of(time.time_ns() if start_ns is None else start_ns, next_call_number())
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -237,22 +247,46 @@ def positional_constructor(cls: type[T]) -> Callable[..., T]:
     """A constructor of the frozen, slotted dataclass ``cls`` taking every field positionally, in order.
 
     The dataclass's own ``__init__`` sets each field through ``object.__setattr__`` (looked up for
-    every field of every instance); this one calls each slot's setter directly, which halves the
-    cost of building a record on the hot path. It checks nothing and applies no defaults: the core
-    passes every field. ``tests/test_record.py`` holds it equal to the dataclass constructor.
+    every field of every instance). This one fills an instance of a mutable twin of ``cls`` (a
+    plain class with the very same ``__slots__``, so the same memory layout), where each field is
+    one slot store, then makes the object a ``cls`` by assigning its ``__class__``, which CPython
+    allows between classes of identical layout. The result is an ordinary frozen ``cls``: a
+    record costs about a third of the setter-per-field way. Where the interpreter refuses the
+    ``__class__`` assignment, it sets each slot through its descriptor instead. It checks nothing
+    and applies no defaults: the core passes every field. ``tests/test_hot_path.py`` holds it
+    equal to the dataclass constructor.
     """
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    setters = {f"_set_{name}": cls.__dict__[name].__set__ for name in names}
-    defaults = ", ".join(f"_set_{name}=_set_{name}" for name in names)
-    body = "".join(f"    _set_{name}(obj, {name})\n" for name in names)
-    source = (
-        f"def make({', '.join(names)}, *, _new=_new, _cls=_cls, {defaults}):\n"
-        f"    obj = _new(_cls)\n{body}    return obj\n"
+    if tuple(getattr(cls, "__slots__", ())) != tuple(
+        names
+    ):  # pragma: no cover - a dataclass(slots=True) always matches
+        raise TypeError(f"{cls.__name__}: a positional constructor needs a slotted dataclass")
+    twin = type(f"_Mutable{cls.__name__}", (), {"__slots__": tuple(names)})
+    params = ", ".join(names)
+    twin_source = (
+        f"def make({params}, *, _new=_new, _twin=_twin, _cls=_cls):\n"
+        "    obj = _new(_twin)\n"
+        + "".join(f"    obj.{name} = {name}\n" for name in names)
+        + "    obj.__class__ = _cls\n    return obj\n"
     )
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, **setters}
-    exec(compile(source, f"<llmguard {cls.__name__} constructor>", "exec"), namespace)
+    setters = {f"_set_{name}": cls.__dict__[name].__set__ for name in names}
+    setter_source = (
+        f"def make({params}, *, _new=_new, _cls=_cls, {', '.join(f'_set_{n}=_set_{n}' for n in names)}):\n"
+        "    obj = _new(_cls)\n"
+        + "".join(f"    _set_{name}(obj, {name})\n" for name in names)
+        + "    return obj\n"
+    )
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_twin": twin, **setters}
+    exec(compile(twin_source, f"<llmguard {cls.__name__} constructor>", "exec"), namespace)
     make: Callable[..., T] = namespace["make"]
-    make.__doc__ = f"Build a `{cls.__name__}` from every field, positionally: {', '.join(names)}."
+    try:
+        probe = make(*names)
+        if type(probe) is not cls or [getattr(probe, n) for n in names] != names:  # pragma: no cover
+            raise TypeError("the twin's layout differs")
+    except TypeError:  # pragma: no cover - an interpreter without layout-compatible __class__ assignment
+        exec(compile(setter_source, f"<llmguard {cls.__name__} constructor>", "exec"), namespace)
+        make = namespace["make"]
+    make.__doc__ = f"Build a `{cls.__name__}` from every field, positionally: {params}."
     return make
 
 
@@ -262,8 +296,8 @@ build_record = positional_constructor(CallRecord)
 
 
 def _reinit_after_fork() -> None:  # pragma: no cover - runs in forked children (tests/faults)
-    global _id_lock
-    _id_lock = threading.Lock()  # a parent thread may have held it at fork time
+    global call_numbers
+    call_numbers = itertools.count(random.getrandbits(79))  # the child's ids must not repeat the parent's
 
 
 os.register_at_fork(after_in_child=_reinit_after_fork)

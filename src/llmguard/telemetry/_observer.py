@@ -199,7 +199,7 @@ def _cost_attributes(record: CallRecord, attrs: dict[str, Any], legacy_cost: boo
     attrs[sc.GEN_AI_USAGE_COST_SOURCE] = "local"
     if legacy_cost:
         attrs[sc.GEN_AI_USAGE_COST] = total
-    attrs[sc.LLMGUARD_COST_PRICED] = True
+    # no `llmguard.cost.priced=true`: the amount says it (each attribute costs the SDK a validation pass)
     attrs[sc.LLMGUARD_COST_INPUT] = float(cost.input)
     attrs[sc.LLMGUARD_COST_OUTPUT] = float(cost.output)
     if cost.cache_read:  # each attribute costs the SDK a validation pass: zero shares are left out
@@ -238,6 +238,7 @@ class TelemetryObserver(LifecycleBase):
     """
 
     __slots__ = (
+        "_idle_while_unset",
         "_shapes",
         "capture_content",
         "global_meter",
@@ -266,6 +267,8 @@ class TelemetryObserver(LifecycleBase):
         self.global_meter = global_meter
         """The meter comes from the global provider: skip metrics while no provider is installed."""
         self._shapes: dict[tuple[int, str, str | None], _Shape] = {}
+        self._idle_while_unset = global_tracer and (metrics is None or global_meter)
+        """Both signals wait for global providers: `active` first asks the one cheap question."""
 
     def _tracing(self) -> bool:
         if not self.global_tracer:
@@ -289,6 +292,10 @@ class TelemetryObserver(LifecycleBase):
 
     def active(self) -> bool:
         """Watch a call only when its span or its metrics go somewhere (OpenTelemetry is configured)."""
+        if self._idle_while_unset:
+            if _NO_GLOBAL_PROVIDERS():
+                return False  # the common case of an app without OpenTelemetry: two reads, no calls
+            self._idle_while_unset = False
         return self._tracing() or self._metering()
 
     def needs_cost(self) -> bool:
@@ -435,6 +442,25 @@ def _unset(module: object, attribute: str, variable: str) -> bool:
     API version, the variable set), it says ``False`` and the caller asks the API.
     """
     return getattr(module, attribute, False) is None and variable not in _ENVIRONMENT_PROVIDERS
+
+
+def _no_global_providers() -> bool:
+    """Certainly neither global provider is installed (`_unset` for both, in one frame)."""
+    return trace._TRACER_PROVIDER is None and _metrics_internal._METER_PROVIDER is None
+
+
+def _never() -> bool:
+    return False
+
+
+_NO_GLOBAL_PROVIDERS = (
+    _no_global_providers
+    if hasattr(trace, "_TRACER_PROVIDER")
+    and hasattr(_metrics_internal, "_METER_PROVIDER")
+    and not _ENVIRONMENT_PROVIDERS
+    else _never
+)
+"""`_no_global_providers` where this API version keeps its providers in those globals (else: ask the API)."""
 
 
 def _proxy_meter_provider() -> type | None:
