@@ -171,3 +171,23 @@ def test_unwritable_cache_folder_prices_from_the_full_table(tmp_path: Path) -> N
     total, held = out.stdout.split()
     assert Decimal(total) > 0
     assert held == "True"
+
+
+def test_a_loaded_file_serves_its_process_after_the_cache_is_cleaned(tmp_path: Path) -> None:
+    path = tmp_path / "genai-prices-x.pickle"
+    _price_snapshot._write(path, _price_snapshot._serialise(get_snapshot().providers))
+    snapshot = CachedSnapshot(path)
+    path.unlink()
+    provider, model = snapshot.find_provider_model("claude-3-5-haiku-20241022", None, "anthropic", None)
+    expected = get_snapshot().find_provider_model("claude-3-5-haiku-20241022", None, "anthropic", None)
+    assert (provider.id, model.id, model.prices) == (expected[0].id, expected[1].id, expected[1].prices)
+
+
+def test_a_truncated_file_is_rebuilt(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = _child(cache)
+    (file,) = cache.glob("genai-prices-*.pickle")
+    file.write_bytes(file.read_bytes()[:1000])
+    second = _child(cache)
+    assert second["costs"] == first["costs"] == second["ref"]
+    assert file.stat().st_size > 1000

@@ -15,7 +15,8 @@ share one file).
 The cache is not used (genai-prices' `get_snapshot` is) when the application already imported
 ``genai_prices.data`` (it costs nothing more) or installed its own snapshot (``UpdatePrices``),
 and when the folder cannot be written. A pickle runs code when loaded: the file is read only when
-it belongs to this user and nobody else may write it, like Python's own ``__pycache__``.
+it belongs to this user and nobody else may write it, like Python's own ``__pycache__``. A process
+that loaded the file keeps it open, so a cache cleaned or rebuilt meanwhile does not affect it.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ import dataclasses
 import functools
 import hashlib
 import importlib.util
-import io
 import os
 import pickle
 import sys
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,8 @@ _PREFIX = "genai-prices-"
 _STALE_S = 30 * 86_400
 """A cache file older than this is removed when another one is written (rebuilt if still in use)."""
 _lock = threading.Lock()
-_cached: tuple[Path, CachedSnapshot] | None = None
+_read_lock = threading.Lock()
+_cached: tuple[str, CachedSnapshot] | None = None
 
 
 class CachedSnapshot:
@@ -56,10 +58,12 @@ class CachedSnapshot:
     def __init__(self, path: Path) -> None:
         from genai_prices.data_snapshot import DataSnapshot
 
-        self._path = path
-        with _open_owned(path) as handle:
-            providers, self._spans = pickle.load(handle)
-            self._base = handle.tell()
+        # The file stays open: a cache cleaned or replaced meanwhile still serves this process.
+        self._fd = _open_owned(path)
+        weakref.finalize(self, os.close, self._fd)
+        size = int.from_bytes(_read_at(self._fd, 0, 8), "big")
+        providers, self._spans = pickle.loads(_read_at(self._fd, 8, size))
+        self._base = 8 + size
         self._snapshot = DataSnapshot(providers=providers, from_auto_update=False)
         self.timestamp = self._snapshot.timestamp
         self._loaded: set[str] = set()
@@ -84,9 +88,7 @@ class CachedSnapshot:
         if provider.id in self._loaded:
             return
         offset, length = self._spans[provider.id]
-        with _open_owned(self._path) as handle:
-            handle.seek(self._base + offset)
-            provider.models = pickle.loads(handle.read(length))
+        provider.models = pickle.loads(_read_at(self._fd, self._base + offset, length))
         self._loaded.add(provider.id)
 
 
@@ -102,14 +104,14 @@ def current_snapshot() -> Any:
             path = _cache_path()
         except (OSError, RuntimeError):  # no data file to key by, or no home folder for the cache
             return data_snapshot.get_snapshot()
-        if _cached is not None and _cached[0] == path:
-            return _cached[1]
+        if _cached is not None and _cached[0] == path.name:
+            return _cached[1]  # the same data, wherever its file (the cache folder may have changed)
         try:
             snapshot = CachedSnapshot(path)
         except Exception:  # missing, stale layout, unreadable or not ours: (re)build it
             snapshot = _build(path)
         if isinstance(snapshot, CachedSnapshot):
-            _cached = (path, snapshot)
+            _cached = (path.name, snapshot)
         return snapshot
 
 
@@ -168,9 +170,8 @@ def _serialise(providers: list[Any]) -> bytes:
                 provider, pricing_urls=None, description=None, price_comments=None, extractors=None, models=[]
             )
         )
-    out = io.BytesIO()
-    pickle.dump((heads, spans), out, protocol=pickle.HIGHEST_PROTOCOL)
-    return out.getvalue() + b"".join(blobs)
+    index = pickle.dumps((heads, spans), protocol=pickle.HIGHEST_PROTOCOL)
+    return len(index).to_bytes(8, "big") + index + b"".join(blobs)
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -203,16 +204,37 @@ def _unload() -> None:
     genai_prices.__dict__.pop("data", None)
 
 
-def _open_owned(path: Path) -> io.BufferedReader:
+def _open_owned(path: Path) -> int:
     """Open ``path`` for reading when this user owns it and no one else may write it.
 
     Raises:
         PermissionError: Someone else owns or may write the file.
     """
-    handle = open(path, "rb")  # noqa: SIM115 - returned to the caller's ``with``
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     if hasattr(os, "getuid"):
-        stat = os.fstat(handle.fileno())
+        stat = os.fstat(fd)
         if stat.st_uid != os.getuid() or stat.st_mode & 0o022:
-            handle.close()
+            os.close(fd)
             raise PermissionError(f"{path}: not owned by this user or writable by others; not loaded")
-    return handle
+    return fd
+
+
+def _read_at(fd: int, offset: int, length: int) -> bytes:
+    if hasattr(os, "pread"):
+        data = os.pread(fd, length, offset)
+    else:  # Windows
+        with _read_lock:
+            os.lseek(fd, offset, os.SEEK_SET)
+            data = os.read(fd, length)
+    if len(data) != length:
+        raise EOFError(f"the price cache file ends early ({len(data)} of {length} bytes at {offset})")
+    return data
+
+
+def _reinit_after_fork() -> None:
+    global _lock, _read_lock
+    _lock, _read_lock = threading.Lock(), threading.Lock()  # a parent thread may have held one at fork time
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_after_fork)
