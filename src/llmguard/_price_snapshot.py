@@ -3,8 +3,8 @@
 ``import genai_prices.data`` builds every provider's every model as Python objects (about 3.5 MiB
 of RSS) although a process prices a handful of models. The first process that needs a price
 after genai-prices is installed or upgraded imports that module once, writes the table to
-``<cache_dir>/genai-prices-<version>-<sha256 of the data module>.pickle`` (a small index of the providers, then each
-provider's models as their own pickle, without descriptions, comments or usage extractors) and
+``<cache_dir>/genai-prices-<version>-<sha256 of the data module>.pickle`` (each provider's models as
+their own pickle, then a small index of the providers, without descriptions, comments or usage extractors) and
 drops the module again; every other process reads the index and the models of the providers it
 actually looks up (about 0.3 MiB for OpenAI's). Lookups still run genai-prices' own matching
 (`DataSnapshot.find_provider_model`, model fallbacks included) on genai-prices' own types, so the
@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from ._model_lifecycle import cache_dir
 
 __all__ = ["CachedSnapshot", "current_snapshot"]
 
-_FORMAT = 1
+_FORMAT = 2
 """Bumped when the file's layout changes."""
 _PREFIX = "genai-prices-"
 _STALE_S = 30 * 86_400
@@ -61,9 +62,9 @@ class CachedSnapshot:
         # The file stays open: a cache cleaned or replaced meanwhile still serves this process.
         self._fd = _open_owned(path)
         weakref.finalize(self, os.close, self._fd)
-        size = int.from_bytes(_read_at(self._fd, 0, 8), "big")
-        providers, self._spans = pickle.loads(_read_at(self._fd, 8, size))
-        self._base = 8 + size
+        end = os.fstat(self._fd).st_size - 8
+        size = int.from_bytes(_read_at(self._fd, end, 8), "big")
+        providers, self._spans = pickle.loads(_read_at(self._fd, end - size, size))
         self._snapshot = DataSnapshot(providers=providers, from_auto_update=False)
         self.timestamp = self._snapshot.timestamp
         self._loaded: set[str] = set()
@@ -88,7 +89,7 @@ class CachedSnapshot:
         if provider.id in self._loaded:
             return
         offset, length = self._spans[provider.id]
-        provider.models = pickle.loads(_read_at(self._fd, self._base + offset, length))
+        provider.models = pickle.loads(_read_at(self._fd, offset, length))
         self._loaded.add(provider.id)
 
 
@@ -151,35 +152,43 @@ def _build(path: Path) -> Any:
     return cached
 
 
-def _serialise(providers: list[Any]) -> bytes:
-    blobs: list[bytes] = []
+def _serialise(providers: list[Any]) -> Iterator[bytes]:
+    """The file, in parts: each provider's models, then the index of providers, then the index's length.
+
+    One provider's slimmed copy at a time, written as it is made: the build adds little to the
+    memory the full table already takes.
+    """
     spans: dict[str, tuple[int, int]] = {}
     heads: list[Any] = []
     offset = 0
     for provider in providers:
-        models = [
-            dataclasses.replace(m, name=None, description=None, price_comments=None, context_window=None)
-            for m in provider.models
-        ]
-        blob = pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL)
+        blob = pickle.dumps(
+            [
+                dataclasses.replace(m, name=None, description=None, price_comments=None, context_window=None)
+                for m in provider.models
+            ],
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
         spans[provider.id] = (offset, len(blob))
         offset += len(blob)
-        blobs.append(blob)
+        yield blob
         heads.append(
             dataclasses.replace(
                 provider, pricing_urls=None, description=None, price_comments=None, extractors=None, models=[]
             )
         )
     index = pickle.dumps((heads, spans), protocol=pickle.HIGHEST_PROTOCOL)
-    return len(index).to_bytes(8, "big") + index + b"".join(blobs)
+    yield index
+    yield len(index).to_bytes(8, "big")
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(path: Path, parts: Iterable[bytes]) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".genai-prices.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for part in parts:
+                handle.write(part)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
