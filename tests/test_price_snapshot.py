@@ -13,12 +13,12 @@ import genai_prices
 import pytest
 from genai_prices.data_snapshot import get_snapshot
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from llmguard import _price_snapshot
 from llmguard._price_snapshot import CachedSnapshot
 from llmguard._pricing import PriceTable, to_genai_usage
 from llmguard._record import Usage
+from test_pricing import usages
 
 MODELS = [
     ("openai", "gpt-4o-2024-08-06"),
@@ -39,21 +39,6 @@ def cached(tmp_path_factory: pytest.TempPathFactory) -> CachedSnapshot:
     path = tmp_path_factory.mktemp("prices") / "genai-prices-test.pickle"
     _price_snapshot._write(path, _price_snapshot._serialise(get_snapshot().providers))
     return CachedSnapshot(path)
-
-
-@st.composite
-def usages(draw: st.DrawFn) -> Usage:
-    read = draw(st.integers(0, 300_000))
-    write = draw(st.integers(0, 300_000))
-    uncached = draw(st.integers(0, 300_000))
-    reasoning = draw(st.integers(0, 50_000))
-    return Usage(
-        input_tokens=uncached + read + write,
-        output_tokens=draw(st.integers(0, 50_000)) + reasoning,
-        cache_read_tokens=read,
-        cache_write_tokens=write,
-        reasoning_tokens=reasoning,
-    )
 
 
 def _reference(provider: str, model: str, usage: Usage) -> Decimal:
