@@ -1,18 +1,20 @@
 """CPU instructions of the hot path's parts, each measured apart with callgrind.
 
 Where `benchmarks/overhead.py` counts a whole call, this counts one part at a time, in one valgrind
-run: building the `CallRecord` and its `Usage`, pricing a call, the OpenTelemetry SDK's own work
+run: building the `CallRecord` and its `Usage`, pricing a call, indexing a finished call by its
+response id (the index full, so each call also drops the oldest), the OpenTelemetry SDK's own work
 (an empty span, a span with attributes, one metric measurement), a ledger batch of one and of ten
 rows on a SQLite file, and one budget refresh over the rows those batches left. Each part runs
 N1 and then N2 times inside ``math.fsum`` (the only code callgrind collects, one dump per
 ``fsum``); the figure is (I(N2) - I(N1)) / (N2 - N1).
 
-    python benchmarks/components.py [--n1 200] [--n2 1000]
+    python benchmarks/components.py [--n1 200] [--n2 1000] [--only pricing,response-id]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import os
 import re
@@ -32,6 +34,7 @@ def parts() -> dict[str, Callable[[], float]]:
 
     import llmguard
     from benchmarks._worker import handler, otel_providers
+    from llmguard import _refs
     from llmguard._pricing import PriceTable
     from llmguard._record import build_usage
     from llmguard.cost._budget import Budget, BudgetTracker, UTCClock
@@ -63,6 +66,12 @@ def parts() -> dict[str, Callable[[], float]]:
     runtime = guard.runtime
     usage = record.usage  # type: ignore[attr-defined]
     pricer = PriceTable()
+
+    traced = copy.copy(call)  # as telemetry leaves it: the span's trace and span ids
+    traced.trace_id, traced.span_id = f"{1 << 100:032x}", f"{1 << 60:016x}"  # type: ignore[attr-defined]
+    response_ids = iter([f"chatcmpl-{i:024x}" for i in range(_refs.MAX_RESPONSE_IDS + 10_000)])
+    for _ in range(_refs.MAX_RESPONSE_IDS):
+        _refs.remember_response_id(next(response_ids), traced, "gpt-4o-mini-2024-07-18")  # type: ignore[arg-type]
 
     tracer = tracer_provider.get_tracer("bench")
     histogram = meter_provider.get_meter("bench").create_histogram("bench.duration", unit="s")
@@ -104,6 +113,9 @@ def parts() -> dict[str, Callable[[], float]]:
         ),
         "usage (5 fields)": measured(lambda: build_usage(12, 5, 0, None, 0)),
         "pricing one call": measured(lambda: pricer("openai", "gpt-4o-mini-2024-07-18", usage)),
+        "response-id index: one call": measured(
+            lambda: _refs.remember_response_id(next(response_ids), traced, "gpt-4o-mini-2024-07-18")  # type: ignore[arg-type]
+        ),
         "OTel: empty span": measured(empty_span),
         "OTel: span, 12 + 10 attributes": measured(attributed_span),
         "OTel: one histogram measurement": measured(lambda: histogram.record(1.5, metric_attrs)),
@@ -113,9 +125,12 @@ def parts() -> dict[str, Callable[[], float]]:
     }
 
 
-def worker(n1: int, n2: int) -> None:
+def worker(n1: int, n2: int, only: str) -> None:
     """Run every part N1 then N2 times, each inside its own ``math.fsum`` (callgrind dumps after each)."""
+    wanted = [w for w in only.split(",") if w]
     for name, run in parts().items():
+        if wanted and not any(w in name for w in wanted):
+            continue
         for _ in range(20):
             run()
         math.fsum(run() for _ in range(n1))
@@ -128,10 +143,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n1", type=int, default=200)
     parser.add_argument("--n2", type=int, default=1000)
+    parser.add_argument("--only", default="", help="comma-separated parts of names of the parts to measure")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.n1, args.n2)
+        worker(args.n1, args.n2, args.only)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "cg.out"
@@ -153,6 +169,7 @@ def main() -> int:
                 "--worker",
                 f"--n1={args.n1}",
                 f"--n2={args.n2}",
+                f"--only={args.only}",
             ],
             capture_output=True,
             text=True,

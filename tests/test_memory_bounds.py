@@ -7,7 +7,7 @@ properties behind it.)
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections import deque
 from typing import Any
 
 import pytest
@@ -22,13 +22,10 @@ CAP = 25
 
 
 @pytest.fixture
-def small_index(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def small_index(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_refs, "MAX_RESPONSE_IDS", CAP)
-    saved = _refs._by_response.copy()
-    _refs._by_response.clear()
-    yield
-    _refs._by_response.clear()
-    _refs._by_response.update(saved)
+    monkeypatch.setattr(_refs, "_by_response", {})
+    monkeypatch.setattr(_refs, "_order", deque())
 
 
 def test_the_response_id_index_stays_at_its_cap_and_holds_no_content(small_index: None) -> None:
@@ -46,8 +43,17 @@ def test_the_response_id_index_stays_at_its_cap_and_holds_no_content(small_index
     assert len(_refs._by_response) == CAP
     kept = [ref.response_id for ref in refs[-CAP:]]
     assert list(_refs._by_response) == kept  # the newest CAP, oldest dropped first
-    for known in _refs._by_response.values():
-        held = gc.get_referents(known)
+    assert list(_refs._order) == kept
+    for ref in refs[:-CAP]:
+        assert _refs.by_response_id(ref.response_id) is None
+        assert not _refs.knows_call_id(ref.call_id)
+    for ref in refs[-CAP:]:
+        known = _refs.by_response_id(ref.response_id)
+        assert known is not None
+        assert (known.call_id, known.response_id, known.model) == (ref.call_id, ref.response_id, ref.model)
+        assert _refs.knows_call_id(ref.call_id)
+    for entry in _refs._by_response.values():
+        held = gc.get_referents(entry)
         assert all(not (isinstance(obj, str) and len(obj) >= prompt_size) for obj in held)
         assert all(not isinstance(obj, dict | list) for obj in held)  # no request body, no messages
 
@@ -56,7 +62,7 @@ def test_index_entries_of_one_model_share_its_name(small_index: None) -> None:
     with FakeOpenAI(reply="ok").client(llmguard.OpenAI, guard=Guard(pin_policy="off")) as client:
         for _ in range(5):
             client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
-    models = [known.model for known in _refs._by_response.values()]
+    models = [_refs.by_response_id(rid).model for rid in _refs._by_response]  # type: ignore[union-attr]
     assert len(models) == 5
     assert len({id(model) for model in models}) == 1
 

@@ -55,4 +55,5 @@ ANTHROPIC_OPEN_TELEMETRY_PREFIX = "ANTHROPIC_OPEN_TELEMETRY"
 """The Anthropic SDK's own tracing variables; when any is set, guarded Anthropic clients keep the SDK's spans."""
 
 LLMGUARD_CACHE_DIR = "LLMGUARD_CACHE_DIR"
-"""Folder of llmguard's per-user cache (the model lifecycle table ``llmguard pins update`` refreshes)."""
+"""Folder of llmguard's per-user cache (the model lifecycle table ``llmguard pins update`` refreshes, the
+genai-prices table pricing reads one provider at a time)."""

@@ -36,6 +36,7 @@ __all__ = [
     "ModelLifecycle",
     "Status",
     "bundled_table",
+    "cache_dir",
     "cache_file",
     "current_table",
     "parse_table",
@@ -318,17 +319,22 @@ def bundled_table() -> LifecycleTable:
     return parse_table((folder / "openai-anthropic.json").read_bytes(), _BUNDLED)
 
 
-def cache_file(env: Mapping[str, str] | None = None) -> Path:
-    r"""Where ``llmguard pins update`` writes the refreshed table.
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    r"""The per-user cache folder of llmguard.
 
-    ``$LLMGUARD_CACHE_DIR/model_deprecations.json`` when that variable is set, else under
-    ``$XDG_CACHE_HOME/llmguard`` (``~/.cache/llmguard``; ``%LOCALAPPDATA%\\llmguard`` on Windows).
+    ``$LLMGUARD_CACHE_DIR`` when that variable is set, else ``$XDG_CACHE_HOME/llmguard``
+    (``~/.cache/llmguard``; ``%LOCALAPPDATA%\\llmguard`` on Windows).
     """
     env = os.environ if env is None else env
     if env.get(LLMGUARD_CACHE_DIR):
-        return Path(env[LLMGUARD_CACHE_DIR]) / "model_deprecations.json"
+        return Path(env[LLMGUARD_CACHE_DIR])
     base = env.get("LOCALAPPDATA") if os.name == "nt" else env.get("XDG_CACHE_HOME")
-    return Path(base or Path.home() / ".cache") / "llmguard" / "model_deprecations.json"
+    return Path(base or Path.home() / ".cache") / "llmguard"
+
+
+def cache_file(env: Mapping[str, str] | None = None) -> Path:
+    """Where ``llmguard pins update`` writes the refreshed table: ``model_deprecations.json`` in `cache_dir`."""
+    return cache_dir(env) / "model_deprecations.json"
 
 
 @functools.lru_cache(maxsize=4)

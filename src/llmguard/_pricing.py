@@ -13,7 +13,8 @@ same arithmetic; prices with a per-request fee fall back to genai-prices' own ca
 Token accounting (as genai-prices defines it): ``input_tokens`` includes cache reads and writes,
 ``output_tokens`` includes reasoning. A cache or reasoning share is subtracted from its parent and
 priced at its own rate only when the model has that rate; otherwise it is billed at the parent's
-rate. ``genai-prices`` is imported lazily, on the first call whose model no override covers.
+rate. ``genai-prices`` is imported lazily, on the first call whose model no override covers, and
+its table is read one provider at a time from a cache file (`llmguard._price_snapshot`).
 """
 
 from __future__ import annotations
@@ -387,9 +388,9 @@ class PriceTable:
         return None
 
     def _lookup(self, provider: str, model: str) -> _Entry | None:
-        from genai_prices.data_snapshot import get_snapshot
+        from ._price_snapshot import current_snapshot
 
-        snapshot = get_snapshot()
+        snapshot = current_snapshot()
         try:
             found = snapshot.find_provider_model(model, None, PROVIDER_IDS.get(provider), None)
         except LookupError:

@@ -3,8 +3,9 @@
 The SDKs' pydantic models are unhashable and must not carry foreign attributes, so references
 live here, keyed by ``id(obj)`` and cleaned by a weak-reference callback when the object dies.
 A bounded index by provider response id covers objects the app rebuilds (stream helpers' final
-objects, deserialised copies). That index holds a `KnownCall` (ids, prompt, model: a few hundred
-bytes), never the call itself, so its memory is bounded by its size, not by the calls' content.
+objects, deserialised copies). That index holds a call's identity (packed ids, prompt, model: about
+300 bytes with its key, read back as a `KnownCall`), never the call itself, so its memory is
+bounded by its size, not by the calls' content.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections import OrderedDict
+from collections import deque
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
     from ._core import CallContext, Runtime
@@ -33,14 +34,31 @@ __all__ = [
 MAX_RESPONSE_IDS = 10_000
 """How many finished calls the response-id index keeps (oldest dropped first)."""
 
+_Entry: TypeAlias = tuple[
+    "bytes | tuple[str, str | None, str | None]",
+    "PromptRef | None",
+    "str | None",
+    "Runtime",
+    "str | None",
+    "str | None",
+]
+"""An indexed call: (packed ids, prompt, model, runtime, user_id, session_id); see `KnownCall`."""
+
 _by_id: dict[int, tuple[weakref.ref[Any], CallContext]] = {}
-_by_response: OrderedDict[str, KnownCall] = OrderedDict()
+_by_response: dict[str, _Entry] = {}
+_order: deque[str] = deque()
+"""The indexed response ids, oldest first (a dict drops its first key in O(n), a deque in O(1))."""
 _lock = threading.Lock()
 _last_model: str | None = None
 
 
 class KnownCall:
-    """What the response-id index remembers of a finished call: its identity, not its content."""
+    """What the response-id index remembers of a finished call: its identity, not its content.
+
+    The index stores each call as a tuple whose call, trace and span ids are packed into one
+    ``bytes`` (16 + 16 + 8 bytes instead of three hex strings of 32, 32 and 16 characters); a
+    `KnownCall` is built from it when it is read.
+    """
 
     __slots__ = (
         "call_id",
@@ -54,19 +72,24 @@ class KnownCall:
         "user_id",
     )
 
-    def __init__(self, call: CallContext, response_id: str, model: str | None) -> None:
-        self.call_id: str = call.call_id
-        self.trace_id: str | None = call.trace_id
-        self.span_id: str | None = call.span_id
+    def __init__(self, response_id: str, entry: _Entry) -> None:
+        ids, prompt, model, runtime, user_id, session_id = entry
         self.response_id = response_id
-        self.prompt: PromptRef | None = call.prompt
-        self.model = model
+        if isinstance(ids, bytes):
+            text = ids.hex()
+            call_id, trace_id, span_id = text[:32], text[32:64] or None, text[64:] or None
+        else:
+            call_id, trace_id, span_id = ids
+        self.call_id: str = call_id
+        self.trace_id: str | None = trace_id
+        self.span_id: str | None = span_id
+        self.prompt: PromptRef | None = prompt
+        self.model: str | None = model
         """The served model (the sent one when the provider did not say)."""
-        self.runtime: Runtime = call.runtime
+        self.runtime: Runtime = runtime
         """The runtime that made the call (feedback routes to its guard)."""
-        scope = call.scope
-        self.user_id: str | None = scope.user_id if scope is not None else None
-        self.session_id: str | None = scope.session_id if scope is not None else None
+        self.user_id: str | None = user_id
+        self.session_id: str | None = session_id
         """The call context's user and session (feedback inherits them)."""
 
 
@@ -93,11 +116,32 @@ def remember_response_id(response_id: str, call: CallContext, model: str | None)
         model = _last_model  # one string object for a model's entries, not one per response parsed
     else:
         _last_model = model
-    known = KnownCall(call, response_id, model)
+    call_id = call.call_id
+    trace_id = call.trace_id
+    ids: bytes | tuple[str, str | None, str | None]
+    try:  # llmguard's call id and telemetry's trace and span ids: 32, 32 and 16 lowercase hex digits
+        if trace_id is None:
+            ids = bytes.fromhex(call_id)
+            if len(ids) != 16:
+                raise ValueError(call_id)
+        else:
+            ids = bytes.fromhex(call_id + trace_id + call.span_id)  # type: ignore[operator]
+            if len(ids) != 40 or len(call_id) != 32 or len(trace_id) != 32:
+                raise ValueError(call_id)
+    except (TypeError, ValueError):
+        ids = (call_id, trace_id, call.span_id)  # ids of another shape are kept as they are
+    scope = call.scope
+    if scope is None:
+        entry: _Entry = (ids, call.prompt, model, call.runtime, None, None)
+    else:
+        entry = (ids, call.prompt, model, call.runtime, scope.user_id, scope.session_id)
     with _lock:
-        _by_response[response_id] = known
-        if len(_by_response) > MAX_RESPONSE_IDS:
-            _by_response.popitem(last=False)
+        if _by_response.setdefault(response_id, entry) is not entry:
+            _by_response[response_id] = entry  # an id seen again: the newest call, at the old place
+            return
+        _order.append(response_id)
+        if len(_order) > MAX_RESPONSE_IDS:
+            del _by_response[_order.popleft()]
 
 
 def find(obj: Any) -> CallContext | None:
@@ -111,7 +155,8 @@ def find(obj: Any) -> CallContext | None:
 def by_response_id(response_id: str) -> KnownCall | None:
     """The finished call whose provider response id is ``response_id``, if still indexed."""
     with _lock:
-        return _by_response.get(response_id)
+        entry = _by_response.get(response_id)
+    return KnownCall(response_id, entry) if entry is not None else None
 
 
 def knows_call_id(call_id: str) -> bool:
@@ -128,8 +173,17 @@ def knows_call_id(call_id: str) -> bool:
         if call_id in live:
             return True
         break
+    try:
+        packed: bytes | None = bytes.fromhex(call_id)
+    except ValueError:
+        packed = None
     with _lock:
-        return any(known.call_id == call_id for known in _by_response.values())
+        entries = list(_by_response.values())
+    for entry in entries:
+        ids = entry[0]
+        if ids[0] == call_id if isinstance(ids, tuple) else packed is not None and ids[:16] == packed:
+            return True
+    return False
 
 
 def _reinit_after_fork() -> None:
