@@ -26,8 +26,17 @@ def empty_index(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _call(call_id: str, trace_id: str | None, span_id: str | None, scope: Any = None) -> Any:
+    """A call whose id (made from its start and number, as `CallContext.call_id` makes it) is ``call_id``."""
+    value = int(call_id, 16)
     return SimpleNamespace(
-        call_id=call_id, trace_id=trace_id, span_id=span_id, scope=scope, prompt=None, runtime="rt"
+        call_id=call_id,
+        start_ns=(value >> 80) * 1_000_000,
+        _number=value & ((1 << 80) - 1),
+        trace_id=trace_id,
+        span_id=span_id,
+        scope=scope,
+        prompt=None,
+        runtime="rt",
     )
 
 
@@ -47,11 +56,10 @@ def test_hex_ids_come_back_unchanged(call_id: str, trace: str, span: str) -> Non
     ("call_id", "trace_id", "span_id"),
     [
         ("0" * 32, None, None),  # telemetry off
-        ("not-hex-call-id", None, None),
         ("0" * 32, "ABC", None),  # not ids telemetry makes: kept as strings
         ("0" * 32, "0" * 16, "0" * 32),
-        ("0" * 30, "0" * 34, "0" * 16),
-        ("0" * 34, "", None),
+        ("0" * 32, "0" * 34, "0" * 14),
+        ("f" * 31 + "e", "", None),
     ],
 )
 def test_other_ids_come_back_unchanged(call_id: str, trace_id: str | None, span_id: str | None) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "encode_prompt_header",
     "new_call_id",
     "next_call_number",
+    "packed_call_id",
 ]
 
 T = TypeVar("T")
@@ -47,6 +48,11 @@ def next_call_number() -> int:
     return next(call_numbers)
 
 
+def packed_call_id(start_ns: int, number: int) -> bytes:
+    """The 16 bytes of the id of the call that started at ``start_ns`` and got ``number`` (see `call_id_of`)."""
+    return (((start_ns // 1_000_000) << 80) | number).to_bytes(16, "big")
+
+
 def call_id_of(start_ns: int, number: int) -> str:
     """The id of the call that started at ``start_ns`` (ns since the epoch) and got ``number`` (`next_call_number`).
 
@@ -55,9 +61,7 @@ def call_id_of(start_ns: int, number: int) -> str:
     and is the same each time. Ids of one process are distinct and in order of start time (then of
     number, within a millisecond); each process (a forked child too) draws its own random base.
     """
-    return (
-        (((start_ns // 1_000_000) << 80) | number).to_bytes(16, "big").hex()
-    )  # fixed width: string order is time order
+    return packed_call_id(start_ns, number).hex()  # fixed width: string order is time order
 
 
 def new_call_id(start_ns: int | None = None) -> str:

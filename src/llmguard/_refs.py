@@ -17,6 +17,8 @@ from collections import deque
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from ._record import packed_call_id
+
 if TYPE_CHECKING:
     from ._core import CallContext, Runtime
     from ._record import PromptRef
@@ -116,20 +118,16 @@ def remember_response_id(response_id: str, call: CallContext, model: str | None)
         model = _last_model  # one string object for a model's entries, not one per response parsed
     else:
         _last_model = model
-    call_id = call.call_id
+    # The call id's 16 bytes, made from what the call stored (its hex string may never be needed).
+    ids: bytes | tuple[str, str | None, str | None] = packed_call_id(call.start_ns, call._number)
     trace_id = call.trace_id
-    ids: bytes | tuple[str, str | None, str | None]
-    try:  # llmguard's call id and telemetry's trace and span ids: 32, 32 and 16 lowercase hex digits
-        if trace_id is None:
-            ids = bytes.fromhex(call_id)
-            if len(ids) != 16:
-                raise ValueError(call_id)
-        else:
-            ids = bytes.fromhex(call_id + trace_id + call.span_id)  # type: ignore[operator]
-            if len(ids) != 40 or len(call_id) != 32 or len(trace_id) != 32:
-                raise ValueError(call_id)
-    except (TypeError, ValueError):
-        ids = (call_id, trace_id, call.span_id)  # ids of another shape are kept as they are
+    if trace_id is not None:
+        try:  # telemetry's trace and span ids: 32 and 16 lowercase hex digits
+            ids += bytes.fromhex(trace_id + call.span_id)  # type: ignore[operator]
+            if len(ids) != 40 or len(trace_id) != 32:
+                raise ValueError(trace_id)
+        except (TypeError, ValueError):
+            ids = (call.call_id, trace_id, call.span_id)  # ids of another shape are kept as they are
     scope = call.scope
     if scope is None:
         entry: _Entry = (ids, call.prompt, model, call.runtime, None, None)
