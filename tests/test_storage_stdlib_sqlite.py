@@ -245,3 +245,31 @@ def test_processes_creating_one_new_file_at_once_all_write(tmp_path: Path) -> No
         assert conn.execute(f"SELECT COUNT(*) FROM {_lite.VERSION_TABLE}").fetchone() == (1,)
     finally:
         conn.close()
+
+
+def test_budget_alerts_are_claimed_once_across_processes_without_sqlalchemy(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.db"
+    code = f"""
+import json, sys
+from llmguard._storage import Database
+from llmguard.cost._alerts import AlertDispatcher
+from llmguard.cost._ledger import SQLLedger
+from llmguard.cost._rules import Alert
+alert = Alert("r", "budget", "cost", "2026-12-01", 2.0, 1.0, "over", "warning", {{}})
+ledger = SQLLedger({str(path)!r})
+delivered = [len(AlertDispatcher(ledger).deliver([alert])) for _ in range(2)]  # two replicas' dispatchers
+ledger.close()
+print(json.dumps([delivered, sorted(m for m in sys.modules if m.split(".")[0] == "sqlalchemy")]))
+"""
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+    outs = [json.loads(run.stdout.strip().splitlines()[-1]) for run in runs]
+    assert outs == [[[1, 0], []], [[0, 0], []]]  # the second process finds the window claimed
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT rule, window, message FROM cost_alerts").fetchall() == [
+            ("r", "2026-12-01", "over")
+        ]
+    finally:
+        conn.close()

@@ -24,6 +24,13 @@ COMMAND = "python -m llmguard._storage._gen"
 """How to regenerate it (named in its header and in the test's failure)."""
 
 
+LINE_LENGTH = 110
+"""The project's line length (``ruff format`` leaves the generated module as it is written)."""
+
+ALERT_COLUMNS = ("rule", "window", "fired_ns", "message")
+"""The columns of `ALERT_CLAIM`, in parameter order."""
+
+
 def _version_table() -> Any:
     from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table
 
@@ -59,7 +66,7 @@ def statements() -> dict[str, Any]:
     from llmguard.judging._sinks import COLUMNS as JUDGMENT_COLUMNS
 
     from ._migrate import head
-    from ._schema import JUDGMENTS, LEDGER, METADATA
+    from ._schema import ALERTS, JUDGMENTS, LEDGER, METADATA
 
     dialect = sqlite.dialect()
     create: list[str] = []
@@ -70,6 +77,7 @@ def statements() -> dict[str, Any]:
             create.append(str(CreateIndex(index).compile(dialect=dialect)))
     ledger = insert(LEDGER).on_conflict_do_nothing().values(dict.fromkeys(LEDGER_COLUMNS))
     judgments = JUDGMENTS.insert().values(dict.fromkeys(JUDGMENT_COLUMNS))
+    alert = insert(ALERTS).on_conflict_do_nothing().values(dict.fromkeys(ALERT_COLUMNS))
     lookup = select(LEDGER.c.call_id).where(LEDGER.c.call_id == bindparam("call_id"))
     return {
         "REVISION": head(),
@@ -78,6 +86,7 @@ def statements() -> dict[str, Any]:
         "LEDGER_INSERT": _positional(ledger, LEDGER_COLUMNS),
         "JUDGMENTS_INSERT": _positional(judgments, JUDGMENT_COLUMNS),
         "LEDGER_CALL_ID": _positional(lookup, ("call_id",)),
+        "ALERT_CLAIM": _positional(alert, ALERT_COLUMNS),
     }
 
 
@@ -88,6 +97,7 @@ _DOCS = {
     "LEDGER_INSERT": "One ledger row (`llmguard.cost._ledger.COLUMNS` order); a known ``call_id`` is ignored.",
     "JUDGMENTS_INSERT": "One judgment (`llmguard.judging._sinks.COLUMNS` order).",
     "LEDGER_CALL_ID": "The ledger row of a call id, if stored (feedback's known-call check).",
+    "ALERT_CLAIM": "Claims a budget alert's (rule, window): one row changed when this process delivers it.",
 }
 
 
@@ -116,7 +126,11 @@ def render() -> str:
             lines.extend(f"    {_literal(item)}," for item in value)
             lines.append(")")
         else:
-            lines.append(f"{name} = {_literal(value)}")
+            literal = _literal(value)
+            if len(f"{name} = {literal}") > LINE_LENGTH and len(f"    {literal}") <= LINE_LENGTH:
+                lines.extend([f"{name} = (", f"    {literal}", ")"])  # as ruff format wraps it
+            else:
+                lines.append(f"{name} = {literal}")
         lines.append(f'"""{_DOCS[name]}"""')
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -47,3 +47,8 @@ JUDGMENTS_INSERT = "INSERT INTO llmguard_judgments (created_ns, call_id, trace_i
 
 LEDGER_CALL_ID = "SELECT cost_ledger.call_id \nFROM cost_ledger \nWHERE cost_ledger.call_id = ?"
 """The ledger row of a call id, if stored (feedback's known-call check)."""
+
+ALERT_CLAIM = (
+    "INSERT INTO cost_alerts (rule, window, fired_ns, message) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+"""Claims a budget alert's (rule, window): one row changed when this process delivers it."""
