@@ -13,6 +13,10 @@ the migrations build) and stamped with the newest revision. On a SQLite file nei
 SQLAlchemy either: they run on the stdlib ``sqlite3`` module (`llmguard._storage._lite`), with the
 schema's SQL compiled once into `llmguard._storage._sqlite_sql`. This module imports neither at
 import time.
+
+Adding a revision: its script in ``migrations/versions``, the same change in ``_schema.py``, its
+id at the end of `REVISIONS`, then ``python -m llmguard._storage._gen`` (tests fail until all
+four agree).
 """
 
 from __future__ import annotations
