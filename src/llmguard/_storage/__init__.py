@@ -1,6 +1,8 @@
 """One storage layer: one SQLAlchemy Core schema, Alembic migrations, SQLite embedded or PostgreSQL.
 
-Imported only when a storing feature runs (it imports SQLAlchemy); ``import llmguard`` stays cheap.
+Imported only when a storing feature runs; ``import llmguard`` stays cheap. On a SQLite file the
+per-call work runs on the stdlib ``sqlite3`` module (`llmguard._storage._lite`) and SQLAlchemy is
+imported only by what needs it (PostgreSQL, migrations, the engine-based stores and commands).
 """
 
 from __future__ import annotations
