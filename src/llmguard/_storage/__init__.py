@@ -7,8 +7,24 @@ imported only by what needs it (PostgreSQL, migrations, the engine-based stores 
 
 from __future__ import annotations
 
-from ._database import BUSY_TIMEOUT_MS, Database, open_database, reset_databases
+from typing import TYPE_CHECKING, Any
+
 from ._url import DEFAULT_PATH, display_url, is_postgres, resolve_url
+
+if TYPE_CHECKING:
+    from ._database import BUSY_TIMEOUT_MS, Database, open_database, reset_databases
+
+_LAZY = frozenset({"BUSY_TIMEOUT_MS", "Database", "open_database", "reset_databases"})
+
+
+def __getattr__(name: str) -> Any:
+    """The database handle's names, imported on first use (`llmguard._settings` needs only `_url`)."""
+    if name in _LAZY:
+        from . import _database
+
+        value = globals()[name] = getattr(_database, name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
