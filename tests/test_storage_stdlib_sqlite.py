@@ -273,3 +273,41 @@ print(json.dumps([delivered, sorted(m for m in sys.modules if m.split(".")[0] ==
         ]
     finally:
         conn.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_fork_during_a_read_on_the_held_connection_leaves_both_processes_working(tmp_path: Path) -> None:
+    import threading
+
+    ledger = SQLLedger(tmp_path / "fork-read.db")
+    ledger.write([_row("parent-1")])
+    slow = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 400000) "
+        "SELECT COUNT(*) FROM cost_ledger, c"
+    )
+    started, results = threading.Event(), []
+
+    def read() -> None:
+        started.set()
+        results.append(ledger.query(slow))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    started.wait()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
+        pid = os.fork()  # waits for the read in flight (llmguard._db takes the held connection's lock)
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            ledger.write([_row("child-1")])
+            code = 0 if ledger.query("SELECT COUNT(*) FROM cost_ledger") == [(2,)] else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    reader.join(60)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert results == [[(400000,)]]
+    ledger.write([_row("parent-2")])
+    assert ledger.query("SELECT COUNT(*) FROM cost_ledger") == [(3,)]
+    ledger.close()

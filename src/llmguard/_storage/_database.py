@@ -460,6 +460,11 @@ def _first_line(exc: BaseException) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
+def connection_locks() -> list[threading.Lock]:
+    """The locks of the held SQLite connections (`llmguard._db` takes them, last, before ``fork()``)."""
+    return [db._writer_lock for db in list(_live) if db._writer is not None]
+
+
 def _reinit_in_child() -> None:  # pragma: no cover - runs in forked children (tested there)
     global _registry_lock
     _registry_lock = threading.Lock()
