@@ -9,10 +9,10 @@ Alembic (with Mako and Pygments, about 10 MiB resident) is imported only when a 
 migrated: the revision check reads the version table against `REVISIONS` (a test holds them equal
 to the scripts'), and a new, empty SQLite database is created from the declared schema
 (`llmguard._storage._schema.METADATA`, which a test holds equal, statement for statement, to what
-the migrations build) and stamped with the newest revision. On a SQLite file neither imports
-SQLAlchemy either: they run on the stdlib ``sqlite3`` module (`llmguard._storage._lite`), with the
-schema's SQL compiled once into `llmguard._storage._sqlite_sql`. This module imports neither at
-import time.
+the migrations build) and stamped with the newest revision. The creation runs SQLAlchemy's
+compilation of that schema, snapshotted in `llmguard._storage._sqlite_sql` (a test holds it
+current), on the stdlib ``sqlite3`` module (`llmguard._storage._lite`): on a SQLite file neither
+the check nor the creation imports SQLAlchemy. This module imports neither at import time.
 
 Adding a revision: its script in ``migrations/versions``, the same change in ``_schema.py``, its
 id at the end of `REVISIONS`, then ``python -m llmguard._storage._gen`` (tests fail until all
