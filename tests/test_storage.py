@@ -105,10 +105,10 @@ def test_an_empty_sqlite_database_is_created_as_the_migrations_would_without_ale
     code = (
         "import sys; from llmguard._storage import Database; "
         f"Database('sqlite:///{created}').ensure_schema(); "
-        "print(sorted(m for m in ('alembic', 'mako', 'pygments') if m in sys.modules))"
+        "print(sorted(m for m in ('alembic', 'mako', 'pygments', 'sqlalchemy') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"  # created without importing the migration tooling
+    assert done.stdout.strip() == "[]"  # created without importing the migration tooling, nor SQLAlchemy
     assert _schema_sql(created) == _schema_sql(tmp_path / "migrated.db")
     assert _migrate.current(Database(f"sqlite:///{created}")) == _migrate.head()
 

@@ -6,15 +6,17 @@ Fork safety: SQLite connections and Python locks must not cross ``fork()`` mid-u
 registers an object whose ``_lock`` (the lock around all its SQLite use, if it has one) is taken
 before ``fork()`` and released after it in the parent, so no transaction is in flight when the
 process is copied (SQLite's per-process lock bookkeeping would otherwise make the child's own
-connection wait forever); in the child its ``_after_fork()`` runs, to replace its locks. The
-child's `llmguard._storage.Database` drops the parent's pool without closing its connections (the
-parent still uses them) and opens its own.
+connection wait forever). The lock of each database's held SQLite connection is taken after
+them, so no read is in flight either. In the child its ``_after_fork()`` runs, to replace its
+locks. The child's `llmguard._storage.Database` drops the parent's pool and held connection
+without closing them (the parent still uses them) and opens its own.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 import threading
 import weakref
 
@@ -44,6 +46,9 @@ def after_fork(obj: object) -> None:
 
 def _before_fork() -> None:
     locks = [getattr(obj, "_lock", None) for obj in list(_forkable)]
+    storage = sys.modules.get("llmguard._storage._database")
+    if storage is not None:  # then the held SQLite connections: a store takes its lock before its database's
+        locks += storage.connection_locks()
     for lock in locks:
         if lock is not None and lock.acquire(timeout=FORK_WAIT_S):
             _held.append(lock)

@@ -89,14 +89,15 @@ def _known_here(call_id: str) -> bool:
 
 
 def _stored(db: Database, call_id: str) -> bool:
-    """Whether the ledger holds a row of ``call_id`` (a primary-key look-up); True when it cannot tell."""
-    from sqlalchemy import select
+    """Whether the ledger holds a row of ``call_id`` (a primary-key look-up); True when it cannot tell.
 
-    from llmguard._storage._schema import LEDGER
+    The statement is the schema's, compiled once (`llmguard._storage._sqlite_sql`): on a SQLite file
+    it runs on the stdlib ``sqlite3`` module, elsewhere through `Database.query`.
+    """
+    from llmguard._storage._sqlite_sql import LEDGER_CALL_ID
 
     try:
-        with db.read() as conn:
-            found = conn.execute(select(LEDGER.c.call_id).where(LEDGER.c.call_id == call_id)).first()
+        found = db.read_rows(LEDGER_CALL_ID, (call_id,))
     except StorageError as exc:
         advise_once(
             "feedback-lookup",
@@ -105,4 +106,4 @@ def _stored(db: Database, call_id: str) -> bool:
             "this process does not know is accepted unverified until the database answers",
         )
         return True
-    return found is not None
+    return bool(found)

@@ -10,23 +10,35 @@ embedded: one app owns it). A PostgreSQL database is shared by replicas, so it i
 behind their backs: until ``llmguard db upgrade`` has run, its stores raise `SchemaVersionError`
 naming that command (observers log it; hard budgets refuse calls).
 
+SQLite file, without SQLAlchemy: the per-call work of a process whose database is a SQLite file
+(`write_rows`, `read_rows`, `query`, `execute`, the schema check and creating a new database) runs
+on the standard ``sqlite3`` module (`llmguard._storage._lite`), on one connection this process
+holds, with the engine's settings and SQL compiled from the one schema
+(`llmguard._storage._sqlite_sql`). SQLAlchemy (about 12 MiB resident) is imported only by what
+needs it: `engine` (PostgreSQL, in-memory SQLite, the other stores), `write`/`read`, and migrating
+an older database with Alembic.
+
 Fork safety: a forked child disposes of the parent's pool without closing its connections
-(SQLAlchemy's documented recipe) and opens its own.
+(SQLAlchemy's documented recipe), drops the parent's held SQLite connection unclosed, and opens
+its own.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmguard.exceptions import ConfigurationError, SchemaVersionError, StorageError
 
+from . import _lite
+from ._lite import BUSY_TIMEOUT_MS
 from ._url import display_url, is_postgres, resolve_url, sqlite_path
 
 if TYPE_CHECKING:
@@ -34,14 +46,12 @@ if TYPE_CHECKING:
 
 __all__ = ["BUSY_TIMEOUT_MS", "Database", "open_database", "reset_databases"]
 
-BUSY_TIMEOUT_MS = 30_000
-"""How long a SQLite writer waits for another process's lock before giving up."""
-
 _QMARK = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?")
 
 _databases: dict[str, Database] = {}
 _registry_lock = threading.Lock()
 _live: weakref.WeakSet[Database] = weakref.WeakSet()
+_orphans: list[sqlite3.Connection] = []  # a forked child's copies of the parent's connections: never closed
 
 
 def open_database(value: str | os.PathLike[str] | Database) -> Database:
@@ -101,7 +111,8 @@ class Database:
         self._current: list[Engine] = []  # the live engine, for the finalizer (which must not hold self)
         self._lock = threading.Lock()
         self._schema_ok = False
-        self._writer: Any = None  # SQLite file: the pooled connection `write_rows` holds (per process)
+        self._file = sqlite_path(url) if self.dialect == "sqlite" else None
+        self._writer: sqlite3.Connection | None = None  # SQLite file: the connection this process holds
         self._writer_lock = threading.Lock()
         _live.add(self)
         weakref.finalize(self, _dispose_all, self._current)  # a dropped handle closes its connections
@@ -117,7 +128,12 @@ class Database:
     @property
     def path(self) -> Path | None:
         """The SQLite file (``None`` for PostgreSQL and in-memory databases)."""
-        return sqlite_path(self.url)
+        return self._file
+
+    @property
+    def sqlite_file(self) -> bool:
+        """Whether this is a SQLite file: its per-call work runs on the stdlib ``sqlite3`` module."""
+        return self._file is not None
 
     # -- engine ------------------------------------------------------------------------------
     @property
@@ -145,10 +161,7 @@ class Database:
             return create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=10)
         path = self.path
         if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise ConfigurationError(f"database {path}: cannot create its folder: {exc}") from exc
+            self._make_folder(path)
         kwargs: dict[str, Any] = {
             "connect_args": {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
         }
@@ -161,13 +174,7 @@ class Database:
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # transactions are begun explicitly below
-            cursor = dbapi_conn.cursor()
-            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if wal:
-                cursor.execute("PRAGMA journal_mode = WAL")
-                cursor.execute("PRAGMA synchronous = NORMAL")
-            cursor.close()
+            _lite.configure(dbapi_conn, wal=wal)  # the settings of the stdlib path's connection
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
@@ -176,19 +183,29 @@ class Database:
 
         return engine
 
+    @staticmethod
+    def _make_folder(path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(f"database {path}: cannot create its folder: {exc}") from exc
+
     def _after_fork(self) -> None:  # pragma: no cover - runs in forked children (tested there)
         self._lock = threading.Lock()
         self._writer_lock = threading.Lock()
-        self._writer = None  # the parent's connection: never used (nor closed) here
+        if self._writer is not None:
+            _orphans.append(self._writer)  # the parent's connection: never used (nor closed) here
+        self._writer = None
         if self._engine is not None:
             self._engine.dispose(close=False)
 
     def dispose(self) -> None:
-        """Close the pool's connections (a later use reconnects)."""
+        """Close the held connection and the pool's connections (a later use reconnects)."""
         with self._writer_lock:
             writer, self._writer = self._writer, None
         if writer is not None:
-            writer.close()  # back to the pool, which the engine's disposal closes
+            with suppress(sqlite3.Error):  # best effort: the handle is dropped either way
+                writer.close()
         with self._lock:
             engine, self._engine = self._engine, None
             self._current.clear()
@@ -207,14 +224,16 @@ class Database:
             return
         from . import _migrate
 
+        if self._file is not None:
+            with self._writer_lock:
+                if not self._schema_ok:
+                    self._ensure_file_schema()
+                    self._schema_ok = True
+            return
         with self._storage_errors():
             current, head = _migrate.revisions(self)
             if current != head:
-                if current is not None and not _migrate.known(current):
-                    raise SchemaVersionError(
-                        f"database {self.display} has schema revision {current}, unknown to this llmguard "
-                        f"(which needs {head}): it was migrated by a newer llmguard; upgrade llmguard"
-                    )
+                self._refuse_unknown(current, head)
                 if self.dialect == "postgresql":
                     raise SchemaVersionError(
                         f"database {self.display} is at schema revision {current or '(none)'}, this llmguard "
@@ -222,6 +241,39 @@ class Database:
                     )
                 _migrate.upgrade(self)
         self._schema_ok = True
+
+    def _refuse_unknown(self, current: str | None, head: str) -> None:
+        from . import _migrate
+
+        if current is not None and not _migrate.known(current):
+            raise SchemaVersionError(
+                f"database {self.display} has schema revision {current}, unknown to this llmguard "
+                f"(which needs {head}): it was migrated by a newer llmguard; upgrade llmguard"
+            )
+
+    def _ensure_file_schema(self) -> None:
+        """The SQLite file's schema check on the held connection; a new database is created from the snapshot.
+
+        An older database is migrated by Alembic (SQLAlchemy is imported then), under the same
+        file lock as a creation. Call with ``_writer_lock``.
+        """
+        from . import _migrate
+
+        head = _migrate.head()
+        try:
+            conn = self._held()
+            current = _lite.revision(conn)
+            if current == head:
+                return
+            self._refuse_unknown(current, head)
+            if current is None:
+                with _migrate.file_lock(self):
+                    if _lite.create_if_empty(conn, head):
+                        return
+        except sqlite3.Error as exc:
+            raise self._driver_error(exc) from exc
+        with self._storage_errors():
+            _migrate.upgrade(self)
 
     # -- access ------------------------------------------------------------------------------
     @contextmanager
@@ -250,6 +302,8 @@ class Database:
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read-only query (``?`` or ``:name`` placeholders) and return all rows as tuples."""
+        if self._file is not None:
+            return self._run(sql, params)
         from sqlalchemy import text
 
         statement, binds = (
@@ -260,6 +314,8 @@ class Database:
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> int:
         """Run one writing statement in its own transaction; return the number of rows it changed."""
+        if self._file is not None:
+            return self._write_file(sql, params if isinstance(params, Mapping) else tuple(params), many=False)
         from sqlalchemy import text
 
         statement, binds = (
@@ -269,36 +325,21 @@ class Database:
             return int(conn.execute(text(statement), binds).rowcount)
 
     def write_rows(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Insert ``rows`` with the driver-level ``sql`` (from `positional_sql`) in one write transaction.
+        """Insert ``rows`` with the driver-level ``sql`` (``?`` placeholders) in one write transaction.
 
-        On a SQLite file this skips SQLAlchemy's per-transaction work (pool checkout, events,
-        reset on return): one connection of the pool is held for these writes, in this process,
-        and each batch is ``BEGIN IMMEDIATE``, ``executemany``, ``COMMIT`` on it. A batch of one
-        row then costs about a third of ``write()`` (`benchmarks/RESULTS.md`), which matters for the
+        On a SQLite file this runs on the stdlib connection this process holds (no SQLAlchemy):
+        each batch is ``BEGIN IMMEDIATE``, ``executemany``, ``COMMIT`` on it. A batch of one row
+        then costs about a third of ``write()`` (`benchmarks/RESULTS.md`), which matters for the
         ledger's small batches. Elsewhere (PostgreSQL, in-memory SQLite) it is ``write()``.
 
         Raises:
             StorageError: The database refused the batch (nothing of it is stored).
         """
-        if self.dialect != "sqlite" or self.path is None:
+        if self._file is None:
             with self.write() as conn:
                 conn.exec_driver_sql(sql, list(rows))
             return
-        self.ensure_schema()
-        import sqlite3
-
-        with self._writer_lock:
-            writer = self._held()
-            cursor = writer.dbapi_connection.cursor()
-            try:
-                cursor.execute("BEGIN IMMEDIATE")
-                cursor.executemany(sql, rows)
-                cursor.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._abort_writes(writer)
-                raise self._driver_error(exc) from exc
-            finally:
-                cursor.close()
+        self._write_file(sql, rows, many=True)
 
     def read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """A read-only query with ``?`` placeholders; on a SQLite file, on the connection `write_rows` holds.
@@ -306,36 +347,74 @@ class Database:
         The ledger's budget refresh runs every second on the writer thread: this spares it a pool
         checkout per query. Elsewhere (PostgreSQL, in-memory SQLite) it is `query`.
         """
-        if self.dialect != "sqlite" or self.path is None:
+        if self._file is None:
             return self.query(sql, params)
-        self.ensure_schema()
-        import sqlite3
+        return self._run(sql, tuple(params))
 
+    def _run(self, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """SQLite file: a read on the held connection (``?`` or ``:name`` placeholders)."""
+        self.ensure_schema()
+        binds = params if isinstance(params, Mapping) else tuple(params)
         with self._writer_lock:
             try:
-                return list(self._held().dbapi_connection.execute(sql, tuple(params)).fetchall())
+                return list(self._held().execute(sql, binds).fetchall())
             except sqlite3.Error as exc:
                 raise self._driver_error(exc) from exc
 
-    def _held(self) -> Any:
-        """The pool connection this process holds for `write_rows` and `read_rows` (call with ``_writer_lock``)."""
+    def _write_file(self, sql: str, params: Any, *, many: bool) -> int:
+        """SQLite file: one write transaction (``BEGIN IMMEDIATE``) on the held connection, all or nothing.
+
+        Runs ``sql`` once with ``params`` (``many``: once per row of ``params``); returns the number
+        of rows it changed.
+        """
+        self.ensure_schema()
+        with self._writer_lock:
+            try:
+                writer = self._held()
+            except sqlite3.Error as exc:
+                raise self._driver_error(exc) from exc
+            cursor = writer.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                if many:
+                    cursor.executemany(sql, params)
+                else:
+                    cursor.execute(sql, params)
+                changed = cursor.rowcount
+                cursor.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._abort_writes(writer)
+                raise self._driver_error(exc) from exc
+            finally:
+                cursor.close()
+            return int(changed)
+
+    def _held(self) -> sqlite3.Connection:
+        """The stdlib connection this process holds to the SQLite file (call with ``_writer_lock``).
+
+        Raises:
+            sqlite3.Error: The file cannot be opened as a database.
+            ConfigurationError: Its folder cannot be created.
+        """
         writer = self._writer
         if writer is None:
-            with self._storage_errors():
-                writer = self._writer = self.engine.raw_connection()
+            assert self._file is not None
+            self._make_folder(self._file)
+            writer = self._writer = _lite.connect(self._file)
         return writer
 
     def _driver_error(self, exc: BaseException) -> StorageError:
         return StorageError(f"database {self.display}: {type(exc).__name__}: {_first_line(exc)}")
 
-    def _abort_writes(self, writer: Any) -> None:
-        """Roll back a failed batch; a connection that cannot roll back is dropped from the pool."""
+    def _abort_writes(self, writer: sqlite3.Connection) -> None:
+        """Roll back a failed batch; a connection that cannot roll back is closed (the next use reopens)."""
         try:
-            if writer.dbapi_connection.in_transaction:
-                writer.dbapi_connection.execute("ROLLBACK")
+            if writer.in_transaction:
+                writer.execute("ROLLBACK")
         except Exception:
             self._writer = None
-            writer.invalidate()
+            with suppress(sqlite3.Error):
+                writer.close()
 
     def insert(self, table: Any) -> Any:
         """The dialect's INSERT construct for ``table`` (it has ``on_conflict_do_nothing/update``)."""
@@ -346,20 +425,6 @@ class Database:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         return sqlite_insert(table)
-
-    def positional_sql(self, statement: Any, columns: Sequence[str]) -> str:
-        """SQLite: ``statement`` (an INSERT of ``columns``) compiled once to ``?`` SQL taking row tuples.
-
-        Bulk writes then hand plain tuples to the driver's ``executemany``, with no per-row dict or
-        per-statement compilation; the SQL still comes from the one schema.
-        """
-        from sqlalchemy.dialects import sqlite
-
-        compiled = statement.values(dict.fromkeys(columns)).compile(dialect=sqlite.dialect())
-        order = list(compiled.positiontup or ())
-        if order != list(columns):
-            raise AssertionError(f"compiled column order {order} differs from {list(columns)}")
-        return str(compiled)
 
     def tables(self) -> set[str]:
         """Names of the tables in the database."""
@@ -393,6 +458,11 @@ def _dispose_all(engines: list[Engine]) -> None:
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def connection_locks() -> list[threading.Lock]:
+    """The locks of the held SQLite connections (`llmguard._db` takes them, last, before ``fork()``)."""
+    return [db._writer_lock for db in list(_live) if db._writer is not None]
 
 
 def _reinit_in_child() -> None:  # pragma: no cover - runs in forked children (tested there)

@@ -6,10 +6,17 @@ Concurrent upgrades are serialised: a lock file beside a SQLite database, an adv
 PostgreSQL (taken in ``migrations/env.py``).
 
 Alembic (with Mako and Pygments, about 10 MiB resident) is imported only when a database must be
-migrated: the revision check reads the version table with plain SQLAlchemy against `REVISIONS`
-(a test holds them equal to the scripts'), and a new, empty SQLite database is created from the
-declared schema (`llmguard._storage._schema.METADATA`, which a test holds equal, statement for
-statement, to what the migrations build) and stamped with the newest revision.
+migrated: the revision check reads the version table against `REVISIONS` (a test holds them equal
+to the scripts'), and a new, empty SQLite database is created from the declared schema
+(`llmguard._storage._schema.METADATA`, which a test holds equal, statement for statement, to what
+the migrations build) and stamped with the newest revision. The creation runs SQLAlchemy's
+compilation of that schema, snapshotted in `llmguard._storage._sqlite_sql` (a test holds it
+current), on the stdlib ``sqlite3`` module (`llmguard._storage._lite`): on a SQLite file neither
+the check nor the creation imports SQLAlchemy. This module imports neither at import time.
+
+Adding a revision: its script in ``migrations/versions``, the same change in ``_schema.py``, its
+id at the end of `REVISIONS`, then ``python -m llmguard._storage._gen`` (tests fail until all
+four agree).
 """
 
 from __future__ import annotations
@@ -20,14 +27,14 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._schema import VERSION_TABLE
+from ._lite import VERSION_TABLE
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from ._database import Database
 
-__all__ = ["REVISIONS", "head", "known", "revisions", "upgrade"]
+__all__ = ["REVISIONS", "file_lock", "head", "known", "revisions", "upgrade"]
 
 _HERE = Path(__file__).parent
 
@@ -79,7 +86,8 @@ def revisions(db: Database) -> tuple[str | None, str]:
 
 
 @contextmanager
-def _file_lock(db: Database) -> Iterator[None]:
+def file_lock(db: Database) -> Iterator[None]:
+    """Serialise creations and migrations of a SQLite file across processes (a lock file beside it)."""
     path = db.path
     if path is None:
         yield
@@ -95,7 +103,7 @@ def _file_lock(db: Database) -> Iterator[None]:
 
 def upgrade(db: Database, target: str = "head") -> tuple[str | None, str | None]:
     """Migrate ``db`` to ``target``; return (revision before, revision after)."""
-    with _file_lock(db):
+    with file_lock(db):
         before = current(db)
         if target == "head" and before == head() and db.dialect == "sqlite":
             return before, before  # another process migrated it while this one waited for the lock
@@ -115,25 +123,16 @@ def _create_empty(db: Database) -> bool:
     """Create the newest schema in a SQLite database with no tables at all; False when it has any.
 
     (A database with tables, llmguard's from before Alembic or the app's own, goes through the
-    migrations, which adopt what exists.) The caller holds the migration lock.
+    migrations, which adopt what exists.) The caller holds the migration lock. The statements are
+    the snapshot of `llmguard._storage._sqlite_sql`, the ones a process on the stdlib path runs.
     """
-    from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect
+    from ._lite import create_if_empty
 
-    from ._schema import METADATA
-
-    version = Table(
-        VERSION_TABLE,
-        MetaData(),
-        Column("version_num", String(32), nullable=False),
-        PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"),
-    )
-    with db.engine.begin() as conn:
-        if inspect(conn).get_table_names():
-            return False
-        METADATA.create_all(conn)
-        version.create(conn)
-        conn.execute(version.insert().values(version_num=head()))
-    return True
+    raw = db.engine.raw_connection()
+    try:
+        return create_if_empty(raw.dbapi_connection, head())  # type: ignore[arg-type]
+    finally:
+        raw.close()
 
 
 def _job_queue_schema(db: Database) -> None:

@@ -23,6 +23,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from ._lite import VERSION_TABLE
+
 __all__ = [
     "ALERTS",
     "DRIFT_ALERTS",
@@ -43,9 +45,6 @@ __all__ = [
 
 METADATA = MetaData()
 """Every llmguard table."""
-
-VERSION_TABLE = "llmguard_alembic_version"
-"""Alembic's revision table, named so it never collides with the host app's own migrations."""
 
 # A 64-bit integer everywhere (SQLite's INTEGER already is); autoincrement ids stay SQLite's rowid alias.
 BigInt = BigInteger().with_variant(Integer(), "sqlite")

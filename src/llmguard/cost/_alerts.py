@@ -139,6 +139,10 @@ class AlertDispatcher:
         if not isinstance(db, Database):
             return True  # a custom ledger: deduplicated in this process only
         try:
+            if db.sqlite_file:  # the stdlib path: one row changed when this process claims it
+                from llmguard._storage._sqlite_sql import ALERT_CLAIM
+
+                return db.execute(ALERT_CLAIM, (key[0], key[1], time.time_ns(), alert.message)) == 1
             from llmguard._storage._schema import ALERTS
 
             row = {"rule": key[0], "window": key[1], "fired_ns": time.time_ns(), "message": alert.message}

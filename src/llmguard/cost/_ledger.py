@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 from llmguard._db import after_fork
 from llmguard._storage import Database, open_database
 from llmguard._storage._sink import Sink
+from llmguard._storage._sqlite_sql import LEDGER_INSERT
 
 __all__ = ["COLUMNS", "NANOS", "TABLE", "Ledger", "LedgerRow", "SQLLedger", "SQLiteLedger"]
 
@@ -106,12 +107,10 @@ class SQLLedger:
     """
 
     def __init__(self, db: str | os.PathLike[str] | Database, *, retention_days: float | None = 90.0) -> None:
-        from llmguard._storage._schema import LEDGER
-
         self.db = open_database(db)
         self.retention_days = retention_days
-        self._insert = self.db.insert(LEDGER).on_conflict_do_nothing()
-        self._sqlite_insert = self.db.positional_sql(self._insert, COLUMNS)
+        self._sqlite_insert = LEDGER_INSERT  # SQLAlchemy's compilation of the schema's INSERT (snapshot)
+        self._insert: Any = None  # PostgreSQL: the SQLAlchemy statement, built on first write
         self._lock = threading.Lock()
         after_fork(self)
 
@@ -131,6 +130,10 @@ class SQLLedger:
             if self.db.dialect == "sqlite":  # the statement compiled once; rows go to the driver as tuples
                 self.db.write_rows(self._sqlite_insert, rows)
                 return
+            if self._insert is None:
+                from llmguard._storage._schema import LEDGER
+
+                self._insert = self.db.insert(LEDGER).on_conflict_do_nothing()
             with self.db.write() as conn:
                 conn.execute(self._insert, [dict(zip(COLUMNS, row, strict=True)) for row in rows])
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 from llmguard._db import after_fork
 from llmguard._storage import Database, open_database
 from llmguard._storage._sink import Sink
+from llmguard._storage._sqlite_sql import JUDGMENTS_INSERT
 
 from ._types import Judgment
 
@@ -118,10 +119,7 @@ class SQLJudgmentSink:
     """
 
     def __init__(self, db: str | os.PathLike[str] | Database) -> None:
-        from llmguard._storage._schema import JUDGMENTS
-
         self.db = open_database(db)
-        self._table = JUDGMENTS
         self._lock = threading.Lock()
         after_fork(self)
 
@@ -131,18 +129,26 @@ class SQLJudgmentSink:
         return self.db.path
 
     def write(self, judgments: Iterable[Judgment]) -> None:
-        """Insert the batch in one transaction."""
+        """Insert the batch in one transaction (a SQLite file: on the stdlib ``sqlite3`` module)."""
         rows = [judgment_row(j) for j in judgments]
         if not rows:
             return
-        with self._lock, self.db.write() as conn:
-            conn.execute(self._table.insert(), rows)
+        with self._lock:
+            if self.db.sqlite_file:
+                self.db.write_rows(JUDGMENTS_INSERT, [tuple(row[c] for c in COLUMNS) for row in rows])
+                return
+            from llmguard._storage._schema import JUDGMENTS
+
+            with self.db.write() as conn:
+                conn.execute(JUDGMENTS.insert(), rows)
 
     def rows(self, limit: int = 100) -> list[dict[str, Any]]:
         """The most recent judgments, newest first."""
         from sqlalchemy import select
 
-        table = self._table
+        from llmguard._storage._schema import JUDGMENTS
+
+        table = JUDGMENTS
         query = select(*(table.c[c] for c in COLUMNS)).order_by(table.c.id.desc()).limit(limit)
         with self.db.read() as conn:
             return [dict(zip(COLUMNS, row, strict=True)) for row in conn.execute(query)]
