@@ -95,6 +95,32 @@ def otel_providers() -> tuple[Any, Any]:
     return tracer_provider, MeterProvider()
 
 
+def finished_call() -> tuple[Any, Any, Any]:
+    """One chat call made through a guard (pins off) over the in-memory transport: (guard, call context, record)."""
+    import llmguard
+
+    seen: dict[str, Any] = {}
+
+    class Keep:
+        def on_start(self, call: object) -> None:
+            pass
+
+        def on_end(self, call: object, record: object) -> None:
+            seen["call"], seen["record"] = call, record
+
+    guard = llmguard.Guard(pin_policy="off", observers=[Keep()])
+    client = llmguard.OpenAI(
+        guard=guard,
+        api_key="bench",
+        base_url="https://bench.invalid/v1",
+        http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
+    )
+    client.chat.completions.create(
+        model="gpt-4o-mini-2024-07-18", messages=[{"role": "user", "content": "hi"}]
+    )
+    return guard, seen["call"], seen["record"]
+
+
 def build(
     variant: str,
     answer: Callable[[httpx2.Request], httpx2.Response] = handler,

@@ -29,11 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def parts() -> dict[str, Callable[[], float]]:
     """The measured parts, each a function returning 0.0 (``fsum`` adds them)."""
-    import httpx2
     from opentelemetry.trace import SpanKind
 
-    import llmguard
-    from benchmarks._worker import handler, otel_providers
+    from benchmarks._worker import finished_call, otel_providers
     from llmguard import _refs
     from llmguard._pricing import PriceTable
     from llmguard._record import build_usage
@@ -42,36 +40,17 @@ def parts() -> dict[str, Callable[[], float]]:
     from llmguard.cost._rows import ledger_row
     from llmguard.testing import make_record
 
-    seen: dict[str, object] = {}
-
-    class Keep:
-        def on_start(self, call: object) -> None:
-            pass
-
-        def on_end(self, call: object, record: object) -> None:
-            seen["call"], seen["record"] = call, record
-
     tracer_provider, meter_provider = otel_providers()
-    guard = llmguard.Guard(pin_policy="off", observers=[Keep()])
-    client = llmguard.OpenAI(
-        guard=guard,
-        api_key="bench",
-        base_url="https://bench.invalid/v1",
-        http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
-    )
-    client.chat.completions.create(
-        model="gpt-4o-mini-2024-07-18", messages=[{"role": "user", "content": "hi"}]
-    )
-    call, record = seen["call"], seen["record"]
+    guard, call, record = finished_call()
     runtime = guard.runtime
-    usage = record.usage  # type: ignore[attr-defined]
+    usage = record.usage
     pricer = PriceTable()
 
     traced = copy.copy(call)  # as telemetry leaves it: the span's trace and span ids
-    traced.trace_id, traced.span_id = f"{1 << 100:032x}", f"{1 << 60:016x}"  # type: ignore[attr-defined]
+    traced.trace_id, traced.span_id = f"{1 << 100:032x}", f"{1 << 60:016x}"
     response_ids = iter([f"chatcmpl-{i:024x}" for i in range(_refs.MAX_RESPONSE_IDS + 10_000)])
     for _ in range(_refs.MAX_RESPONSE_IDS):
-        _refs.remember_response_id(next(response_ids), traced, "gpt-4o-mini-2024-07-18")  # type: ignore[arg-type]
+        _refs.remember_response_id(next(response_ids), traced, "gpt-4o-mini-2024-07-18")
 
     tracer = tracer_provider.get_tracer("bench")
     histogram = meter_provider.get_meter("bench").create_histogram("bench.duration", unit="s")
@@ -108,13 +87,11 @@ def parts() -> dict[str, Callable[[], float]]:
         span.end()
 
     return {
-        "record (37 fields)": measured(
-            lambda: runtime._record(call, None, None, usage, None, False, 1.0)  # type: ignore[arg-type]
-        ),
+        "record (37 fields)": measured(lambda: runtime._record(call, None, None, usage, None, False, 1.0)),
         "usage (5 fields)": measured(lambda: build_usage(12, 5, 0, None, 0)),
         "pricing one call": measured(lambda: pricer("openai", "gpt-4o-mini-2024-07-18", usage)),
         "response-id index: one call": measured(
-            lambda: _refs.remember_response_id(next(response_ids), traced, "gpt-4o-mini-2024-07-18")  # type: ignore[arg-type]
+            lambda: _refs.remember_response_id(next(response_ids), traced, "gpt-4o-mini-2024-07-18")
         ),
         "OTel: empty span": measured(empty_span),
         "OTel: span, 12 + 10 attributes": measured(attributed_span),

@@ -14,40 +14,19 @@ from __future__ import annotations
 import copy
 import gc
 import tracemalloc
-from typing import Any
 
 
 def main() -> int:
     """Fill the index to its cap and print its size."""
-    import httpx2
 
-    import llmguard
-    from benchmarks._worker import handler
+    from benchmarks._worker import finished_call
     from llmguard import _refs
 
-    seen: dict[str, Any] = {}
-
-    class Keep:
-        def on_start(self, call: object) -> None:
-            pass
-
-        def on_end(self, call: object, record: object) -> None:
-            seen["call"] = call
-
-    guard = llmguard.Guard(pin_policy="off", observers=[Keep()])
-    client = llmguard.OpenAI(
-        guard=guard,
-        api_key="bench",
-        base_url="https://bench.invalid/v1",
-        http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
-    )
-    client.chat.completions.create(
-        model="gpt-4o-mini-2024-07-18", messages=[{"role": "user", "content": "hi"}]
-    )
+    _, finished, _ = finished_call()
     n = _refs.MAX_RESPONSE_IDS
     calls = []
     for i in range(n):
-        call = copy.copy(seen["call"])
+        call = copy.copy(finished)
         call._call_id = None  # made on first use, inside the index
         call.start_ns += i * 1_000_000
         calls.append(call)
