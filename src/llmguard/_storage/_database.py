@@ -97,6 +97,11 @@ def _qmark_to_named(sql: str, params: Sequence[Any]) -> tuple[str, dict[str, Any
     return rewritten, out
 
 
+def _named(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``sql`` and its binds for SQLAlchemy's ``text()``: ``:name`` placeholders (``?`` ones renamed)."""
+    return (sql, dict(params)) if isinstance(params, Mapping) else _qmark_to_named(sql, params)
+
+
 class Database:
     """A database URL with its engine (created lazily, per process) and its schema check.
 
@@ -306,9 +311,7 @@ class Database:
             return self._run(sql, params)
         from sqlalchemy import text
 
-        statement, binds = (
-            (sql, dict(params)) if isinstance(params, Mapping) else _qmark_to_named(sql, params)
-        )
+        statement, binds = _named(sql, params)
         with self.read() as conn:
             return [tuple(row) for row in conn.execute(text(statement), binds)]
 
@@ -318,9 +321,7 @@ class Database:
             return self._write_file(sql, params if isinstance(params, Mapping) else tuple(params), many=False)
         from sqlalchemy import text
 
-        statement, binds = (
-            (sql, dict(params)) if isinstance(params, Mapping) else _qmark_to_named(sql, params)
-        )
+        statement, binds = _named(sql, params)
         with self.write() as conn:
             return int(conn.execute(text(statement), binds).rowcount)
 
