@@ -38,6 +38,8 @@ _AVAILABLE = {
     in inspect.signature(anthropic.Anthropic.__init__).parameters,
     "anthropic credential providers": _has_module("anthropic.lib.credentials"),
     "anthropic messages.stream() keeps the guarded stream": "MessageStream(raw_stream" in _STREAM_ENTER,
+    # Older releases retried by recursion: llmguard reads their count from the successful response only.
+    "openai _sleep_for_retry": hasattr(openai.OpenAI, "_sleep_for_retry"),
 }
 _VERSIONS = f"openai {openai.__version__}, anthropic {anthropic.__version__}"
 

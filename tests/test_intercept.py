@@ -256,6 +256,55 @@ def test_retries_are_one_logical_call(guard: Guard, recorder: CallRecorder) -> N
     assert record.error_type is None
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_retries_are_counted_for_streams_and_anthropic(
+    guard: Guard, recorder: CallRecorder, stream: bool
+) -> None:
+    openai_fake = FakeOpenAI(reply="after retries")
+    openai_fake.fail_next(503, times=2, retry_after=0.001)
+    with openai_fake.client(llmguard.OpenAI, guard=guard) as client:
+        if stream:
+            assert list(client.chat.completions.create(model=OPENAI_MODEL, messages=MESSAGES, stream=True))
+        else:
+            client.chat.completions.create(model=OPENAI_MODEL, messages=MESSAGES)
+    anthropic_fake = FakeAnthropic(reply="after a retry")
+    anthropic_fake.fail_next(529, retry_after=0.001)
+    with anthropic_fake.client(llmguard.Anthropic, guard=guard) as aclient:
+        if stream:
+            with aclient.messages.stream(model=ANTHROPIC_MODEL, max_tokens=8, messages=MESSAGES) as mstream:
+                assert mstream.get_final_text() == "after a retry"
+        else:
+            aclient.messages.create(model=ANTHROPIC_MODEL, max_tokens=8, messages=MESSAGES)
+    assert [(r.provider, r.retries, r.stream, r.error_type) for r in recorder.records] == [
+        ("openai", 2, stream, None),
+        ("anthropic", 1, stream, None),
+    ]
+
+
+@needs("openai _sleep_for_retry")
+def test_retries_are_counted_when_they_run_out(guard: Guard, recorder: CallRecorder) -> None:
+    fake = FakeOpenAI()
+    fake.fail_next(500, times=3, retry_after=0.001)
+    with fake.client(llmguard.OpenAI, guard=guard, max_retries=2) as client:
+        with pytest.raises(openai.InternalServerError):
+            client.chat.completions.create(model=OPENAI_MODEL, messages=MESSAGES)
+    assert fake.call_count == 3
+    record = _only(recorder)
+    assert (record.retries, record.error_type) == (2, "openai.InternalServerError")
+
+
+@pytest.mark.anyio
+async def test_async_retries_are_counted(guard: Guard, recorder: CallRecorder) -> None:
+    fake = FakeOpenAI(reply="after retry")
+    fake.fail_next(429, retry_after=0.001)
+    async with fake.client(llmguard.AsyncOpenAI, guard=guard) as client:
+        stream = await client.chat.completions.create(model=OPENAI_MODEL, messages=MESSAGES, stream=True)
+        assert [chunk async for chunk in stream]
+    assert fake.call_count == 2
+    record = _only(recorder)
+    assert (record.retries, record.stream_completed) == (1, True)
+
+
 def test_provider_errors_pass_through_untouched(guard: Guard, recorder: CallRecorder) -> None:
     fake = FakeOpenAI()
     fake.fail_next(500, times=3)

@@ -71,6 +71,34 @@ def test_unwatched_call_builds_no_record_yet_feedback_finds_it(guard: Guard) -> 
     assert rows == [(ref.call_id,)]
 
 
+def test_unwatched_streams_keep_their_identity_and_send_the_body_as_written(guard: Guard) -> None:
+    from llmguard.testing import FakeAnthropic
+
+    fake = FakeOpenAI(reply="one two three")
+    with fake.client(llmguard.OpenAI, guard=guard) as client:
+        chat = client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        chunks = list(chat)
+        events = client.responses.create(model=MODEL, input="hi", stream=True)
+        final = [e for e in events if e.type == "response.completed"][0].response
+    assert "stream_options" not in fake.calls[0].body  # no observer reads usage: nothing injected
+    assert chunks[-1].choices  # and no chunk is hidden
+    assert (llmguard.call_ref(chat).response_id, llmguard.call_ref(chat).model) == (
+        chunks[0].id,
+        chunks[0].model,
+    )
+    assert (llmguard.call_ref(events).response_id, llmguard.call_ref(events).model) == (final.id, final.model)
+    assert llmguard.call_ref(final) == llmguard.call_ref(events)  # through the response-id index
+    with FakeAnthropic(reply="bonjour").client(llmguard.Anthropic, guard=guard) as aclient:
+        with aclient.messages.stream(
+            model="claude-sonnet-4-6", max_tokens=8, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
+            message = stream.get_final_message()
+    ref = llmguard.call_ref(message)
+    assert (ref.response_id, ref.model) == (message.id, message.model)
+
+
 def test_an_observer_can_sit_calls_out() -> None:
     watcher = Sometimes()
     guard = Guard(pin_policy="off", observers=[watcher])

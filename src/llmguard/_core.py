@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from . import _context, _record
-from ._extract import Accumulator
+from ._extract import Accumulator, Identity
 from ._internal import advise_once, log_internal_error
 from ._lifecycle import Gated, Lifecycle, needs_chunk_gaps
 from ._pin_policy import PinPolicy
@@ -225,6 +225,8 @@ class CallContext:
         self.finished = False
         self.record: CallRecord | None = None
         self.acc: Accumulator = None  # type: ignore[assignment]  # set in Runtime.begin after observers ran
+        """What the response carried. For an unstreamed call no observer watches, only its id and served
+        model (an `Identity`): observers never see such a call."""
         self.start_ns = time.time_ns()
         self.start_perf = time.perf_counter()
         self._number = next(_record.call_numbers)  # the id is made from it and start_ns when first asked for
@@ -327,6 +329,8 @@ class Runtime:
         if body is None:
             return None
         call = CallContext(self, info, route[0], route[1], body)
+        # Chosen before the pre-call policies, which may skip work no watching observer reads.
+        call.observers = observers = self._watching() if self._gated else self.observers
         try:
             options = self._pre_call(call, options, body)
         except LLMGuardError:
@@ -336,13 +340,15 @@ class Runtime:
             if policy is None:
                 raise  # nothing opted in: the shell logs it and the call passes through unguarded
             raise unavailable(policy, exc) from exc
-        call.observers = observers = self._watching() if self._gated else self.observers
         for observer in observers:
             try:
                 observer.on_start(call)
             except Exception:
                 log_internal_error("on_start")
-        call.acc = Accumulator(call.api, call.want_output)
+        if observers or call.stream:
+            call.acc = Accumulator(call.api, call.want_output)
+        else:  # no observer reads the record: the id and served model are all that is read
+            call.acc = cast(Accumulator, Identity())
         if call.stream and self._gapped and not self._gapped.isdisjoint(map(id, observers)):
             call.chunk_gaps = []
         return call, options
@@ -425,6 +431,7 @@ class Runtime:
     def _should_inject_usage(self, call: CallContext, body: Mapping[str, Any]) -> bool:
         return (
             call.stream
+            and bool(call.observers)  # usage no observer reads is not asked for
             and not call.raw
             and call.info.openai_family
             and call.api in ("chat.completions", "completions")

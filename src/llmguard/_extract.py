@@ -64,7 +64,25 @@ def _detail(details: Any, name: str) -> int | None:
     return _int(getattr(details, name, None))
 
 
-class Accumulator:
+class Identity:
+    """What a call no observer watches keeps of its complete response: its id and served model.
+
+    The response-id index, the pin policy's drift check and `llmguard.call_ref` read no more.
+    """
+
+    __slots__ = ("response_id", "response_model")
+
+    def __init__(self) -> None:
+        self.response_id: str | None = None
+        self.response_model: str | None = None
+
+    def identity(self, obj: Any) -> None:
+        """Read only the response id and the served model of a complete response object."""
+        self.response_id = getattr(obj, "id", None) or self.response_id
+        self.response_model = getattr(obj, "model", None) or self.response_model
+
+
+class Accumulator(Identity):
     """Collects what a call returned, from a final object or stream items, for one API."""
 
     __slots__ = (
@@ -77,8 +95,6 @@ class Accumulator:
         "output_parts",
         "output_tokens",
         "reasoning",
-        "response_id",
-        "response_model",
         "service_tier",
         "system_fingerprint",
         "want_output",
@@ -87,8 +103,8 @@ class Accumulator:
     def __init__(self, api: str, want_output: bool = False) -> None:
         self.api = api
         self.want_output = want_output
-        self.response_id: str | None = None
-        self.response_model: str | None = None
+        self.response_id = None
+        self.response_model = None
         self.finish_reasons: list[str] = []
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
@@ -109,11 +125,6 @@ class Accumulator:
             self._response(obj)
         else:
             self._openai_completion(obj)
-
-    def identity(self, obj: Any) -> None:
-        """Read only the response id and the served model of a complete response object."""
-        self.response_id = getattr(obj, "id", None) or self.response_id
-        self.response_model = getattr(obj, "model", None) or self.response_model
 
     def _openai_completion(self, obj: Any) -> None:
         self.response_id = getattr(obj, "id", None) or self.response_id
@@ -152,15 +163,26 @@ class Accumulator:
     def _openai_usage(self, usage: Any) -> None:
         if usage is None:
             return
-        self.input_tokens = _int(getattr(usage, "prompt_tokens", None))
-        self.output_tokens = _int(getattr(usage, "completion_tokens", None))
+        # Inline reads (every call of every watched chat completion comes through here).
+        value = getattr(usage, "prompt_tokens", None)
+        self.input_tokens = value if isinstance(value, int) else None
+        value = getattr(usage, "completion_tokens", None)
+        self.output_tokens = value if isinstance(value, int) else None
         details = getattr(usage, "prompt_tokens_details", None)
-        if details is not None:
+        if isinstance(details, dict):  # openai releases that had not typed it yet (1.50 is one)
             self.cache_read = _detail(details, "cached_tokens")
             self.cache_write = _detail(details, "cache_write_tokens")
+        elif details is not None:
+            value = getattr(details, "cached_tokens", None)
+            self.cache_read = value if isinstance(value, int) else None
+            value = getattr(details, "cache_write_tokens", None)
+            self.cache_write = value if isinstance(value, int) else None
         out = getattr(usage, "completion_tokens_details", None)
-        if out is not None:
+        if isinstance(out, dict):
             self.reasoning = _detail(out, "reasoning_tokens")
+        elif out is not None:
+            value = getattr(out, "reasoning_tokens", None)
+            self.reasoning = value if isinstance(value, int) else None
 
     def _response(self, obj: Any) -> None:
         self.response_id = getattr(obj, "id", None) or self.response_id

@@ -1,9 +1,11 @@
 """The client shells: one choke point per client at the SDK's ``request`` method.
 
 ``request`` sees every logical call (all retries, the final error, the returned stream) of every
-endpoint. ``_process_response`` hands the call to the response (``response.extensions``) so that
-streams and raw responses, which are parsed later, finish the same record. Sync and async shells
-differ only by ``await``.
+endpoint. A stream made inside ``request`` finds its call in the active-call context variable; a
+raw response, parsed later, carries it in ``response.extensions`` (put there when ``request``
+returns), so both finish the same record. Retries are counted where the SDK sleeps before one
+(``_sleep_for_retry``), so a call that is not retried pays nothing for them; SDKs older than that
+hook get the count from ``_process_response``. Sync and async shells differ only by ``await``.
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ class _Shell:
 
     @staticmethod
     def _llmguard_hand_over(call: CallContext, response: Any, stream: bool) -> None:
-        if stream or call.raw:
+        if (stream or call.raw) and CALL_KEY not in response.extensions:
             response.extensions[CALL_KEY] = call
             if call.raw and not response.is_closed:
                 response.stream = closing_stream(response.stream, call)
@@ -130,6 +132,7 @@ class _Shell:
         if http is None:
             call.succeed(result)
             return
+        _Shell._llmguard_hand_over(call, http, call.stream)  # parsed (or read) after this return
         weakref.finalize(http, call.abandon)
         if not call.stream:
             _parse_read_body(call, http, cast_to)
@@ -223,11 +226,60 @@ def exit_span(token: object | None) -> None:
 
 
 def _hand_over_retries(response: Any, stream: bool, retries_taken: int) -> None:
+    """``_process_response``'s part on SDKs without ``_sleep_for_retry``: the retries, and the hand-over."""
     call = active_call.get()
     if call is not None:
         call.retries = retries_taken
         if stream or call.raw:
             _Shell._llmguard_hand_over(call, response, stream)
+
+
+def _count_retry(retries_taken: int) -> None:
+    """The SDK sleeps before retry ``retries_taken + 1`` of the active call."""
+    call = active_call.get()
+    if call is not None:
+        call.retries = retries_taken + 1
+
+
+def _retry_hooks(base: type, is_async: bool) -> dict[str, Any]:
+    """Count retries where the SDK sleeps before one (no cost on a call that is not retried).
+
+    SDKs older than ``_sleep_for_retry`` (openai 1.40 and anthropic 0.43 are such) retry by recursion:
+    for them ``_process_response`` reads ``retries_taken`` and hands streams their call.
+    """
+    sdk_sleep = getattr(base, "_sleep_for_retry", None)
+    if sdk_sleep is not None and is_async:
+
+        async def _async_sleep(self: Any, *, retries_taken: int, **kwargs: Any) -> Any:
+            _count_retry(retries_taken)
+            return await sdk_sleep(self, retries_taken=retries_taken, **kwargs)
+
+        return {"_sleep_for_retry": _async_sleep}
+    if sdk_sleep is not None:
+
+        def _sleep(self: Any, *, retries_taken: int, **kwargs: Any) -> Any:
+            _count_retry(retries_taken)
+            return sdk_sleep(self, retries_taken=retries_taken, **kwargs)
+
+        return {"_sleep_for_retry": _sleep}
+    sdk_process = base._process_response  # type: ignore[attr-defined]
+    if is_async:
+
+        async def _async_process(
+            self: Any, *, response: Any, stream: bool, retries_taken: int = 0, **kwargs: Any
+        ) -> Any:
+            _hand_over_retries(response, stream, retries_taken)
+            return await sdk_process(
+                self, response=response, stream=stream, retries_taken=retries_taken, **kwargs
+            )
+
+        return {"_process_response": _async_process}
+
+    def _process(self: Any, *, response: Any, stream: bool, retries_taken: int = 0, **kwargs: Any) -> Any:
+        _hand_over_retries(response, stream, retries_taken)
+        return sdk_process(self, response=response, stream=stream, retries_taken=retries_taken, **kwargs)
+
+    return {"_process_response": _process}
 
 
 def sync_shell(base: type) -> dict[str, Any]:
@@ -237,7 +289,6 @@ def sync_shell(base: type) -> dict[str, Any]:
     and call ``base``'s methods explicitly.
     """
     sdk_request = base.request  # type: ignore[attr-defined]
-    sdk_process = base._process_response  # type: ignore[attr-defined]
     sdk_data = base._process_response_data  # type: ignore[attr-defined]
 
     def request(self: Any, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
@@ -264,12 +315,6 @@ def sync_shell(base: type) -> dict[str, Any]:
         self._llmguard_returned(call, result, cast_to)
         return result
 
-    def _process_response(
-        self: Any, *, response: Any, stream: bool, retries_taken: int = 0, **kwargs: Any
-    ) -> Any:
-        _hand_over_retries(response, stream, retries_taken)
-        return sdk_process(self, response=response, stream=stream, retries_taken=retries_taken, **kwargs)
-
     def _process_response_data(self: Any, *, data: object, cast_to: Any, response: Any) -> Any:
         parsed = sdk_data(self, data=data, cast_to=cast_to, response=response)
         extensions = response.extensions
@@ -278,17 +323,12 @@ def sync_shell(base: type) -> dict[str, Any]:
         return parsed
 
     request.__doc__ = "The SDK's single request entry point, guarded."
-    return {
-        "request": request,
-        "_process_response": _process_response,
-        "_process_response_data": _process_response_data,
-    }
+    return {"request": request, "_process_response_data": _process_response_data, **_retry_hooks(base, False)}
 
 
 def async_shell(base: type) -> dict[str, Any]:
     """The interception methods of an asynchronous client class deriving from ``base``."""
     sdk_request = base.request  # type: ignore[attr-defined]
-    sdk_process = base._process_response  # type: ignore[attr-defined]
     sdk_data = base._process_response_data  # type: ignore[attr-defined]
 
     async def request(self: Any, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
@@ -315,14 +355,6 @@ def async_shell(base: type) -> dict[str, Any]:
         self._llmguard_returned(call, result, cast_to)
         return result
 
-    async def _process_response(
-        self: Any, *, response: Any, stream: bool, retries_taken: int = 0, **kwargs: Any
-    ) -> Any:
-        _hand_over_retries(response, stream, retries_taken)
-        return await sdk_process(
-            self, response=response, stream=stream, retries_taken=retries_taken, **kwargs
-        )
-
     def _process_response_data(self: Any, *, data: object, cast_to: Any, response: Any) -> Any:
         parsed = sdk_data(self, data=data, cast_to=cast_to, response=response)
         extensions = response.extensions
@@ -331,11 +363,7 @@ def async_shell(base: type) -> dict[str, Any]:
         return parsed
 
     request.__doc__ = "The SDK's single request entry point, guarded."
-    return {
-        "request": request,
-        "_process_response": _process_response,
-        "_process_response_data": _process_response_data,
-    }
+    return {"request": request, "_process_response_data": _process_response_data, **_retry_hooks(base, True)}
 
 
 def shell_namespace(base: type, *, is_async: bool) -> dict[str, Any]:

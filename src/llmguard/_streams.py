@@ -1,8 +1,9 @@
 """Stream subclasses that finish a call's record exactly once.
 
 A guarded stream class is a subclass of the SDK's own stream class (so ``isinstance`` holds),
-built once per stream class and cached. It finds its call in ``response.extensions`` (where the
-client's ``_process_response`` hook put it), records every item, hides the usage-only chunk that
+built once per stream class and cached. It finds its call in ``response.extensions`` (a raw
+response, parsed after ``request`` returned) or else in the active-call context variable (a stream
+the SDK builds inside ``request``), records every item, hides the usage-only chunk that
 llmguard asked for, and finishes the record on exhaustion, error, ``close()``, context exit or
 garbage collection. A ``break`` is not an error.
 """
@@ -13,6 +14,8 @@ import types
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
+
+from ._context import active_call
 
 if TYPE_CHECKING:
     from ._core import CallContext
@@ -29,8 +32,11 @@ GUARDED_STREAM_TYPES: set[type] = set()
 
 def _attach(stream: Any) -> CallContext | None:
     call: CallContext | None = stream.response.extensions.get(CALL_KEY)
-    if call is not None:
-        weakref.finalize(stream, call.abandon)
+    if call is None:
+        call = active_call.get()  # built inside the guarded `request` of its call
+        if call is None or not call.stream or call.finished:
+            return None
+    weakref.finalize(stream, call.abandon)
     return call
 
 
@@ -49,8 +55,15 @@ class _SyncMixin:
             yield from items
             return
         try:
-            for item in items:
-                if call.on_item(item):
+            if call.observers or call.hide_usage_chunk:
+                for item in items:
+                    if call.on_item(item):
+                        yield item
+            else:  # no observer: only the response id and served model, from the first items that carry them
+                acc = call.acc
+                for item in items:
+                    if acc.response_id is None:
+                        acc.item(item)
                     yield item
         except GeneratorExit:
             call.abandon()
@@ -82,8 +95,15 @@ class _AsyncMixin:
                 yield item
             return
         try:
-            async for item in items:
-                if call.on_item(item):
+            if call.observers or call.hide_usage_chunk:
+                async for item in items:
+                    if call.on_item(item):
+                        yield item
+            else:  # no observer: only the response id and served model, from the first items that carry them
+                acc = call.acc
+                async for item in items:
+                    if acc.response_id is None:
+                        acc.item(item)
                     yield item
         except GeneratorExit:
             call.abandon()
