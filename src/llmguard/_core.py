@@ -20,7 +20,7 @@ from . import _context, _record
 from ._extract import Accumulator, Identity
 from ._internal import advise_once, log_internal_error
 from ._lifecycle import Gated, Lifecycle, needs_chunk_gaps
-from ._pin_policy import PinPolicy
+from ._pin_policy import DECLARED, PinPolicy
 from ._pins import PinDecision
 from ._policy import opted_in, rewrite_model, routed_model, sent_body, unavailable
 from ._providers import ClientInfo
@@ -363,8 +363,13 @@ class Runtime:
             call.scope = (call.scope or ContextValues()).with_tags(call.prompt.tags)
         pins = self.pins
         if pins is not None:
-            self._apply_pins(call, pins)
-            if pins.mode == "enforce":
+            model = call.requested_model
+            if model is not None:  # decided once per model (may raise the policy's refusal)
+                call.pin = decision = pins.decide(model, call.info.pin_provider)
+                if decision.action == "rewrite":
+                    call.request_model = decision.effective
+                    call.locked_model = decision.locked
+            if pins.mode == "enforce" and call.info.pin_provider == "azure":  # only Azure routes by URL
                 routed = routed_model(options, call.info.pin_provider)
                 if routed is not None:
                     pins.refuse_routed(routed)
@@ -439,17 +444,6 @@ class Runtime:
             and self.settings.inject_stream_usage
         )
 
-    @staticmethod
-    def _apply_pins(call: CallContext, pins: PinPolicy) -> None:
-        """Decide (cached per model; may raise the policy's refusal) and apply a lock rewrite."""
-        model = call.requested_model
-        if model is None:
-            return
-        call.pin = decision = pins.decide(model, call.info.pin_provider)
-        if decision.action == "rewrite":
-            call.request_model = decision.effective
-            call.locked_model = decision.locked
-
     # -- after the call ---------------------------------------------------------------------------
     def end(
         self, call: CallContext, error: BaseException | None, stream_completed: bool | None
@@ -459,8 +453,19 @@ class Runtime:
         end = time.perf_counter()
         served = acc.response_model
         drift = False
-        if call.pin is not None and served is not None and self.pins is not None:  # call.pin is None when off
-            drift = self.pins.drift(call.pin, call.info.pin_provider, served)
+        pin = call.pin  # None when the pin policy is off
+        if (
+            pin is not None
+            and served is not None
+            and self.pins is not None
+            # the common case, without a call: served what was sent (the policy's own fast path too)
+            and (
+                served != pin.effective
+                or pin.locked not in (None, served)
+                or call.info.pin_provider in DECLARED
+            )
+        ):
+            drift = self.pins.drift(pin, call.info.pin_provider, served)
         if acc.response_id:
             remember_response_id(acc.response_id, call, served or call.request_model)
         if not call.observers:

@@ -31,11 +31,12 @@ from .exceptions import LLMGuardError, ModelDataError, RetiredModelError, Unpinn
 if TYPE_CHECKING:
     from ._settings import Settings
 
-__all__ = ["PinPolicy", "runtime_table"]
+__all__ = ["DECLARED", "PinPolicy", "runtime_table"]
 
 _MAX_DECISIONS = 4096
 _WARN_NOTE = "(pin policy 'warn'; 'enforce' would refuse this call)"
-_DECLARED = ("azure", "openai_compatible")
+DECLARED = ("azure", "openai_compatible")
+"""Pin providers whose lock entries declare what a deployment or served name serves."""
 
 Advice = tuple[str, str, str]
 """(advisory category, key, message) for `advise_once`."""
@@ -149,7 +150,7 @@ class PinPolicy:
             )
 
     def _pin_decision(self, model: str, pin_provider: str) -> PinDecision:
-        declared_kind = pin_provider in _DECLARED
+        declared_kind = pin_provider in DECLARED
         lock: Mapping[str, str] = {} if declared_kind else self.lock
         declared: Mapping[str, str] = self.lock if declared_kind else {}
         return decide(model, pin_provider, self.mode, lock, declared)  # type: ignore[arg-type]
@@ -225,12 +226,12 @@ class PinPolicy:
         if (
             served == pin.effective
             and (pin.locked is None or pin.locked == served)
-            and pin_provider not in _DECLARED
+            and pin_provider not in DECLARED
         ):
             return False  # the common case: served what was sent, and nothing declared otherwise
         if pin.action not in ("allow", "rewrite"):
             return False
-        declared = self.lock.get(pin.requested) if pin_provider in _DECLARED else None
+        declared = self.lock.get(pin.requested) if pin_provider in DECLARED else None
         target = (pin.locked or declared or pin.effective).lower()
         seen = served.lower()
         # Equal, a family name (Azure reports "gpt-4" for gpt-4-0613), or the dated form of an undated name.
