@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._lazy import lazy_names
+from ._lazy import lazy_names as _lazy_names
 from ._version import __version__
 from .exceptions import (
     BudgetExceededError,
@@ -190,4 +190,4 @@ _LAZY: dict[str, str] = {
 }
 
 
-__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY, __all__)
