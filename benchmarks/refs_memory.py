@@ -30,6 +30,7 @@ def main() -> int:
         call._call_id = None  # made on first use, inside the index
         call.start_ns += i * 1_000_000
         calls.append(call)
+    _refs._index = None  # made again inside the trace, with the arrays it allocates for its cap
     gc.collect()
     tracemalloc.start()
     for i, call in enumerate(calls):

@@ -7,7 +7,6 @@ properties behind it.)
 from __future__ import annotations
 
 import gc
-from collections import deque
 from typing import Any
 
 import pytest
@@ -24,8 +23,7 @@ CAP = 25
 @pytest.fixture
 def small_index(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_refs, "MAX_RESPONSE_IDS", CAP)
-    monkeypatch.setattr(_refs, "_by_response", {})
-    monkeypatch.setattr(_refs, "_order", deque())
+    monkeypatch.setattr(_refs, "_index", None)  # a new index with that cap, made on the first call
 
 
 def test_the_response_id_index_stays_at_its_cap_and_holds_no_content(small_index: None) -> None:
@@ -40,10 +38,8 @@ def test_the_response_id_index_stays_at_its_cap_and_holds_no_content(small_index
             refs.append(call_ref(response))
             del response, content
     gc.collect()
-    assert len(_refs._by_response) == CAP
     kept = [ref.response_id for ref in refs[-CAP:]]
-    assert list(_refs._by_response) == kept  # the newest CAP, oldest dropped first
-    assert list(_refs._order) == kept
+    assert _refs._indexed() == kept  # the newest CAP, oldest dropped first
     for ref in refs[:-CAP]:
         assert _refs.by_response_id(ref.response_id) is None
         assert not _refs.knows_call_id(ref.call_id)
@@ -52,17 +48,21 @@ def test_the_response_id_index_stays_at_its_cap_and_holds_no_content(small_index
         assert known is not None
         assert (known.call_id, known.response_id, known.model) == (ref.call_id, ref.response_id, ref.model)
         assert _refs.knows_call_id(ref.call_id)
-    for entry in _refs._by_response.values():
-        held = gc.get_referents(entry)
+    index = _refs._index
+    assert index is not None
+    assert (len(index.rids), len(index.contexts), len(index.ids)) == (CAP, CAP, 40 * CAP)
+    for context in index.contexts:
+        held = gc.get_referents(context)
         assert all(not (isinstance(obj, str) and len(obj) >= prompt_size) for obj in held)
         assert all(not isinstance(obj, dict | list) for obj in held)  # no request body, no messages
+    assert all(rid is not None and len(rid) < 100 for rid in index.rids)
 
 
 def test_index_entries_of_one_model_share_its_name(small_index: None) -> None:
     with FakeOpenAI(reply="ok").client(llmguard.OpenAI, guard=Guard(pin_policy="off")) as client:
         for _ in range(5):
             client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
-    models = [_refs.by_response_id(rid).model for rid in _refs._by_response]  # type: ignore[union-attr]
+    models = [_refs.by_response_id(rid).model for rid in _refs._indexed()]  # type: ignore[union-attr]
     assert len(models) == 5
     assert len({id(model) for model in models}) == 1
 

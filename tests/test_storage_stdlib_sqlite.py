@@ -187,6 +187,14 @@ def test_a_failed_batch_stores_nothing_and_is_a_storage_error(tmp_path: Path) ->
     db.dispose()
 
 
+def test_every_connection_has_the_small_page_cache(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "x.db")
+    assert db.query("PRAGMA cache_size") == [(-_lite.CACHE_KIB,)]  # the held stdlib connection
+    with db.read() as conn:  # the engine's connections (other stores)
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -_lite.CACHE_KIB
+    db.dispose()
+
+
 def test_a_stale_snapshot_never_creates_a_database_the_migrations_go_instead(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

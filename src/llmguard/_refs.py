@@ -4,20 +4,18 @@ The SDKs' pydantic models are unhashable and must not carry foreign attributes, 
 live here, keyed by ``id(obj)`` and cleaned by a weak-reference callback when the object dies.
 A bounded index by provider response id covers objects the app rebuilds (stream helpers' final
 objects, deserialised copies). That index holds a call's identity (packed ids, prompt, model: about
-300 bytes with its key, read back as a `KnownCall`), never the call itself, so its memory is
+190 bytes with its key, read back as a `KnownCall`), never the call itself, so its memory is
 bounded by its size, not by the calls' content.
 """
 
 from __future__ import annotations
 
 import os
+import struct
 import threading
 import weakref
-from collections import deque
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeAlias
-
-from ._record import packed_call_id
 
 if TYPE_CHECKING:
     from ._core import CallContext, Runtime
@@ -36,30 +34,73 @@ __all__ = [
 MAX_RESPONSE_IDS = 10_000
 """How many finished calls the response-id index keeps (oldest dropped first)."""
 
-_Entry: TypeAlias = tuple[
-    "bytes | tuple[str, str | None, str | None]",
-    "PromptRef | None",
-    "str | None",
-    "Runtime",
-    "str | None",
-    "str | None",
-]
-"""An indexed call: (packed ids, prompt, model, runtime, user_id, session_id); see `KnownCall`."""
+_WIDTH = 40
+"""Bytes of one call's ids in the ring: the call id (16), then the trace (16) and span (8) ids."""
+_TRACED, _UNTRACED = 40, 16
+"""How a call's ids are stored (the last item of its `_Context`): all 40 bytes, or only the call
+id's 16 (no trace). Ids of another shape than telemetry's are that item themselves, as strings."""
+_put = struct.Struct("16s24s").pack_into
+"""Writes a call's ids into the ring: one C call (a slice assignment costs about 2,400 instructions
+more), which pads a missing trace with zeros."""
+
+_Shape: TypeAlias = "int | tuple[str, str | None, str | None]"
+_Context: TypeAlias = tuple["PromptRef | None", "str | None", "Runtime", "str | None", "str | None", _Shape]
+"""What an indexed call shares with the calls around it: (prompt, model, runtime, user_id,
+session_id, how its ids are stored). One tuple serves consecutive calls that have the same."""
 
 _by_id: dict[int, tuple[weakref.ref[Any], CallContext]] = {}
-_by_response: dict[str, _Entry] = {}
-_order: deque[str] = deque()
-"""The indexed response ids, oldest first (a dict drops its first key in O(n), a deque in O(1))."""
 _lock = threading.Lock()
-_last_model: str | None = None
+_last: _Context | None = None
+
+
+class _Index:
+    """The response-id index: a ring of ``cap`` slots and a dict from response id to slot.
+
+    Slot ``s`` holds the response id ``rids[s]`` (the string the response carried, also the dict's
+    key), its call's ids packed in ``ids[40*s : 40*s+40]`` and its `_Context` ``contexts[s]``
+    (shared by consecutive calls alike). New ids take the slots in turn; once the ring is full,
+    the next one overwrites the oldest, whose id leaves the dict. About 190 bytes a call at the cap
+    (the id's string, its dict entry and slot number, 40 bytes, two list cells) instead of 277 for
+    a dict entry holding a tuple and a bytes object (`python -m benchmarks.refs_memory`).
+    """
+
+    __slots__ = ("cap", "contexts", "ids", "next", "rids", "slots")
+
+    def __init__(self, cap: int) -> None:
+        self.cap = max(1, cap)
+        self.slots: dict[str, int] = {}
+        self.rids: list[str | None] = [None] * self.cap
+        self.contexts: list[_Context | None] = [None] * self.cap
+        self.ids = bytearray(_WIDTH * self.cap)
+        self.next = 0
+        """The slot the next new id takes."""
+
+    def known(self, s: int, response_id: str) -> KnownCall:
+        """Slot ``s`` read back (call with the lock)."""
+        context = self.contexts[s]
+        assert context is not None
+        shape = context[5]
+        at = _WIDTH * s
+        if shape == _TRACED:
+            text = self.ids[at : at + _WIDTH].hex()
+            ids: tuple[str, str | None, str | None] = (text[:32], text[32:64], text[64:])
+        elif isinstance(shape, tuple):
+            ids = shape
+        else:
+            ids = (self.ids[at : at + 16].hex(), None, None)
+        return KnownCall(response_id, ids, context)
+
+
+_index: _Index | None = None
+"""The response-id index (made on the first indexed call, with the cap `MAX_RESPONSE_IDS` has then)."""
 
 
 class KnownCall:
     """What the response-id index remembers of a finished call: its identity, not its content.
 
-    The index stores each call as a tuple whose call, trace and span ids are packed into one
-    ``bytes`` (16 + 16 + 8 bytes instead of three hex strings of 32, 32 and 16 characters); a
-    `KnownCall` is built from it when it is read.
+    The index keeps each call's call, trace and span ids packed in 40 bytes of a ring (instead of
+    three hex strings of 32, 32 and 16 characters) and shares its prompt, model, runtime, user and
+    session with the calls around it; a `KnownCall` is built from them when it is read.
     """
 
     __slots__ = (
@@ -74,17 +115,12 @@ class KnownCall:
         "user_id",
     )
 
-    def __init__(self, response_id: str, entry: _Entry) -> None:
-        ids, prompt, model, runtime, user_id, session_id = entry
+    def __init__(self, response_id: str, ids: tuple[str, str | None, str | None], context: _Context) -> None:
         self.response_id = response_id
-        if isinstance(ids, bytes):
-            text = ids.hex()
-            call_id, trace_id, span_id = text[:32], text[32:64] or None, text[64:] or None
-        else:
-            call_id, trace_id, span_id = ids
-        self.call_id: str = call_id
-        self.trace_id: str | None = trace_id
-        self.span_id: str | None = span_id
+        self.call_id: str = ids[0]
+        self.trace_id: str | None = ids[1]
+        self.span_id: str | None = ids[2]
+        prompt, model, runtime, user_id, session_id, _ = context
         self.prompt: PromptRef | None = prompt
         self.model: str | None = model
         """The served model (the sent one when the provider did not say)."""
@@ -112,34 +148,53 @@ def remember(obj: Any, call: CallContext) -> None:
 
 
 def remember_response_id(response_id: str, call: CallContext, model: str | None) -> None:
-    """Index ``call``'s identity by the provider's response id (bounded, oldest dropped first)."""
-    global _last_model
-    if model is not None and model == _last_model:
-        model = _last_model  # one string object for a model's entries, not one per response parsed
-    else:
-        _last_model = model
-    # The call id's 16 bytes, made from what the call stored (its hex string may never be needed).
-    ids: bytes | tuple[str, str | None, str | None] = packed_call_id(call.start_ns, call._number)
+    """Index ``call``'s identity by the provider's response id (bounded, oldest dropped first).
+
+    An id seen again keeps its place in the ring and takes the newest call.
+    """
+    global _last, _index
+    # The call id's 16 bytes (`llmguard._record.packed_call_id`, inlined: this runs on every call),
+    # made from what the call stored (its hex string may never be needed).
+    packed = (((call.start_ns // 1_000_000) << 80) | call._number).to_bytes(16)
     trace_id = call.trace_id
-    if trace_id is not None:
+    shape: _Shape
+    if trace_id is None:
+        tail, shape = b"", _UNTRACED
+    else:
         try:  # telemetry's trace and span ids: 32 and 16 lowercase hex digits
-            ids += bytes.fromhex(trace_id + call.span_id)  # type: ignore[operator]
-            if len(ids) != 40 or len(trace_id) != 32:
+            tail, shape = bytes.fromhex(trace_id + call.span_id), _TRACED  # type: ignore[operator]
+            if len(tail) != 24 or len(trace_id) != 32:
                 raise ValueError(trace_id)
-        except (TypeError, ValueError):
-            ids = (call.call_id, trace_id, call.span_id)  # ids of another shape are kept as they are
+        except (TypeError, ValueError):  # ids of another shape: kept as they are, in the context
+            tail, shape = b"", (call.call_id, trace_id, call.span_id)
     scope = call.scope
     if scope is None:
-        entry: _Entry = (ids, call.prompt, model, call.runtime, None, None)
+        context: _Context = (call.prompt, model, call.runtime, None, None, shape)
     else:
-        entry = (ids, call.prompt, model, call.runtime, scope.user_id, scope.session_id)
-    with _lock:
-        if _by_response.setdefault(response_id, entry) is not entry:
-            _by_response[response_id] = entry  # an id seen again: the newest call, at the old place
-            return
-        _order.append(response_id)
-        if len(_order) > MAX_RESPONSE_IDS:
-            del _by_response[_order.popleft()]
+        context = (call.prompt, model, call.runtime, scope.user_id, scope.session_id, shape)
+    last = _last
+    if context == last:
+        context = last  # one tuple (and one model string) for consecutive calls alike
+    else:
+        _last = context
+    _lock.acquire()  # not `with`: this saves about 700 instructions a call
+    try:
+        index = _index
+        if index is None:
+            index = _index = _Index(MAX_RESPONSE_IDS)
+        slot = index.next
+        s = index.slots.setdefault(response_id, slot)
+        rids = index.rids
+        old = rids[s]
+        if old != response_id:  # a new id, in the next slot: the id there (the oldest) leaves
+            if old is not None:
+                del index.slots[old]
+            rids[s] = response_id
+            index.next = (slot + 1) % index.cap
+        index.contexts[s] = context
+        _put(index.ids, _WIDTH * s, packed, tail)
+    finally:
+        _lock.release()
 
 
 def find(obj: Any) -> CallContext | None:
@@ -153,8 +208,11 @@ def find(obj: Any) -> CallContext | None:
 def by_response_id(response_id: str) -> KnownCall | None:
     """The finished call whose provider response id is ``response_id``, if still indexed."""
     with _lock:
-        entry = _by_response.get(response_id)
-    return KnownCall(response_id, entry) if entry is not None else None
+        index = _index
+        if index is None:
+            return None
+        s = index.slots.get(response_id)
+        return None if s is None else index.known(s, response_id)
 
 
 def knows_call_id(call_id: str) -> bool:
@@ -176,12 +234,35 @@ def knows_call_id(call_id: str) -> bool:
     except ValueError:
         packed = None
     with _lock:
-        entries = list(_by_response.values())
-    for entry in entries:
-        ids = entry[0]
-        if ids[0] == call_id if isinstance(ids, tuple) else packed is not None and ids[:16] == packed:
+        index = _index
+        if index is None:
+            return False
+        contexts, ids = index.contexts, index.ids
+        if any(
+            context is not None and isinstance(context[5], tuple) and context[5][0] == call_id
+            for context in contexts
+        ):
             return True
+        if packed is None or len(packed) != 16:
+            return False
+        at = ids.find(packed)
+        while at >= 0:  # a match at a slot's start is its call id (the other offsets are not ids)
+            if at % _WIDTH == 0:
+                context = contexts[at // _WIDTH]
+                if context is not None and not isinstance(context[5], tuple):
+                    return True
+            at = ids.find(packed, at + 1)
     return False
+
+
+def _indexed() -> list[str]:
+    """The indexed response ids, oldest first (for tests and diagnostics)."""
+    with _lock:
+        index = _index
+        if index is None:
+            return []
+        rids = index.rids[index.next :] + index.rids[: index.next]
+        return [rid for rid in rids if rid is not None]
 
 
 def _reinit_after_fork() -> None:

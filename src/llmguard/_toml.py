@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,8 @@ def load_toml(path: Path, what: str = "config file") -> dict[str, Any]:
     Raises:
         ConfigurationError: Naming the file and the problem.
     """
+    import tomllib  # imported when a file is read: a process without one never loads the parser
+
     text = read_utf8(path, MAX_CONFIG_BYTES, ConfigurationError, what)
     try:
         return tomllib.loads(text)

@@ -16,6 +16,7 @@ from . import _sqlite_sql
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
+    "CACHE_KIB",
     "VERSION_TABLE",
     "configure",
     "connect",
@@ -27,16 +28,26 @@ __all__ = [
 BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for another process's lock before giving up."""
 
+CACHE_KIB = 512
+"""SQLite's page cache per connection, in KiB (SQLite's default is 2,000 KiB).
+
+The held connection appends ledger rows and judgments at the B-trees' right edges and sums one
+window's covering index per budget refresh; a quarter of the default holds those pages, and what
+does not fit is read again from the operating system's file cache, not from disk. Each
+connection's cache is resident for the life of the process: `benchmarks/memory.py` counts it.
+"""
+
 VERSION_TABLE = "llmguard_alembic_version"
 """Alembic's revision table, named so it never collides with the host app's own migrations."""
 
 
 def configure(conn: sqlite3.Connection, *, wal: bool) -> None:
-    """Set a new connection up: transactions begun explicitly, the busy timeout, WAL for a file."""
+    """Set a new connection up: transactions begun explicitly, the busy timeout, the page cache, WAL for a file."""
     conn.isolation_level = None  # transactions are begun explicitly (BEGIN IMMEDIATE for writes)
     cursor = conn.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # negative: KiB, not pages
         if wal:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")

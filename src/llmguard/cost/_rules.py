@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import calendar
 import math
-import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -223,6 +222,8 @@ class ZScoreRule:
         history = series.trailing(today, self.days)
         if value is None or len(history) < max(self.min_days, 2):
             return None
+        import statistics  # only a z-score rule needs it (imported on first use)
+
         mean = statistics.fmean(history)
         stdev = statistics.stdev(history)
         if stdev == 0:
