@@ -81,7 +81,8 @@ def test_unwatched_streams_keep_their_identity_and_send_the_body_as_written(guar
         )
         chunks = list(chat)
         events = client.responses.create(model=MODEL, input="hi", stream=True)
-        final = [e for e in events if e.type == "response.completed"][0].response
+        seen = list(events)
+        final = next(e for e in seen if e.type == "response.completed").response
     assert "stream_options" not in fake.calls[0].body  # no observer reads usage: nothing injected
     assert chunks[-1].choices  # and no chunk is hidden
     assert (llmguard.call_ref(chat).response_id, llmguard.call_ref(chat).model) == (
