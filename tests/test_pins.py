@@ -6,6 +6,9 @@ import dataclasses
 import datetime as dt
 import importlib
 import importlib.resources
+import json
+import subprocess
+import sys
 import typing
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -51,6 +54,24 @@ def _expectations() -> dict[str, dict[str, dict[str, Any]]]:
 def _data() -> dict[str, dict[str, dict[str, str]]]:
     text = (importlib.resources.files("llmguard") / "data" / "model_pins.yaml").read_text("utf-8")
     return cast(dict[str, dict[str, dict[str, str]]], yaml.safe_load(text))
+
+
+def test_the_json_snapshot_matches_the_reviewed_yaml() -> None:
+    from llmguard import _pins_gen
+
+    assert _pins_gen.TARGET.read_text(encoding="utf-8") == _pins_gen.render(), f"run {_pins_gen.COMMAND}"
+    assert json.loads(_pins_gen.TARGET.read_text(encoding="utf-8")) == _data()
+
+
+def test_checking_pins_imports_no_yaml() -> None:
+    code = (
+        "import sys, llmguard; g = llmguard.Guard(pin_policy='enforce'); "
+        "g.runtime.pins.decide('gpt-4o-2024-08-06', 'openai'); print('yaml' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "False"
 
 
 EXPECTED = [
