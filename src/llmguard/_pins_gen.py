@@ -9,7 +9,6 @@ process that checks pins never imports PyYAML (about 0.7 MiB held for the life o
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -35,19 +34,10 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when the JSON is out of date")
-    args = parser.parse_args(argv)
-    text = render()
-    current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else None
-    if args.check:
-        if current != text:
-            print(f"{TARGET} is out of date with {SOURCE.name}: run {COMMAND}", file=sys.stderr)
-            return 1
-        return 0
-    if current != text:
-        TARGET.write_text(text, encoding="utf-8")
-    return 0
+    """Write the JSON, or with ``--check`` say whether it is current."""
+    from llmguard._snapshot import snapshot_main
+
+    return snapshot_main(argv, target=TARGET, render=render, command=COMMAND, doc=__doc__)
 
 
 if __name__ == "__main__":

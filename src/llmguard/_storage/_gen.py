@@ -10,7 +10,6 @@ tables and indexes ``METADATA.create_all`` creates, in its order), of Alembic's 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -138,20 +137,9 @@ def render() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Write the module, or with ``--check`` say whether it is current."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--check", action="store_true", help="exit 1 when the module is out of date")
-    args = parser.parse_args(argv)
-    text = render()
-    current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
-    if args.check:
-        if current != text:
-            print(f"{TARGET} is out of date: run {COMMAND}", file=sys.stderr)
-            return 1
-        return 0
-    if current != text:
-        TARGET.write_text(text, encoding="utf-8")
-        print(f"wrote {TARGET}")
-    return 0
+    from llmguard._snapshot import snapshot_main
+
+    return snapshot_main(argv, target=TARGET, render=render, command=COMMAND, doc=__doc__)
 
 
 if __name__ == "__main__":
