@@ -299,3 +299,48 @@ def test_offers_after_shutdown_are_dropped_counted_and_said_once(
     assert sink.judgments == []
     warned = [r.getMessage() for r in caplog.records if "after its guard was closed" in r.getMessage()]
     assert len(warned) == 1
+
+
+class SlowSink:
+    """A sink whose first write blocks until released; it keeps every batch it was given."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        self.batches: list[list[str]] = []
+
+    def write(self, judgments: Any) -> None:
+        self.entered.set()
+        self.release.wait(10)
+        self.batches.append([j.call_id for j in judgments])
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_slow_store_gets_the_backlog_in_batches(queues: list[JudgingQueue]) -> None:
+    sink = SlowSink()
+    q = JudgingQueue([resolve_judge(lambda item: 1.0)], sinks=[sink], workers=1)
+    queues.append(q)
+    assert q.offer(record(0))
+    assert sink.entered.wait(5)  # the first judgment's write is stuck
+    for n in range(1, 251):
+        assert q.offer(record(n))
+    stats = q.stats()
+    assert balanced(stats) and stats.pending == 251
+    sink.release.set()
+    assert q.flush(10)
+    stored = [call_id for batch in sink.batches for call_id in batch]
+    assert stored == [f"call-{n}" for n in range(251)]  # every judgment, once, in order
+    assert len(sink.batches) <= 1 + 3  # the first, then the 250 waiting in batches of 100 at most
+    assert max(len(batch) for batch in sink.batches) <= queue_module.WRITE_BATCH
+    stats = q.stats()
+    assert (stats.judged, stats.pending, stats.unsaved) == (251, 0, 0) and balanced(stats)
+
+
+def test_an_idle_queue_writes_each_judgment_at_once(queues: list[JudgingQueue]) -> None:
+    q, sink = make(queues, [lambda item: 1.0], workers=1)
+    for n in range(3):
+        assert q.offer(record(n))
+        assert q.flush(5)  # nothing waits behind it: written without waiting for a batch
+        assert len(sink.judgments) == n + 1

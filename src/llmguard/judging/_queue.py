@@ -37,7 +37,10 @@ from ._sinks import JudgmentSink
 from ._telemetry import JudgingTelemetry
 from ._types import Judge, JudgeInput, Judgment, JudgmentStatus
 
-__all__ = ["ATEXIT_TIMEOUT", "JudgingQueue", "JudgingStats", "judge_input"]
+__all__ = ["ATEXIT_TIMEOUT", "WRITE_BATCH", "JudgingQueue", "JudgingStats", "judge_input"]
+
+WRITE_BATCH = 100
+"""Judgments a worker writes at most in one sink call (one transaction), when calls are waiting."""
 
 ATEXIT_TIMEOUT = 2.0
 """Seconds the interpreter waits at exit for pending judgments (all queues together)."""
@@ -210,6 +213,7 @@ class JudgingQueue:
     # -- the workers' side ------------------------------------------------------------------------
     def _work(self) -> None:
         runner: _Runner | None = None
+        done: list[Judgment] = []
         while (record := self._queue.get()) is not _STOP:
             with self._lock:
                 self._queued -= 1
@@ -219,7 +223,15 @@ class JudgingQueue:
                     self._drop_hung(judge.name, record.call_id)
                     continue
                 judgment, runner = self._run(judge, record, item, runner)
-                self._deliver(judgment)
+                done.append(judgment)
+            del record, item  # the call's content is not held while its judgments wait for a write
+            # Written as soon as no call waits; under a backlog, in batches: one transaction for many
+            # judgments, so a slow store cannot hold the waiting calls (and their prompts) for long.
+            if done and (len(done) >= WRITE_BATCH or self._queue.empty()):
+                self._deliver(done)
+                done = []
+        if done:
+            self._deliver(done)
         if runner is not None:
             runner.stop()
 
@@ -296,30 +308,32 @@ class JudgingQueue:
             "judge-timeout", name, f"llmguard: judge {name!r} overran {self.judge_timeout}s and was abandoned"
         )
 
-    def _deliver(self, judgment: Judgment) -> None:
+    def _deliver(self, judgments: list[Judgment]) -> None:
         try:
             for sink in self.sinks:
                 with handle_internal_errors("judgment sink"):
-                    self._store(sink, judgment)
+                    self._store(sink, judgments)
             if self.telemetry is not None:
-                with handle_internal_errors("judging telemetry"):
-                    self.telemetry.judged(judgment)
+                for judgment in judgments:
+                    with handle_internal_errors("judging telemetry"):
+                        self.telemetry.judged(judgment)
         finally:
             with self._lock:
-                self._pending -= 1
-                if judgment.status == "ok":
-                    self._judged += 1
-                else:
-                    self._errored += 1
+                for judgment in judgments:
+                    self._pending -= 1
+                    if judgment.status == "ok":
+                        self._judged += 1
+                    else:
+                        self._errored += 1
                 if self._pending == 0:
                     self._idle.notify_all()
 
-    def _store(self, sink: JudgmentSink, judgment: Judgment) -> None:
+    def _store(self, sink: JudgmentSink, judgments: list[Judgment]) -> None:
         try:
-            sink.write([judgment])
+            sink.write(judgments)
         except WRITE_ERRORS as exc:  # the store, not llmguard, failed: count it, say it once
             with self._lock:
-                self._unsaved += 1
+                self._unsaved += len(judgments)
             name = type(sink).__name__
             advise_once(
                 "judgment-sink",
