@@ -327,7 +327,8 @@ def test_a_slow_store_gets_the_backlog_in_batches(queues: list[JudgingQueue]) ->
     for n in range(1, 251):
         assert q.offer(record(n))
     stats = q.stats()
-    assert balanced(stats) and stats.pending == 251
+    assert balanced(stats)
+    assert stats.pending == 251
     sink.release.set()
     assert q.flush(10)
     stored = [call_id for batch in sink.batches for call_id in batch]
@@ -335,7 +336,8 @@ def test_a_slow_store_gets_the_backlog_in_batches(queues: list[JudgingQueue]) ->
     assert len(sink.batches) <= 1 + 3  # the first, then the 250 waiting in batches of 100 at most
     assert max(len(batch) for batch in sink.batches) <= queue_module.WRITE_BATCH
     stats = q.stats()
-    assert (stats.judged, stats.pending, stats.unsaved) == (251, 0, 0) and balanced(stats)
+    assert (stats.judged, stats.pending, stats.unsaved) == (251, 0, 0)
+    assert balanced(stats)
 
 
 def test_an_idle_queue_writes_each_judgment_at_once(queues: list[JudgingQueue]) -> None:
