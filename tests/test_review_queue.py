@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,51 @@ def test_routing_rules() -> None:
         Routing.coerce({"rat": 1})
     with pytest.raises(llmguard.ConfigurationError, match="'vip'"):
         Routing(tags={"vip": 2})
+
+
+class _HoldsOnEnd:
+    """An observer whose ``on_end`` waits until a judgment was stored: the router's runs after it."""
+
+    def __init__(self) -> None:
+        self.stored = threading.Event()
+
+    def on_start(self, call: Any) -> None:
+        pass
+
+    def on_end(self, call: Any, record: Any) -> None:
+        self.stored.wait(10)
+
+
+class _Signals(InMemorySink):
+    def __init__(self, event: threading.Event) -> None:
+        super().__init__()
+        self.event = event
+
+    def write(self, judgments: Any) -> None:
+        super().write(judgments)
+        self.event.set()
+
+
+def test_a_judgment_that_comes_before_the_call_is_held_still_routes_it(
+    tmp_path: Path, guards: list[Guard]
+) -> None:
+    router = ReviewRouter(routing={"judge_threshold": 0.5})
+    waiter = _HoldsOnEnd()
+    guard = Guard(
+        db_path=tmp_path / "r.db", pin_policy="off", capture_content=True, observers=[waiter, router],
+        judges=[low_if_short], sampling={"rate": 1.0}, judgment_sink=router.judgment_sink(_Signals(waiter.stored)),
+    )  # fmt: skip
+    guards.append(guard)
+    with FakeOpenAI(reply="ok").client(llmguard.OpenAI, guard=guard) as client:
+        short = ask(client, "short one")
+        waiter.stored.clear()
+        long = ask(client, "a long question")
+    assert guard.flush(10)
+    assert router.flush(10)
+    store = router.store()
+    assert store is not None
+    assert set(store.queued()) == {llmguard.call_ref(short).call_id}
+    assert llmguard.call_ref(long).call_id not in router._held  # judged, passed: not held for ever
 
 
 def test_router_queues_tagged_and_low_judged_calls_with_redacted_content(

@@ -62,6 +62,9 @@ class ReviewRouter:
         self.max_pending, self.hold = max_pending, hold
         self._pending: deque[tuple[Guard | None, CallRecord, str]] = deque()
         self._held: OrderedDict[str, tuple[Guard | None, CallRecord]] = OrderedDict()
+        self._early: OrderedDict[str, str | None] = OrderedDict()
+        """Verdicts of judgments that came before their call was held (a judging worker can finish
+        before this observer's ``on_end`` runs on the caller's thread): call id -> routing reason."""
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._busy = 0
@@ -75,6 +78,7 @@ class ReviewRouter:
         after_fork(self)
 
     def _after_fork(self) -> None:
+        self._early.clear()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._pending.clear()
@@ -104,9 +108,14 @@ class ReviewRouter:
             self._offer(guard_of(call), record, reason)
         elif call.extras.get(SAMPLED_KEY) and self._judge_rules:
             with self._lock:
-                self._held[record.call_id] = (guard_of(call), record)
-                while len(self._held) > self.hold:
-                    self._held.popitem(last=False)
+                judged = record.call_id in self._early
+                early = self._early.pop(record.call_id, None)
+                if not judged:
+                    self._held[record.call_id] = (guard_of(call), record)
+                    while len(self._held) > self.hold:
+                        self._held.popitem(last=False)
+            if early is not None:  # its judgments came first, and one of them routes it
+                self._offer(guard_of(call), record, early)
 
     def _offer(self, guard: Guard | None, record: CallRecord, reason: str) -> None:
         with self._lock:
@@ -141,6 +150,10 @@ class ReviewRouter:
         for call_id, reason in reasons.items():
             with self._lock:
                 held = self._held.pop(call_id, None)
+                if held is None:  # not held yet: its on_end is still to run (or it was not sampled here)
+                    self._early[call_id] = reason
+                    while len(self._early) > self.hold:
+                        self._early.popitem(last=False)
             if held is not None and reason is not None:
                 self._offer(held[0], held[1], reason)
 
