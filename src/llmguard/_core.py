@@ -458,7 +458,7 @@ class Runtime:
             pin is not None
             and served is not None
             and self.pins is not None
-            # the common case, without a call: served what was sent (the policy's own fast path too)
+            # the common case, without a call: served what was sent, nothing declared otherwise
             and (
                 served != pin.effective
                 or pin.locked not in (None, served)

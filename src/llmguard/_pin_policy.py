@@ -223,12 +223,6 @@ class PinPolicy:
     # -- drift ------------------------------------------------------------------------------------
     def drift(self, pin: PinDecision, pin_provider: str, served: str) -> bool:
         """Whether the served model differs from the pinned one (advised once per pair)."""
-        if (
-            served == pin.effective
-            and (pin.locked is None or pin.locked == served)
-            and pin_provider not in DECLARED
-        ):
-            return False  # the common case: served what was sent, and nothing declared otherwise
         if pin.action not in ("allow", "rewrite"):
             return False
         declared = self.lock.get(pin.requested) if pin_provider in DECLARED else None
