@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from llmguard._storage import Database, _gen, _lite, _migrate, _sqlite_sql, open_database
+from llmguard._storage import Database, _database, _gen, _lite, _migrate, _sqlite_sql, open_database
 from llmguard.cost import SQLLedger
 from llmguard.cost._ledger import COLUMNS
 from llmguard.exceptions import SchemaVersionError, StorageError
@@ -185,6 +185,51 @@ def test_a_failed_batch_stores_nothing_and_is_a_storage_error(tmp_path: Path) ->
     db.write_rows(_sqlite_sql.LEDGER_INSERT, [_row("after")])  # the connection is usable again
     assert db.execute("DELETE FROM cost_ledger WHERE call_id = :id", {"id": "after"}) == 1
     db.dispose()
+
+
+def test_a_failure_in_a_later_statement_of_a_batch_stores_nothing(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "x.db")
+    rows = [_row(f"c{i}") for i in range(300)]
+    rows[290] = (*rows[290][:2], None, *rows[290][3:])  # `day` is NOT NULL: the batch's last statement fails
+    with pytest.raises(StorageError, match=r"x\.db.*IntegrityError"):
+        db.write_rows(_sqlite_sql.LEDGER_INSERT, rows)
+    assert db.query("SELECT COUNT(*) FROM cost_ledger") == [(0,)]
+    db.dispose()
+
+
+def test_a_batch_goes_in_a_few_statements_of_a_few_sizes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One statement per row would hand the GIL back per row (the writer falls behind busy callers);
+    one statement per batch size would cache a prepared statement for each size (MiBs each)."""
+    statements: list[str] = []
+    connect = _lite.connect
+
+    def traced(path: Path) -> sqlite3.Connection:
+        conn = connect(path)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(_lite, "connect", traced)
+    _database.many_rows.cache_clear()
+    ledger = SQLLedger(tmp_path / "x.db")
+    assert ledger.db.read_rows("SELECT COUNT(*) FROM cost_ledger") == [(0,)]  # the file is created
+    statements.clear()
+    ledger.write([_row(f"a{i}") for i in range(500)])
+    inserts = [s for s in statements if s.startswith("INSERT INTO cost_ledger")]
+    assert len(inserts) == 10  # 7 x 64 + 32 + 16 + 4 rows
+    assert statements[0] == "BEGIN IMMEDIATE"
+    assert statements[-1] == "COMMIT"
+    statements.clear()
+    ledger.write([_row("single")])
+    assert [s.split(" ", 2)[:2] for s in statements] == [["INSERT", "INTO"]]  # autocommit: one statement
+    for size in range(2, 130):
+        ledger.write([_row(f"b{size}-{i}") for i in range(size)])
+    assert _database.many_rows.cache_info().currsize == 7  # 1, 2, 4, ..., 64 rows
+    assert ledger.db.query("SELECT COUNT(*) FROM cost_ledger") == [(500 + 1 + sum(range(2, 130)),)]
+    ledger.write([_row("a7"), _row("new")])  # a known call_id is still ignored, in a multi-row statement
+    assert ledger.db.query("SELECT COUNT(*) FROM cost_ledger") == [(500 + 2 + sum(range(2, 130)),)]
+    ledger.close()
 
 
 def test_every_connection_has_the_small_page_cache(tmp_path: Path) -> None:

@@ -32,6 +32,8 @@ import threading
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -318,7 +320,7 @@ class Database:
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> int:
         """Run one writing statement in its own transaction; return the number of rows it changed."""
         if self._file is not None:
-            return self._write_file(sql, params if isinstance(params, Mapping) else tuple(params), many=False)
+            return self._write_file(sql, params if isinstance(params, Mapping) else tuple(params))
         from sqlalchemy import text
 
         statement, binds = _named(sql, params)
@@ -326,12 +328,15 @@ class Database:
             return int(conn.execute(text(statement), binds).rowcount)
 
     def write_rows(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Insert ``rows`` with the driver-level ``sql`` (``?`` placeholders) in one write transaction.
+        """Insert ``rows`` with the driver-level one-row ``sql`` (``INSERT ... VALUES (?, ...) ...``), atomically.
 
-        On a SQLite file this runs on the stdlib connection this process holds (no SQLAlchemy):
-        each batch is ``BEGIN IMMEDIATE``, ``executemany``, ``COMMIT`` on it. A batch of one row
-        then costs about a third of ``write()`` (`benchmarks/RESULTS.md`), which matters for the
-        ledger's small batches. Elsewhere (PostgreSQL, in-memory SQLite) it is ``write()``.
+        On a SQLite file this runs on the stdlib connection this process holds (no SQLAlchemy), in
+        multi-row statements (`many_rows`) of power-of-two sizes up to `ROWS_PER_STATEMENT`: a batch
+        that is one such statement runs in autocommit mode, a larger one as ``BEGIN IMMEDIATE``, its
+        statements, ``COMMIT`` (500 rows: 10 statements). Each statement releases the GIL once. ``executemany`` would release it once per row, and a
+        background writer then waits for it behind every busy caller thread each time (about 200
+        rows a second under one CPU-bound thread), so its queue, and the rows a ``kill -9`` loses,
+        grow. Elsewhere (PostgreSQL, in-memory SQLite) it is ``write()``.
 
         Raises:
             StorageError: The database refused the batch (nothing of it is stored).
@@ -340,7 +345,8 @@ class Database:
             with self.write() as conn:
                 conn.exec_driver_sql(sql, list(rows))
             return
-        self._write_file(sql, rows, many=True)
+        if rows:
+            self._write_chunks(sql, rows)
 
     def read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """A read-only query with ``?`` placeholders; on a SQLite file, on the connection `write_rows` holds.
@@ -362,11 +368,10 @@ class Database:
             except sqlite3.Error as exc:
                 raise self._driver_error(exc) from exc
 
-    def _write_file(self, sql: str, params: Any, *, many: bool) -> int:
-        """SQLite file: one write transaction (``BEGIN IMMEDIATE``) on the held connection, all or nothing.
+    def _write_file(self, sql: str, params: Any) -> int:
+        """SQLite file: ``sql`` once with ``params``, in a write transaction on the held connection.
 
-        Runs ``sql`` once with ``params`` (``many``: once per row of ``params``); returns the number
-        of rows it changed.
+        The transaction is ``BEGIN IMMEDIATE``; returns the number of rows the statement changed.
         """
         self.ensure_schema()
         with self._writer_lock:
@@ -377,10 +382,7 @@ class Database:
             cursor = writer.cursor()
             try:
                 cursor.execute("BEGIN IMMEDIATE")
-                if many:
-                    cursor.executemany(sql, params)
-                else:
-                    cursor.execute(sql, params)
+                cursor.execute(sql, params)
                 changed = cursor.rowcount
                 cursor.execute("COMMIT")
             except sqlite3.Error as exc:
@@ -389,6 +391,35 @@ class Database:
             finally:
                 cursor.close()
             return int(changed)
+
+    def _write_chunks(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """SQLite file: ``rows`` through `many_rows` statements, one transaction for the whole batch."""
+        self.ensure_schema()
+        most = max(1, min(ROWS_PER_STATEMENT, _MAX_VARIABLES // len(rows[0])))
+        most = 1 << (most.bit_length() - 1)  # a power of two
+        with self._writer_lock:
+            try:
+                writer = self._held()
+            except sqlite3.Error as exc:
+                raise self._driver_error(exc) from exc
+            cursor = writer.cursor()
+            chunked = len(rows) & (len(rows) - 1) != 0 or len(rows) > most  # more than one statement
+            try:
+                if chunked:
+                    cursor.execute("BEGIN IMMEDIATE")
+                start, left = 0, len(rows)
+                while left:
+                    size = min(most, 1 << (left.bit_length() - 1))  # statements of few sizes: few cached
+                    chunk = rows[start : start + size]
+                    cursor.execute(many_rows(sql, size), tuple(chain.from_iterable(chunk)))
+                    start, left = start + size, left - size
+                if chunked:
+                    cursor.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._abort_writes(writer)
+                raise self._driver_error(exc) from exc
+            finally:
+                cursor.close()
 
     def _held(self) -> sqlite3.Connection:
         """The stdlib connection this process holds to the SQLite file (call with ``_writer_lock``).
@@ -454,6 +485,31 @@ class Database:
 def _dispose_all(engines: list[Engine]) -> None:
     for engine in engines:
         engine.dispose()
+
+
+ROWS_PER_STATEMENT = 64
+"""Rows per multi-row INSERT on a SQLite file at most (fewer where the columns would pass SQLite's
+variable limit). A batch goes in statements of power-of-two sizes up to it, so a connection caches
+a handful of prepared statements: a prepared 64-row ledger insert holds about 0.1 MiB, a 500-row
+one 2.4 MiB, and one per batch size would hold hundreds of MiB."""
+
+_MAX_VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+
+_VALUES = re.compile(r"\sVALUES\s*(\((?:\?\s*,\s*)*\?\))")
+
+
+@lru_cache(maxsize=64)
+def many_rows(sql: str, count: int) -> str:
+    """The one-row ``INSERT ... VALUES (?, ...) [ON CONFLICT ...]`` ``sql`` as one statement for ``count`` rows.
+
+    Raises:
+        ValueError: ``sql`` has no ``VALUES (?, ...)`` clause of plain placeholders (a bug in the caller).
+    """
+    match = _VALUES.search(sql)
+    if match is None:
+        raise ValueError(f"not a one-row INSERT with ? placeholders: {sql[:80]!r}")
+    row = match.group(1)
+    return f"{sql[: match.start(1)]}{', '.join([row] * count)}{sql[match.end(1) :]}"
 
 
 def _first_line(exc: BaseException) -> str:

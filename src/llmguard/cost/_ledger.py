@@ -70,7 +70,7 @@ LedgerRow = tuple[Any, ...]
 """One ledger row: values in `COLUMNS` order."""
 
 CHUNK_ROWS = 500
-"""Rows per INSERT statement (and the writer's batch size): one statement per batch, not per row."""
+"""The writer's batch size: rows per write (one transaction)."""
 
 
 @runtime_checkable
@@ -96,9 +96,10 @@ class Ledger(Sink[LedgerRow], Protocol):
 class SQLLedger:
     """The default ledger: a table in the llmguard database (SQLite file or PostgreSQL URL).
 
-    A write inserts `CHUNK_ROWS` rows per statement in one transaction, ignoring a row whose
-    ``call_id`` is already stored: it releases the GIL once per chunk, so the writer keeps up with
-    many busy caller threads. ``fork()`` waits for a write in flight; the child opens its own
+    A write inserts its rows in one transaction, ignoring a row whose ``call_id`` is already
+    stored. On a SQLite file it inserts many rows per statement (`Database.write_rows`): it
+    releases the GIL once per statement, not once per row, so the writer keeps up with many busy
+    caller threads. ``fork()`` waits for a write in flight; the child opens its own
     connections.
 
     Args:
