@@ -405,6 +405,9 @@ class Database:
             cursor = writer.cursor()
             chunked = len(rows) & (len(rows) - 1) != 0 or len(rows) > most  # more than one statement
             try:
+                if len(rows) == 1:  # the usual batch of a quiet app: the one-row statement as it is
+                    cursor.execute(sql, rows[0])
+                    return
                 if chunked:
                     cursor.execute("BEGIN IMMEDIATE")
                 start, left = 0, len(rows)
