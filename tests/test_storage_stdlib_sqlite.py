@@ -232,6 +232,30 @@ def test_a_batch_goes_in_a_few_statements_of_a_few_sizes(
     ledger.close()
 
 
+def test_null_parameters_are_bound_through_an_adapter_and_stored_as_null(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "x.db")
+    db.write_rows(_sqlite_sql.LEDGER_INSERT, [_row("n")])
+    assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)](None) is None
+    assert db.query("SELECT user_id, tags, error_type FROM cost_ledger") == [(None, None, None)]
+    db.dispose()
+
+
+def test_an_adapter_the_app_registered_for_none_is_kept(tmp_path: Path) -> None:
+    code = (
+        "import sqlite3, sys\n"
+        "from llmguard.cost import SQLLedger\n"
+        "sqlite3.register_adapter(type(None), lambda value: 'the app')\n"
+        "ledger = SQLLedger(sys.argv[1])\n"
+        "ledger.query('SELECT 1')\n"
+        "print(sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)](None))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "x.db")], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "the app"
+
+
 def test_every_connection_has_the_small_page_cache(tmp_path: Path) -> None:
     db = open_database(tmp_path / "x.db")
     assert db.query("PRAGMA cache_size") == [(-_lite.CACHE_KIB,)]  # the held stdlib connection

@@ -41,8 +41,30 @@ VERSION_TABLE = "llmguard_alembic_version"
 """Alembic's revision table, named so it never collides with the host app's own migrations."""
 
 
+_NULL_KEY = (type(None), sqlite3.PrepareProtocol)
+_NOTHING: dict[object, None] = {}
+
+
+def bind_nulls_directly() -> None:
+    """Register an adapter for ``None`` that returns ``None``, unless the process already has one.
+
+    CPython's ``sqlite3`` adapts every parameter that is not an exact ``int``, ``float``, ``str``
+    or ``bytearray``, ``None`` included: with no adapter registered for it, it looks for
+    ``__adapt__`` on its protocol type, and on 3.11 that failed look-up builds an ``AttributeError``
+    message each time. A ledger row has a dozen ``NULL`` columns, so this was about 23,000
+    instructions a row (a 10-row batch: 849k before, 616k after, `benchmarks/RESULTS.md`). The
+    adapter (``{}.get``, a C function returning ``None``) is found in the registry instead, and
+    ``None`` is bound as ``NULL`` exactly as before, for the app's own ``sqlite3`` use too. An
+    adapter the app registered first is kept; one it registers later replaces this one.
+    """
+    adapters = getattr(sqlite3, "adapters", None)
+    if isinstance(adapters, dict) and _NULL_KEY not in adapters:
+        sqlite3.register_adapter(type(None), _NOTHING.get)
+
+
 def configure(conn: sqlite3.Connection, *, wal: bool) -> None:
     """Set a new connection up: transactions begun explicitly, the busy timeout, the page cache, WAL for a file."""
+    bind_nulls_directly()
     conn.isolation_level = None  # transactions are begun explicitly (BEGIN IMMEDIATE for writes)
     cursor = conn.cursor()
     try:
