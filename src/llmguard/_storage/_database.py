@@ -333,10 +333,11 @@ class Database:
         On a SQLite file this runs on the stdlib connection this process holds (no SQLAlchemy), in
         multi-row statements (`many_rows`) of power-of-two sizes up to `ROWS_PER_STATEMENT`: a batch
         that is one such statement runs in autocommit mode, a larger one as ``BEGIN IMMEDIATE``, its
-        statements, ``COMMIT`` (500 rows: 10 statements). Each statement releases the GIL once. ``executemany`` would release it once per row, and a
-        background writer then waits for it behind every busy caller thread each time (about 200
-        rows a second under one CPU-bound thread), so its queue, and the rows a ``kill -9`` loses,
-        grow. Elsewhere (PostgreSQL, in-memory SQLite) it is ``write()``.
+        statements, ``COMMIT`` (500 rows: 10 statements). Each statement releases the GIL once.
+        ``executemany`` would release it once per row, and a background writer then waits for it
+        behind every busy caller thread each time (about 200 rows a second under one CPU-bound
+        thread), so its queue, and the rows a ``kill -9`` loses, grow. Elsewhere (PostgreSQL,
+        in-memory SQLite) it is ``write()``.
 
         Raises:
             StorageError: The database refused the batch (nothing of it is stored).
@@ -373,51 +374,48 @@ class Database:
 
         The transaction is ``BEGIN IMMEDIATE``; returns the number of rows the statement changed.
         """
-        self.ensure_schema()
-        with self._writer_lock:
-            try:
-                writer = self._held()
-            except sqlite3.Error as exc:
-                raise self._driver_error(exc) from exc
-            cursor = writer.cursor()
-            try:
-                cursor.execute("BEGIN IMMEDIATE")
-                cursor.execute(sql, params)
-                changed = cursor.rowcount
-                cursor.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._abort_writes(writer)
-                raise self._driver_error(exc) from exc
-            finally:
-                cursor.close()
+        with self._file_cursor() as cursor:
+            cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute(sql, params)
+            changed = cursor.rowcount
+            cursor.execute("COMMIT")
             return int(changed)
 
     def _write_chunks(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         """SQLite file: ``rows`` through `many_rows` statements, one transaction for the whole batch."""
-        self.ensure_schema()
         most = max(1, min(ROWS_PER_STATEMENT, _MAX_VARIABLES // len(rows[0])))
         most = 1 << (most.bit_length() - 1)  # a power of two
+        with self._file_cursor() as cursor:
+            if len(rows) == 1:  # the usual batch of a quiet app: the one-row statement as it is
+                cursor.execute(sql, rows[0])
+                return
+            chunked = len(rows) & (len(rows) - 1) != 0 or len(rows) > most  # more than one statement
+            if chunked:
+                cursor.execute("BEGIN IMMEDIATE")
+            start, left = 0, len(rows)
+            while left:
+                size = min(most, 1 << (left.bit_length() - 1))  # statements of few sizes: few cached
+                chunk = rows[start : start + size]
+                cursor.execute(many_rows(sql, size), tuple(chain.from_iterable(chunk)))
+                start, left = start + size, left - size
+            if chunked:
+                cursor.execute("COMMIT")
+
+    @contextmanager
+    def _file_cursor(self) -> Iterator[sqlite3.Cursor]:
+        """SQLite file: a cursor on the held connection, under the writer lock, for one write.
+
+        A ``sqlite3.Error`` rolls the transaction back and is raised as a `StorageError`.
+        """
+        self.ensure_schema()
         with self._writer_lock:
             try:
                 writer = self._held()
             except sqlite3.Error as exc:
                 raise self._driver_error(exc) from exc
             cursor = writer.cursor()
-            chunked = len(rows) & (len(rows) - 1) != 0 or len(rows) > most  # more than one statement
             try:
-                if len(rows) == 1:  # the usual batch of a quiet app: the one-row statement as it is
-                    cursor.execute(sql, rows[0])
-                    return
-                if chunked:
-                    cursor.execute("BEGIN IMMEDIATE")
-                start, left = 0, len(rows)
-                while left:
-                    size = min(most, 1 << (left.bit_length() - 1))  # statements of few sizes: few cached
-                    chunk = rows[start : start + size]
-                    cursor.execute(many_rows(sql, size), tuple(chain.from_iterable(chunk)))
-                    start, left = start + size, left - size
-                if chunked:
-                    cursor.execute("COMMIT")
+                yield cursor
             except sqlite3.Error as exc:
                 self._abort_writes(writer)
                 raise self._driver_error(exc) from exc
@@ -493,8 +491,8 @@ def _dispose_all(engines: list[Engine]) -> None:
 ROWS_PER_STATEMENT = 64
 """Rows per multi-row INSERT on a SQLite file at most (fewer where the columns would pass SQLite's
 variable limit). A batch goes in statements of power-of-two sizes up to it, so a connection caches
-a handful of prepared statements: a prepared 64-row ledger insert holds about 0.1 MiB, a 500-row
-one 2.4 MiB, and one per batch size would hold hundreds of MiB."""
+a handful of prepared statements: the seven ledger inserts of 1 to 64 rows hold about 0.1 MiB
+together, where one 500-row insert holds 2.4 MiB and one per batch size would hold hundreds of MiB."""
 
 _MAX_VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 

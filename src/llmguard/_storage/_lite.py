@@ -52,7 +52,7 @@ def bind_nulls_directly() -> None:
     or ``bytearray``, ``None`` included: with no adapter registered for it, it looks for
     ``__adapt__`` on its protocol type, and on 3.11 that failed look-up builds an ``AttributeError``
     message each time. A ledger row has a dozen ``NULL`` columns, so this was about 23,000
-    instructions a row (a 10-row batch: 849k before, 616k after, `benchmarks/RESULTS.md`). The
+    instructions a row (a 10-row ledger batch: 854k before, 619k after, `benchmarks/RESULTS.md`). The
     adapter (``{}.get``, a C function returning ``None``) is found in the registry instead, and
     ``None`` is bound as ``NULL`` exactly as before, for the app's own ``sqlite3`` use too. An
     adapter the app registered first is kept; one it registers later replaces this one.
