@@ -20,7 +20,7 @@ WEIGHTS = [5, 10, 20, 30, 40, 50, 60, 70, 80, 90]
 SUPERVISOR = textwrap.dedent(
     """
     import sys, time
-    from llmguard.exceptions import LabelConflictError, RolloutConflictError
+    from llmguard.exceptions import LabelConflictError, RolloutConflictError, RolloutError
     from llmguard.prompts import FileStore, PromptRegistry
     from llmguard.rollouts import Rollouts
 
@@ -36,6 +36,11 @@ SUPERVISOR = textwrap.dedent(
             wins += 1
         except (RolloutConflictError, LabelConflictError):
             pass
+        except RolloutError:  # the other supervisor completed it between our status read and advance
+            now = rollouts.status("bot")
+            if now is not None and now.active:
+                raise
+            break
         time.sleep(0.005)
     print(wins)
     """
@@ -93,9 +98,16 @@ def test_two_supervisors_and_two_replicas_share_one_rollout(tmp_path: Path) -> N
         )
         for i in range(2)
     ]
-    wins = [int(p.communicate(timeout=120)[0]) for p in supervisors]
-    reports = [json.loads(p.communicate(timeout=120)[0]) for p in replicas]
-    assert all(p.returncode == 0 for p in [*replicas, *supervisors])
+    try:
+        outputs = [p.communicate(timeout=120) for p in [*supervisors, *replicas]]
+    finally:
+        for p in [*supervisors, *replicas]:  # none is left running (or holding pipes) when one fails
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    assert all(p.returncode == 0 for p in [*replicas, *supervisors]), outputs
+    wins = [int(out) for out, _ in outputs[: len(supervisors)]]
+    reports = [json.loads(out) for out, _ in outputs[len(supervisors) :]]
 
     assert sum(wins) == len(WEIGHTS)  # every step advanced once, whichever process won it
     events = rollouts.events("bot", "production")
