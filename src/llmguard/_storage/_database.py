@@ -383,12 +383,12 @@ class Database:
 
     def _write_chunks(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         """SQLite file: ``rows`` through `many_rows` statements, one transaction for the whole batch."""
-        most = max(1, min(ROWS_PER_STATEMENT, _MAX_VARIABLES // len(rows[0])))
-        most = 1 << (most.bit_length() - 1)  # a power of two
         with self._file_cursor() as cursor:
             if len(rows) == 1:  # the usual batch of a quiet app: the one-row statement as it is
                 cursor.execute(sql, rows[0])
                 return
+            most = max(1, min(ROWS_PER_STATEMENT, _MAX_VARIABLES // len(rows[0])))
+            most = 1 << (most.bit_length() - 1)  # a power of two
             chunked = len(rows) & (len(rows) - 1) != 0 or len(rows) > most  # more than one statement
             if chunked:
                 cursor.execute("BEGIN IMMEDIATE")
