@@ -346,3 +346,40 @@ def test_an_idle_queue_writes_each_judgment_at_once(queues: list[JudgingQueue]) 
         assert q.offer(record(n))
         assert q.flush(5)  # nothing waits behind it: written without waiting for a batch
         assert len(sink.judgments) == n + 1
+
+
+def test_built_in_scanning_judges_run_on_the_worker_without_a_helper_thread(
+    queues: list[JudgingQueue],
+) -> None:
+    """Each hand-off to a helper waits twice for the GIL; behind a busy caller thread that can take a second."""
+    from llmguard.judging._rules import NoRefusal
+
+    class Quoting(NoRefusal):  # a subclass may judge differently: it keeps the helper and its timeout
+        name = "quoting"
+
+    broken = NoRefusal(phrases=[None], name="broken")  # type: ignore[list-item]  # .lower() raises on the worker
+    q, sink = make(queues, ["no_refusal", "min_length", "contains_keywords", broken], workers=1)
+    before = {t.ident for t in threading.enumerate()}
+    for n in range(5):
+        assert q.offer(record(n, output="I'm unable to help" if n == 2 else "an answer"))
+    assert q.flush(5)
+    assert not q._runners  # no helper thread was started
+    assert [t.name for t in threading.enumerate() if t.ident not in before] == ["llmguard-judging-0"]
+    by_judge = {(j.call_id, j.judge): j for j in sink.judgments}
+    scores = {
+        call: (j.result.score if j.result else None)
+        for (call, judge), j in by_judge.items()
+        if judge == "no_refusal"
+    }
+    assert scores == {"call-0": 1.0, "call-1": 1.0, "call-2": 0.0, "call-3": 1.0, "call-4": 1.0}
+    errored = [j for j in sink.judgments if j.status == "error"]
+    assert len(errored) == 5
+    assert {(j.judge, j.error_type) for j in errored} == {("broken", "AttributeError")}
+    assert balanced(q.stats())
+    assert q.stats().errored == 5
+
+    q2, sink2 = make(queues, [Quoting()], workers=1)
+    assert q2.offer(record(9))
+    assert q2.flush(5)
+    assert len(q2._runners) == 1
+    assert sink2.judgments[0].status == "ok"

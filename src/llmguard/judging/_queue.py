@@ -5,7 +5,8 @@ The caller's thread only ever runs `JudgingQueue.offer`: a counter check under a
 past ``max_queue`` waiting calls a new sample is dropped, counted by reason and reported to
 ``on_drop``. Worker threads (daemons) take calls and run each judge on a helper thread; a judge
 that overruns ``judge_timeout`` is abandoned (its judgment is recorded as ``timeout``, its helper
-thread is left to finish alone) so later calls are still judged.
+thread is left to finish alone) so later calls are still judged. The built-in rule judges that
+only scan the output (`INLINE_JUDGES`) run on the worker itself: no hand-off, no timeout.
 
 Threads are bounded: ``workers`` worker threads and at most ``workers + max_hung * len(judges)``
 helper threads, abandoned ones included. A judge with ``max_hung`` abandoned threads still running
@@ -33,6 +34,7 @@ from llmguard._db import WRITE_ERRORS
 from llmguard._internal import advise_once, handle_internal_errors
 from llmguard._record import CallRecord
 
+from ._rules import INLINE_JUDGES
 from ._sinks import JudgmentSink
 from ._telemetry import JudgingTelemetry
 from ._types import Judge, JudgeInput, Judgment, JudgmentStatus
@@ -148,6 +150,7 @@ class JudgingQueue:
         on_drop: Callable[[str, str], None] | None = None,
     ) -> None:
         self.judges = tuple(judges)
+        self._inline = tuple(type(judge) in INLINE_JUDGES for judge in self.judges)
         self.sinks = tuple(sinks)
         self.telemetry = telemetry
         self.max_queue = max_queue
@@ -218,7 +221,10 @@ class JudgingQueue:
             with self._lock:
                 self._queued -= 1
             item = judge_input(record)
-            for judge in self.judges:
+            for judge, inline in zip(self.judges, self._inline, strict=True):
+                if inline:
+                    done.append(self._run_inline(judge, record, item))
+                    continue
                 if not self._hung_below_limit(judge.name) or (runner := runner or self._new_runner()) is None:
                     self._drop_hung(judge.name, record.call_id)
                     continue
@@ -273,18 +279,33 @@ class JudgingQueue:
         start = time.perf_counter()
         kept: _Runner | None = runner
         box = runner.run(lambda: judge.evaluate(item), self.judge_timeout)
+        if box is None:
+            self._abandon(runner, judge.name)
+            kept = None
+        return self._judgment(judge, record, box, start), kept
+
+    def _run_inline(self, judge: Judge, record: CallRecord, item: JudgeInput) -> Judgment:
+        """A judge of `INLINE_JUDGES` on this worker thread: no helper thread, no hand-off."""
+        start = time.perf_counter()
+        box = _Box()
+        try:
+            box.value = judge.evaluate(item)
+        except Exception as exc:  # a judge's failure is a judgment
+            box.error = exc
+        return self._judgment(judge, record, box, start)
+
+    def _judgment(self, judge: Judge, record: CallRecord, box: _Box | None, start: float) -> Judgment:
+        """The judgment of a judge's run (``box`` None: it overran ``judge_timeout``)."""
         status: JudgmentStatus = "ok"
         result = error_type = None
         if box is None:
             status, error_type = "timeout", "TimeoutError"
-            self._abandon(runner, judge.name)
-            kept = None
         elif box.error is not None:
             status, error_type = "error", type(box.error).__qualname__
         else:
             result = box.value
         prompt = record.prompt
-        judgment = Judgment(
+        return Judgment(
             call_id=record.call_id,
             judge=judge.name,
             status=status,
@@ -298,7 +319,6 @@ class JudgingQueue:
             latency_s=time.perf_counter() - start,
             created_ns=time.time_ns(),
         )
-        return judgment, kept
 
     def _abandon(self, runner: _Runner, name: str) -> None:
         runner.stop()

@@ -15,6 +15,7 @@ from ._types import JudgeInput, JudgeResult, Scale, fingerprint_of
 
 __all__ = [
     "DEFAULT_REFUSALS",
+    "INLINE_JUDGES",
     "ContainsKeywords",
     "FunctionJudge",
     "JsonValid",
@@ -229,3 +230,14 @@ def as_judge(value: Any, *, name: str | None = None) -> Any:
     if callable(value):
         return FunctionJudge(value, name=name or "")
     raise TypeError(f"not a judge: {value!r}; pass a Judge, a callable, or a registered judge name")
+
+
+INLINE_JUDGES: frozenset[type] = frozenset({ContainsKeywords, MinLength, NoRefusal})
+"""Judges the judging workers run on their own thread, without the timeout helper thread.
+
+Each is a linear scan of the output with llmguard's own code (``Regex`` runs a user's pattern,
+which can backtrack, and ``JsonValid`` a user's schema; those keep the timeout). The type must
+match exactly: a subclass may judge differently. Skipping the hand-off matters under load: each
+hand-off waits twice for the GIL, and behind a busy caller thread each wait can last up to a
+second, so a queue of sampled calls, each holding its prompt, grows where an inline judge keeps up.
+"""
