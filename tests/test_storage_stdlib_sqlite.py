@@ -44,11 +44,6 @@ def _row(call_id: str, cost: int = 10) -> tuple[Any, ...]:
     return tuple(values[c] for c in COLUMNS)
 
 
-def _with(row: tuple[Any, ...], **changes: Any) -> tuple[Any, ...]:
-    values = dict(zip(COLUMNS, row, strict=True)) | changes
-    return tuple(values[c] for c in COLUMNS)
-
-
 def _count(path: Path, table: str) -> int:
     conn = sqlite3.connect(path)
     try:
@@ -192,22 +187,21 @@ def test_a_failed_batch_stores_nothing_and_is_a_storage_error(tmp_path: Path) ->
     db.dispose()
 
 
-@pytest.mark.parametrize("json_rows", [True, False], ids=["one-json-statement", "chunked"])
-def test_a_failure_in_a_later_row_of_a_batch_stores_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, json_rows: bool
-) -> None:
-    monkeypatch.setattr(_database, "has_json", lambda: json_rows)
+def test_a_failure_in_a_later_statement_of_a_batch_stores_nothing(tmp_path: Path) -> None:
     db = open_database(tmp_path / "x.db")
     rows = [_row(f"c{i}") for i in range(300)]
-    rows[290] = (*rows[290][:2], None, *rows[290][3:])  # `day` is NOT NULL: row 291 (the last chunk) fails
+    rows[290] = (*rows[290][:2], None, *rows[290][3:])  # `day` is NOT NULL: the batch's last statement fails
     with pytest.raises(StorageError, match=r"x\.db.*IntegrityError"):
         db.write_rows(_sqlite_sql.LEDGER_INSERT, rows)
     assert db.query("SELECT COUNT(*) FROM cost_ledger") == [(0,)]
     db.dispose()
 
 
-def _traced_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[SQLLedger, list[str]]:
-    """A ledger on a new file whose held connection logs the SQL it runs (into the returned list)."""
+def test_a_batch_goes_in_a_few_statements_of_a_few_sizes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One statement per row would hand the GIL back per row (the writer falls behind busy callers);
+    one statement per batch size would cache a prepared statement for each size (MiBs each)."""
     statements: list[str] = []
     connect = _lite.connect
 
@@ -217,81 +211,25 @@ def _traced_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[SQL
         return conn
 
     monkeypatch.setattr(_lite, "connect", traced)
+    _database.many_rows.cache_clear()
     ledger = SQLLedger(tmp_path / "x.db")
     assert ledger.db.read_rows("SELECT COUNT(*) FROM cost_ledger") == [(0,)]  # the file is created
     statements.clear()
-    return ledger, statements
-
-
-def test_a_batch_is_one_statement_and_reads_back_as_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Each statement hands the GIL back once: a writer behind a busy caller thread waits for it each time."""
-    ledger, statements = _traced_ledger(tmp_path, monkeypatch)
-    rows = [_row(f"a{i}", cost=i * 7_000_000_001) for i in range(500)]
-    text = '["x", "\\u2028 \u2028 \U0001f600"]'  # an escape, the raw character, beyond the BMP
-    rows[3] = _with(rows[3], duration_s=0.1 + 0.2, ttfc_s=1e-300, tags=text, user_id='é\n"')
-    ledger.write(rows)
-    assert [s.split(" ", 2)[:2] for s in statements] == [["INSERT", "INTO"]]  # no BEGIN/COMMIT: one statement
-    back = ledger.db.query(f"SELECT {', '.join(COLUMNS)} FROM cost_ledger ORDER BY call_id")
-    assert back == sorted(
-        rows, key=lambda row: row[0]
-    )  # text, integers past 2**32, floats to the last bit, NULLs
-    assert ledger.db.query("SELECT typeof(duration_s), typeof(cost_nanos) FROM cost_ledger LIMIT 1") == [
-        ("real", "integer")
-    ]
+    ledger.write([_row(f"a{i}") for i in range(500)])
+    inserts = [s for s in statements if s.startswith("INSERT INTO cost_ledger")]
+    assert len(inserts) == 10  # 7 x 64 + 32 + 16 + 4 rows
+    assert statements[0] == "BEGIN IMMEDIATE"
+    assert statements[-1] == "COMMIT"
     statements.clear()
     ledger.write([_row("single")])
     assert [s.split(" ", 2)[:2] for s in statements] == [["INSERT", "INTO"]]  # autocommit: one statement
-    ledger.write([_row("a7"), _row("new")])  # a known call_id is still ignored
-    assert ledger.db.query("SELECT COUNT(*) FROM cost_ledger") == [(502,)]
-    ledger.close()
-
-
-def test_rows_json_cannot_carry_go_in_a_few_statements_of_a_few_sizes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A non-finite float, bytes or a NUL character have no exact JSON for SQLite: such a batch goes in multi-row statements of
-    power-of-two sizes (one per row would hand the GIL back per row; one per batch size would cache a
-    prepared statement for each size, MiBs each)."""
-    ledger, statements = _traced_ledger(tmp_path, monkeypatch)
-    _database.many_rows.cache_clear()
-    rows = [_with(_row("a0"), ttfc_s=float("inf"))] + [_row(f"a{i}") for i in range(1, 500)]
-    ledger.write(rows)
-    inserts = [s for s in statements if s.startswith("INSERT INTO cost_ledger")]
-    assert len(inserts) == 10  # 7 x 64 + 32 + 16 + 4 rows
-    assert (statements[0], statements[-1]) == ("BEGIN IMMEDIATE", "COMMIT")
-    assert ledger.db.query("SELECT ttfc_s FROM cost_ledger WHERE call_id = 'a0'") == [(float("inf"),)]
-    ledger.write([_row("z0"), _with(_row("z1"), tags="a\x00b")])
-    assert ledger.db.query("SELECT tags FROM cost_ledger WHERE call_id = 'z1'") == [("a\x00b",)]
     for size in range(2, 130):
-        batch = [_with(_row(f"b{size}-{i}"), ttfc_s=float("inf")) for i in range(size)]
-        ledger.write(batch)
+        ledger.write([_row(f"b{size}-{i}") for i in range(size)])
     assert _database.many_rows.cache_info().currsize == 7  # 1, 2, 4, ..., 64 rows
-    assert ledger.db.query("SELECT COUNT(*) FROM cost_ledger") == [(502 + sum(range(2, 130)),)]
+    assert ledger.db.query("SELECT COUNT(*) FROM cost_ledger") == [(500 + 1 + sum(range(2, 130)),)]
+    ledger.write([_row("a7"), _row("new")])  # a known call_id is still ignored, in a multi-row statement
+    assert ledger.db.query("SELECT COUNT(*) FROM cost_ledger") == [(500 + 2 + sum(range(2, 130)),)]
     ledger.close()
-
-
-def test_without_sqlite_json_functions_batches_are_chunked(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(_database, "has_json", lambda: False)
-    ledger, statements = _traced_ledger(tmp_path, monkeypatch)
-    ledger.write([_row(f"a{i}") for i in range(100)])
-    assert len([s for s in statements if s.startswith("INSERT")]) == 3  # 64 + 32 + 4
-    assert ledger.db.query("SELECT COUNT(*) FROM cost_ledger") == [(100,)]
-    ledger.close()
-
-
-def test_json_rows_is_one_insert_select_over_json_each() -> None:
-    sql = _database.json_rows("INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT DO NOTHING")
-    assert sql == (
-        "INSERT INTO t (a, b) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
-        "FROM json_each(?) WHERE true ON CONFLICT DO NOTHING"
-    )
-    with pytest.raises(ValueError, match="not a one-row INSERT"):
-        _database.json_rows("INSERT INTO t (a) SELECT 1")
-    assert _database.has_json()  # the SQLite of every supported Python build has them
 
 
 def test_null_parameters_are_bound_through_an_adapter_and_stored_as_null(tmp_path: Path) -> None:

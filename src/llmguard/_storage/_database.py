@@ -25,7 +25,6 @@ its own.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sqlite3
@@ -331,17 +330,14 @@ class Database:
     def write_rows(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert ``rows`` with the driver-level one-row ``sql`` (``INSERT ... VALUES (?, ...) ...``), atomically.
 
-        On a SQLite file this runs on the stdlib connection this process holds (no SQLAlchemy), as
-        one statement whatever the batch's size: the rows go as one JSON parameter that SQLite
-        unpacks (`json_rows`), so the batch is atomic without ``BEGIN``/``COMMIT`` and the writer
-        gives up the GIL once. That is what keeps a background writer up with a busy app: each
-        statement releases the GIL, and a thread that waits to take it back can wait up to a second
-        behind a caller thread that itself releases it briefly on every call (the SDKs' ``uuid4``
-        idempotency key reads ``os.urandom``). ``executemany`` releases it once per row. Rows JSON
-        cannot carry exactly (bytes, a non-finite float, a NUL character) go in multi-row statements (`many_rows`) of
-        power-of-two sizes up to `ROWS_PER_STATEMENT` in one ``BEGIN IMMEDIATE`` transaction, as
-        they do where SQLite has no JSON functions. Elsewhere (PostgreSQL, in-memory SQLite) it is
-        ``write()``.
+        On a SQLite file this runs on the stdlib connection this process holds (no SQLAlchemy), in
+        multi-row statements (`many_rows`) of power-of-two sizes up to `ROWS_PER_STATEMENT`: a batch
+        that is one such statement runs in autocommit mode, a larger one as ``BEGIN IMMEDIATE``, its
+        statements, ``COMMIT`` (500 rows: 10 statements). Each statement releases the GIL once.
+        ``executemany`` would release it once per row, and a background writer then waits for it
+        behind every busy caller thread each time (about 200 rows a second under one CPU-bound
+        thread), so its queue, and the rows a ``kill -9`` loses, grow. Elsewhere (PostgreSQL,
+        in-memory SQLite) it is ``write()``.
 
         Raises:
             StorageError: The database refused the batch (nothing of it is stored).
@@ -391,15 +387,6 @@ class Database:
             if len(rows) == 1:  # the usual batch of a quiet app: the one-row statement as it is
                 cursor.execute(sql, rows[0])
                 return
-            if has_json():
-                try:  # UTF-8 as it is: SQLite before 3.42 joins no \u surrogate pairs
-                    blob = json.dumps(rows, ensure_ascii=False, allow_nan=False, check_circular=False)
-                except (TypeError, ValueError):
-                    pass  # bytes, a non-finite float, a type of the app's own adapter
-                else:
-                    if "\\u0000" not in blob:  # SQLite's JSON text ends at a NUL character
-                        cursor.execute(json_rows(sql), (blob,))
-                        return
             most = max(1, min(ROWS_PER_STATEMENT, _MAX_VARIABLES // len(rows[0])))
             most = 1 << (most.bit_length() - 1)  # a power of two
             chunked = len(rows) & (len(rows) - 1) != 0 or len(rows) > most  # more than one statement
@@ -510,38 +497,6 @@ together, where one 500-row insert holds 2.4 MiB and one per batch size would ho
 _MAX_VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 
 _VALUES = re.compile(r"\sVALUES\s*(\((?:\?\s*,\s*)*\?\))")
-
-
-@lru_cache(maxsize=16)
-def json_rows(sql: str) -> str:
-    """The one-row ``INSERT ... VALUES (?, ...) [ON CONFLICT ...]`` ``sql`` for any number of rows as one JSON array.
-
-    Its one parameter is the rows as a JSON array of arrays; ``json_extract`` gives SQLite's own
-    types back (integer, real, text, ``NULL``), and the columns' affinities apply as to bound
-    values. ``WHERE true`` is SQLite's required separator before an upsert clause.
-
-    Raises:
-        ValueError: ``sql`` has no ``VALUES (?, ...)`` clause of plain placeholders (a bug in the caller).
-    """
-    match = _VALUES.search(sql)
-    if match is None:
-        raise ValueError(f"not a one-row INSERT with ? placeholders: {sql[:80]!r}")
-    columns = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(match.group(1).count("?")))
-    return f"{sql[: match.start()]} SELECT {columns} FROM json_each(?) WHERE true{sql[match.end() :]}"
-
-
-@lru_cache(maxsize=1)
-def has_json() -> bool:
-    """Whether this process's SQLite has the JSON functions (built in since 3.38, an extension before)."""
-    conn = sqlite3.connect(":memory:")
-    try:
-        return bool(
-            conn.execute("SELECT json_extract(value, '$[0]') FROM json_each('[[1]]')").fetchone() == (1,)
-        )
-    except sqlite3.Error:
-        return False
-    finally:
-        conn.close()
 
 
 @lru_cache(maxsize=64)
