@@ -11,9 +11,18 @@ the SQLite ledger with a budget, call references). The claim: all-on RSS stays w
 glibc's ``malloc_trim(0)``: what the process still holds, without the freed memory its allocator
 keeps.
 
+The transport answers after ``--latency-ms`` (default 0.5 ms) with the GIL released, as a socket
+read does; a real provider takes a hundred times longer. With ``--latency-ms 0`` the caller thread
+never waits, and on CPython it then starves every other thread of the process: the SDK's
+``uuid4()`` idempotency key reads ``os.urandom`` with the GIL released and takes it straight back,
+on every call, so a thread waiting for the GIL never asks for a switch and can wait over a second.
+The ledger writer, the judging workers and OpenTelemetry's batch span processor then fall behind,
+their queues fill towards their configured bounds, and the allocator keeps what they held. That
+run is the stress case, not the claim; the table's queue peaks show which one it was.
+
 This is a benchmark, not a test: it takes minutes and asserts nothing in the unit suite.
 
-    python benchmarks/memory.py [--calls 100000] [--prompt-kb 20] [--limit-mb 20]
+    python benchmarks/memory.py [--calls 100000] [--prompt-kb 20] [--limit-mb 20] [--latency-ms 0.5]
 """
 
 from __future__ import annotations
@@ -38,11 +47,11 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * PAGE / 2**20
 
 
-def worker(variant: str, calls: int, prompt_kb: int) -> dict[str, Any]:
+def worker(variant: str, calls: int, prompt_kb: int, latency_ms: float) -> dict[str, Any]:
     """Make ``calls`` calls in this process and report RSS after the warm-up and after the calls."""
     from benchmarks._worker import build
 
-    client = build(variant, _unique_ids(), store_judgments=True)
+    client = build(variant, _unique_ids(latency_ms / 1000), store_judgments=True)
     # A fresh 20 KB prompt per call (same size, different content), as an app's prompts are.
     prefix = "x" * (prompt_kb * 1024)
     create = client.chat.completions.create
@@ -56,6 +65,7 @@ def worker(variant: str, calls: int, prompt_kb: int) -> dict[str, Any]:
     for i in range(200):
         one(i)
     gc.collect()
+    peaks = _QueuePeaks(client)
     before = rss_mb()
     start = time.perf_counter()
     for i in range(calls):
@@ -64,6 +74,7 @@ def worker(variant: str, calls: int, prompt_kb: int) -> dict[str, Any]:
     guard = getattr(client, "guard", None)
     if guard is not None:
         guard.flush(30)
+    peaks.stop()
     gc.collect()
     after = rss_mb()
     trimmed = _trimmed_rss_mb()
@@ -78,7 +89,54 @@ def worker(variant: str, calls: int, prompt_kb: int) -> dict[str, Any]:
         "growth_mb": after - before,
         "rss_after_trim_mb": trimmed,
         "seconds": seconds,
+        "queue_peaks": peaks.peaks,
     }
+
+
+class _QueuePeaks:
+    """The longest the background queues got during the calls, sampled every 50 ms on a thread.
+
+    Ledger rows waiting for the writer, sampled calls waiting for judges (``guard.stats()``), and
+    spans waiting in OpenTelemetry's batch span processor (its private queue; 0 when not found).
+    """
+
+    def __init__(self, client: Any) -> None:
+        import threading
+
+        self.peaks = {"ledger_rows": 0, "judging_calls": 0, "spans": 0}
+        self._guard = getattr(client, "guard", None)
+        self._spans = _span_queue(self._guard)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        if self._guard is not None:
+            self._thread.start()
+
+    def _sample(self) -> None:
+        assert self._guard is not None
+        while not self._done.wait(0.05):
+            stats = self._guard.stats()
+            now = {
+                "ledger_rows": stats.ledger.pending if stats.ledger else 0,
+                "judging_calls": stats.judging.queued if stats.judging else 0,
+                "spans": len(self._spans) if self._spans is not None else 0,
+            }
+            self.peaks = {k: max(v, now[k]) for k, v in self.peaks.items()}
+
+    def stop(self) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+def _span_queue(guard: Any) -> Any:
+    """The batch span processor's queue of the all-on variant's tracer provider (None if not found)."""
+    provider = getattr(guard, "tracer_provider", None)
+    processors = getattr(getattr(provider, "_active_span_processor", None), "_span_processors", ())
+    for processor in processors:
+        queue = getattr(getattr(processor, "_batch_processor", None), "_queue", None)
+        if queue is not None:
+            return queue
+    return None
 
 
 def _trimmed_rss_mb() -> float | None:
@@ -100,8 +158,8 @@ def _trimmed_rss_mb() -> float | None:
     return rss_mb()
 
 
-def _unique_ids() -> Any:
-    """A transport handler whose every response has its own id, as a provider's do.
+def _unique_ids(latency_s: float = 0.0) -> Any:
+    """A transport handler whose every response has its own id, as a provider's do, after ``latency_s``.
 
     (The response-id index holds one entry per distinct id: a fixed id would hide its size.)
     """
@@ -113,6 +171,8 @@ def _unique_ids() -> Any:
     template = CHAT.replace(b'"chatcmpl-bench"', b'"chatcmpl-%012d"')
 
     def answer(request: Any) -> Any:
+        if latency_s:
+            time.sleep(latency_s)  # the GIL is released, as while a socket read waits
         response = handler(request)
         if response.headers.get("content-type") == "application/json":
             response = type(response)(200, content=template % next(counter), headers=response.headers)
@@ -133,12 +193,12 @@ def _prompt_link(variant: str) -> Any:
     return lambda: llmguard.use_prompt(PROMPT)
 
 
-def run(variant: str, calls: int, prompt_kb: int) -> dict[str, Any]:
+def run(variant: str, calls: int, prompt_kb: int, latency_ms: float) -> dict[str, Any]:
     """One variant in its own process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMGUARD_", "OTEL_", "OPENAI_"))}
     env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}"
     cmd = [sys.executable, "-m", "benchmarks.memory", "--worker", variant, "--calls", str(calls)]
-    cmd += ["--prompt-kb", str(prompt_kb)]
+    cmd += ["--prompt-kb", str(prompt_kb), "--latency-ms", str(latency_ms)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT, env=env)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -150,14 +210,18 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=100_000)
     parser.add_argument("--prompt-kb", type=int, default=20)
     parser.add_argument("--limit-mb", type=float, default=20.0)
+    parser.add_argument("--latency-ms", type=float, default=0.5, help="the provider's answer time (0: none)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.calls, args.prompt_kb)))
+        print(json.dumps(worker(args.worker, args.calls, args.prompt_kb, args.latency_ms)))
         return 0
-    rows = {v: run(v, args.calls, args.prompt_kb) for v in ("raw", "llmguard-all")}
+    rows = {v: run(v, args.calls, args.prompt_kb, args.latency_ms) for v in ("raw", "llmguard-all")}
     over = rows["llmguard-all"]["rss_after_calls_mb"] - rows["raw"]["rss_after_calls_mb"]
-    print(f"calls={args.calls} prompt={args.prompt_kb} KB python={sys.version.split()[0]}\n")
+    print(
+        f"calls={args.calls} prompt={args.prompt_kb} KB latency={args.latency_ms:g} ms "
+        f"python={sys.version.split()[0]}\n"
+    )
     print(
         "| variant | RSS after warm-up (MiB) | RSS after the calls (MiB) | growth (MiB) "
         "| RSS after malloc_trim (MiB) | seconds |"
@@ -169,6 +233,11 @@ def main() -> int:
             f"| {v} | {r['rss_after_warmup_mb']:.1f} | {r['rss_after_calls_mb']:.1f} | "
             f"{r['growth_mb']:+.1f} | {'n/a' if trimmed is None else f'{trimmed:.1f}'} | {r['seconds']:.0f} |"
         )
+    peaks = rows["llmguard-all"]["queue_peaks"]
+    print(
+        f"\nllmguard-all queue peaks: {peaks['ledger_rows']:,} ledger rows, {peaks['judging_calls']:,} "
+        f"sampled calls waiting for judges, {peaks['spans']:,} spans"
+    )
     limit_mib = args.limit_mb * 1e6 / 2**20  # the claim is in MB (10^6 bytes); RSS is read in MiB
     held = over <= limit_mib
     print(
