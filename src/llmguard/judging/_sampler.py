@@ -67,7 +67,9 @@ class Sampling:
         salt: Hash salt (see the module docs).
         max_queue: Calls held waiting for judges; beyond it new samples are dropped and counted.
         workers: Background judging threads.
-        judge_timeout: Seconds after which a judge is abandoned and its judgment recorded as ``timeout``.
+        judge_timeout: Seconds after which a judge is abandoned and its judgment recorded as ``timeout``
+            (not for the built-in ``no_refusal``, ``min_length`` and ``contains_keywords``, which run on
+            the worker thread and have no timeout).
         max_hung_judges: Abandoned threads (timed out, still running) tolerated per judge; a judge
             with that many is not started again until one returns: its judgments are dropped and
             counted (reason ``judge_hung``), instead of costing a thread per timeout.
