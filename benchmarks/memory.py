@@ -33,6 +33,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -101,8 +102,6 @@ class _QueuePeaks:
     """
 
     def __init__(self, client: Any) -> None:
-        import threading
-
         self.peaks = {"ledger_rows": 0, "judging_calls": 0, "spans": 0}
         self._guard = getattr(client, "guard", None)
         self._spans = _span_queue(self._guard)

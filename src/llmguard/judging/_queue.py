@@ -290,7 +290,7 @@ class JudgingQueue:
         box = _Box()
         try:
             box.value = judge.evaluate(item)
-        except Exception as exc:  # a judge's failure is a judgment
+        except BaseException as exc:  # as on a helper: whatever it raised, a failure is a judgment
             box.error = exc
         return self._judgment(judge, record, box, start)
 
