@@ -175,6 +175,36 @@ def test_the_caller_never_waits_and_a_full_queue_drops_and_counts(
     assert (stats.sampled, stats.embedded, stats.dropped) == (4, 2, 2)
 
 
+def test_the_queue_is_bounded_by_the_bytes_of_the_waiting_requests(
+    guards: list[llmguard.Guard], tmp_path: Path
+) -> None:
+    """10 KB prompts under a 25 KB cap: two wait behind the blocked one, the rest are dropped."""
+    release, entered = threading.Event(), threading.Event()
+
+    def blocked(text: str, dimensions: int) -> Sequence[float]:
+        entered.set()
+        release.wait(10)
+        return word_embedding(text, dimensions)
+
+    fake = FakeOpenAI(reply="ok")
+    fake.embedder = blocked
+    sampling = {"rate": 1.0, "max_queue": 100, "max_queue_bytes": 25_000}
+    g = drift_guard(guards, fake, tmp_path, sampling=sampling, batch_size=1)
+    with fake.client(llmguard.OpenAI, guard=g) as client:
+        ask(client, "first")
+        assert entered.wait(5)
+        for n in range(4):
+            ask(client, f"{n} " + "y" * 10_000)
+    stats = drift_stats(g)
+    assert stats is not None
+    assert stats.dropped_by_reason == {"queue_full": 2}
+    release.set()
+    assert g.flush(5)
+    stats = drift_stats(g)
+    assert stats is not None
+    assert (stats.sampled, stats.embedded, stats.dropped) == (5, 3, 2)
+
+
 def test_only_app_chat_calls_are_sampled(guards: list[llmguard.Guard], tmp_path: Path) -> None:
     fake = FakeOpenAI(reply="ok")
     g = drift_guard(guards, fake, tmp_path)

@@ -103,6 +103,49 @@ def test_full_queue_drops_and_counts(queues: list[JudgingQueue]) -> None:
     assert balanced(q.stats())
 
 
+def test_queue_is_bounded_by_the_bytes_its_calls_hold(queues: list[JudgingQueue], caplog: Any) -> None:
+    """20 KB prompts under a 50 KB cap: two wait, the third is dropped; bytes return to 0 when judged."""
+    gate = Gate()
+    q, sink = make(queues, [gate], workers=1, max_queue=100, max_queue_bytes=50_000)
+    big = {"messages": [{"role": "user", "content": "x" * 20_000}]}
+    q.offer(record(0, request=big))
+    assert gate.entered.wait(5)  # call 0 is running, the queue is empty again
+    with caplog.at_level("WARNING", logger="llmguard"):
+        results = [q.offer(record(i, request=big)) for i in range(1, 4)]
+    assert results == [True, True, False]
+    stats = q.stats()
+    assert stats.queued == 2
+    assert 40_000 < stats.queued_bytes <= 50_000
+    assert stats.dropped_by_reason == {"queue_full": 1}
+    assert "max_queue_bytes" in caplog.text
+    assert q.offer(record(9))  # a small call still fits
+    gate.release.set()
+    assert q.flush(5)
+    assert q.stats().queued_bytes == 0
+    assert sorted(j.call_id for j in sink.judgments) == ["call-0", "call-1", "call-2", "call-9"]
+    assert balanced(q.stats())
+
+
+def test_a_call_larger_than_the_byte_cap_is_taken_when_nothing_waits(queues: list[JudgingQueue]) -> None:
+    q, sink = make(queues, ["no_refusal"], max_queue_bytes=1_000)
+    assert q.offer(record(1, output="y" * 5_000))
+    assert q.flush(5)
+    assert [j.call_id for j in sink.judgments] == ["call-1"]
+
+
+def test_content_bytes_counts_strings_in_memory_and_stops_past_the_limit() -> None:
+    from llmguard._record import content_bytes
+
+    ascii_body = {"messages": [{"role": "user", "content": "a" * 10_000}]}
+    wide_body = {"messages": [{"role": "user", "content": "\U0001f600" * 10_000}]}  # 4 bytes a character
+    assert 10_000 < content_bytes(record(request=ascii_body, output=None), 10**9) < 11_000
+    assert 40_000 < content_bytes(record(request=wide_body, output=None), 10**9) < 41_000
+    assert content_bytes(record(request={}, output="z" * 3_000), 10**9) > 3_000
+    cyclic: dict[str, Any] = {}
+    cyclic["self"] = [cyclic, "text"]
+    assert content_bytes(record(request=cyclic, output=None), 10_000) > 10_000  # stops, does not loop
+
+
 def test_raising_judge_is_an_errored_judgment(queues: list[JudgingQueue]) -> None:
     def boom(item: JudgeInput) -> float:
         raise RuntimeError("judge bug")

@@ -91,3 +91,23 @@ def test_invalid_sampling_is_a_configuration_error(bad: object) -> None:
 def test_invalid_capacity() -> None:
     with pytest.raises(ConfigurationError, match="max_queue"):
         Sampling(max_queue=0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("max_queue_bytes", 0),
+        ("max_queue_bytes", "8MB"),
+        ("max_queue_bytes", 1.5),
+        ("max_queue", True),
+        ("workers", "2"),
+        ("max_hung_judges", -1),
+        ("retain_unsampled", None),
+        ("judge_timeout", float("nan")),
+        ("judge_timeout", "60"),
+    ],
+)
+def test_invalid_capacity_names_the_field_and_value(field: str, value: object) -> None:
+    """A config file's ``sampling = {max_queue_bytes = "8MB"}`` is a typed error naming it, not a TypeError."""
+    with pytest.raises(ConfigurationError, match=f"sampling {field}: .*{value!r}".replace("(", r"\(")):
+        Sampling.coerce({field: value})

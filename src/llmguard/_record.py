@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import random
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -25,6 +26,7 @@ __all__ = [
     "build_record",
     "build_usage",
     "call_id_of",
+    "content_bytes",
     "decode_prompt_header",
     "encode_prompt_header",
     "new_call_id",
@@ -245,6 +247,30 @@ class CallRecord:
     def prompt_model_mismatch(self) -> bool:
         """The call used another model than the one its registry prompt was designed for."""
         return bool(self.prompt and self.prompt.model and self.prompt.model != self.requested_model)
+
+
+def content_bytes(record: CallRecord, limit: int) -> int:
+    """About how many bytes of content ``record`` keeps alive: its request body's strings and its output.
+
+    Strings count their size in memory (``sys.getsizeof``: 1, 2 or 4 bytes a character, plus the
+    object's header), containers a pointer per item; numbers and keys are not counted. The walk is
+    iterative and stops once past ``limit``, so a deep or cyclic body costs at most about
+    ``limit / 8`` steps. What a queue of sampled calls (judging) bounds its memory by.
+    """
+    getsize = sys.getsizeof
+    total = getsize(record.output_text) if record.output_text else 0
+    stack: list[object] = [record.request]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, str | bytes):
+            total += getsize(item)
+        elif isinstance(item, Mapping):
+            total += 8 * len(item)
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            total += 8 * len(item)
+            stack.extend(item)
+    return total
 
 
 def positional_constructor(cls: type[T]) -> Callable[..., T]:

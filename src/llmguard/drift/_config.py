@@ -23,7 +23,7 @@ DRIFT_SALT = "llmguard:drift:v1"
 Extractor = Callable[[Mapping[str, Any]], "str | None"]
 """Request body -> the text to embed (None: skip the call)."""
 
-_SAMPLING_KEYS = ("rate", "prompts", "tags", "max_queue")
+_SAMPLING_KEYS = ("rate", "prompts", "tags", "max_queue", "max_queue_bytes")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,7 +33,7 @@ class DriftConfig:
     Attributes:
         model: The embedding model (the pin policy applies to it like to any call).
         sampling: Which app calls are embedded: a rate, a mapping of `llmguard.judging.Sampling`
-            fields, or a `Sampling` (its ``max_queue`` bounds the background queue). The salt
+            fields, or a `Sampling` (its ``max_queue`` and ``max_queue_bytes`` bound the background queue). The salt
             defaults to `DRIFT_SALT`, so the drift sample is independent of the judging one.
         client: A guarded client (``llmguard.OpenAI(guard=...)``) or a callable ``guard -> client``;
             default ``llmguard.OpenAI(guard=guard)``. An unguarded SDK client is refused.

@@ -67,6 +67,7 @@ class DriftObserver(LifecycleBase):
             else (lambda r: last_user_text(r.request)),
             model=config.model,
             max_queue=self.sampling.max_queue,
+            max_queue_bytes=self.sampling.max_queue_bytes,
             batch_size=config.batch_size,
             retain_content=config.retain_content,
             max_chars=config.max_content_chars,

@@ -1,8 +1,9 @@
 """The bounded background queue that embeds sampled inputs, stores them, prunes and checks rules.
 
 The caller's thread only runs `DriftWorker.offer`: a counter check under a lock and a ``put``
-on an unbounded C queue. Past ``max_queue`` waiting records a new sample is dropped and counted
-(reason ``queue_full``; ``closed`` after shutdown). One daemon thread takes records in batches,
+on an unbounded C queue. Past ``max_queue`` waiting records, or ``max_queue_bytes`` of their
+request bodies (`content_bytes`; a record is always taken when none waits), a new sample is
+dropped and counted (reason ``queue_full``; ``closed`` after shutdown). One daemon thread takes records in batches,
 extracts the text, calls the embeddings API through the guarded client inside
 `llmguard._context.drift_calls` (so those calls are recorded as ``kind="drift"``: monitoring
 spend, never sampled), writes the vectors, and every so often prunes old rows and evaluates the
@@ -22,7 +23,7 @@ from typing import Any
 
 from llmguard._context import drift_calls
 from llmguard._internal import advise_once, handle_internal_errors
-from llmguard._record import CallRecord
+from llmguard._record import CallRecord, content_bytes
 
 from ._store import DriftRow, DriftStore
 
@@ -69,6 +70,7 @@ class DriftWorker:
         extract: Record -> the text to embed (None: skip).
         model: The embedding model name stored with each row.
         max_queue: Records that may wait.
+        max_queue_bytes: Request-body content the waiting records may hold (`content_bytes`).
         batch_size: Texts per embeddings request.
         retain_content: Store the (capped) text too.
         max_chars: The cap on text embedded and stored.
@@ -83,6 +85,7 @@ class DriftWorker:
         *,
         model: str,
         max_queue: int = 1000,
+        max_queue_bytes: int = 8 * 2**20,
         batch_size: int = 32,
         retain_content: bool = False,
         max_chars: int = 2000,
@@ -93,6 +96,7 @@ class DriftWorker:
         self.extract = extract
         self.model = model
         self.max_queue = max_queue
+        self.max_queue_bytes = max_queue_bytes
         self.batch_size = batch_size
         self.retain_content = retain_content
         self.max_chars = max_chars
@@ -108,14 +112,19 @@ class DriftWorker:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._queued = self._sampled = self._embedded = self._skipped = self._failed = self._pending = 0
+        self._queued_bytes = 0
         self._dropped: dict[str, int] = {}
 
     # -- the caller's side ------------------------------------------------------------------------
     def offer(self, record: CallRecord) -> bool:
         """Queue ``record`` without blocking; False when it was dropped (and counted)."""
+        size = content_bytes(record, self.max_queue_bytes)
         with self._lock:
             self._sampled += 1
-            if self._closed or self._queued >= self.max_queue:
+            full = self._queued >= self.max_queue or (
+                self._queued and self._queued_bytes + size > self.max_queue_bytes
+            )
+            if self._closed or full:
                 reason = "closed" if self._closed else "queue_full"
                 self._dropped[reason] = self._dropped.get(reason, 0) + 1
                 return False
@@ -123,8 +132,9 @@ class DriftWorker:
                 self._thread = threading.Thread(target=self._work, name="llmguard-drift", daemon=True)
                 self._thread.start()
             self._queued += 1
+            self._queued_bytes += size
             self._pending += 1
-            self._queue.put(record)
+            self._queue.put((record, size))
         return True
 
     # -- the worker's side ------------------------------------------------------------------------
@@ -143,7 +153,9 @@ class DriftWorker:
                 batch.append(item)
             with self._lock:
                 self._queued -= len(batch)
-            self._process(batch)
+                self._queued_bytes -= sum(size for _, size in batch)
+            self._process([record for record, _ in batch])
+            del batch
             if self.on_idle is not None:
                 with handle_internal_errors("drift checks"):
                     self.on_idle()

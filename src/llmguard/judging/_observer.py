@@ -74,6 +74,7 @@ class JudgingObserver(LifecycleBase):
             sinks=sinks,
             telemetry=telemetry,
             max_queue=sampling.max_queue,
+            max_queue_bytes=sampling.max_queue_bytes,
             workers=sampling.workers,
             judge_timeout=sampling.judge_timeout,
             max_hung=sampling.max_hung_judges,

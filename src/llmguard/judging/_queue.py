@@ -2,8 +2,9 @@
 
 The caller's thread only ever runs `JudgingQueue.offer`: a counter check under a lock and a
 ``put`` on an unbounded C queue, so it never blocks on judges. The bound is enforced by counting:
-past ``max_queue`` waiting calls a new sample is dropped, counted by reason and reported to
-``on_drop``. Worker threads (daemons) take calls and run each judge on a helper thread; a judge
+past ``max_queue`` waiting calls, or ``max_queue_bytes`` of their content (`content_bytes`), a new
+sample is dropped, counted by reason and reported to ``on_drop``. A call is always taken when
+nothing waits, so a single call larger than ``max_queue_bytes`` is still judged. Worker threads (daemons) take calls and run each judge on a helper thread; a judge
 that overruns ``judge_timeout`` is abandoned (its judgment is recorded as ``timeout``, its helper
 thread is left to finish alone) so later calls are still judged. The built-in rule judges that
 only scan the output (`INLINE_JUDGES`) run on the worker itself: no hand-off, no timeout.
@@ -32,7 +33,7 @@ from typing import Any
 
 from llmguard._db import WRITE_ERRORS
 from llmguard._internal import advise_once, handle_internal_errors
-from llmguard._record import CallRecord
+from llmguard._record import CallRecord, content_bytes
 
 from ._rules import INLINE_JUDGES
 from ._sinks import JudgmentSink
@@ -62,6 +63,7 @@ class JudgingStats:
         pending: Judgments waiting or running.
         dropped_by_reason: ``dropped`` split by reason.
         queued: Calls waiting in the queue.
+        queued_bytes: Content those calls hold (`content_bytes`), bounded by ``max_queue_bytes``.
         abandoned: Helper threads still running a timed-out judge.
         unsaved: Judgments a sink could not store (read-only or full disk); logged once.
     """
@@ -73,6 +75,7 @@ class JudgingStats:
     pending: int
     dropped_by_reason: dict[str, int] = field(default_factory=dict)
     queued: int = 0
+    queued_bytes: int = 0
     abandoned: int = 0
     unsaved: int = 0
 
@@ -130,6 +133,8 @@ class JudgingQueue:
         sinks: Where judgments are written (on the worker threads).
         telemetry: Events and metrics (``None``: none).
         max_queue: Calls that may wait; beyond it new samples are dropped (reason ``queue_full``).
+        max_queue_bytes: Content (request body and output, `content_bytes`) the waiting calls may
+            hold; a sample that would go past it is dropped (reason ``queue_full``), unless nothing waits.
         workers: Worker threads (started on the first offer).
         judge_timeout: Seconds before a judge is abandoned.
         max_hung: Abandoned (timed-out, still running) threads tolerated per judge.
@@ -144,6 +149,7 @@ class JudgingQueue:
         sinks: Sequence[JudgmentSink] = (),
         telemetry: JudgingTelemetry | None = None,
         max_queue: int = 1000,
+        max_queue_bytes: int = 8 * 2**20,
         workers: int = 2,
         judge_timeout: float = 60.0,
         max_hung: int = 4,
@@ -154,6 +160,7 @@ class JudgingQueue:
         self.sinks = tuple(sinks)
         self.telemetry = telemetry
         self.max_queue = max_queue
+        self.max_queue_bytes = max_queue_bytes
         self.workers = workers
         self.judge_timeout = judge_timeout
         self.max_hung = max_hung
@@ -170,35 +177,55 @@ class JudgingQueue:
         self._runners: list[threading.Thread] = []
         self._abandoned: list[tuple[str, threading.Thread]] = []
         self._queued = self._sampled = self._judged = self._errored = self._pending = self._unsaved = 0
+        self._queued_bytes = 0
         self._dropped: dict[str, int] = {}
 
     # -- the caller's side ------------------------------------------------------------------------
     def offer(self, record: CallRecord) -> bool:
         """Queue ``record`` for judging without blocking; False when it was dropped (and counted)."""
         n = len(self.judges)
+        size = content_bytes(record, self.max_queue_bytes)
         with self._lock:
             self._sampled += n
-            if self._closed or self._queued >= self.max_queue:
-                reason = "closed" if self._closed else "queue_full"
-                self._dropped[reason] = self._dropped.get(reason, 0) + n
+            if self._closed:
+                reason = "closed"
+            elif self._queued >= self.max_queue or (
+                self._queued and self._queued_bytes + size > self.max_queue_bytes
+            ):
+                reason = "queue_full"
             else:
                 reason = ""
                 if not self._threads:
                     self._start()
                 self._queued += 1
+                self._queued_bytes += size
                 self._pending += n
-                self._queue.put(record)
+                self._queue.put((record, size))
+            if reason:
+                self._dropped[reason] = self._dropped.get(reason, 0) + n
         if reason:
-            if reason == "closed":
-                advise_once(
-                    "judging-closed",
-                    str(id(self)),
-                    "llmguard: a call was sampled for judging after its guard was closed (guard.close()); "
-                    "its judgments are dropped and counted (reason 'closed'). Close the guard only when the "
-                    "app stops, or build a new Guard for later calls",
-                )
+            self._advise_drop(reason)
             self._report_drop(reason, record.call_id, n)
         return not reason
+
+    def _advise_drop(self, reason: str) -> None:
+        if reason == "closed":
+            advise_once(
+                "judging-closed",
+                str(id(self)),
+                "llmguard: a call was sampled for judging after its guard was closed (guard.close()); "
+                "its judgments are dropped and counted (reason 'closed'). Close the guard only when the "
+                "app stops, or build a new Guard for later calls",
+            )
+        else:
+            advise_once(
+                "judging-full",
+                str(id(self)),
+                f"llmguard: the judging queue is full ({self.max_queue} calls or {self.max_queue_bytes:,} bytes "
+                "of their content waiting): the judges cannot keep up, new samples are dropped and counted "
+                "(reason 'queue_full'). Lower the sampling rate, add Sampling.workers, or raise "
+                "Sampling.max_queue / max_queue_bytes",
+            )
 
     def _report_drop(self, reason: str, call_id: str, n: int) -> None:
         if self.telemetry is not None:
@@ -217,9 +244,11 @@ class JudgingQueue:
     def _work(self) -> None:
         runner: _Runner | None = None
         done: list[Judgment] = []
-        while (record := self._queue.get()) is not _STOP:
+        while (entry := self._queue.get()) is not _STOP:
+            record, size = entry
             with self._lock:
                 self._queued -= 1
+                self._queued_bytes -= size
             item = judge_input(record)
             for judge, inline in zip(self.judges, self._inline, strict=True):
                 if inline:
@@ -230,7 +259,7 @@ class JudgingQueue:
                     continue
                 judgment, runner = self._run(judge, record, item, runner)
                 done.append(judgment)
-            del record, item  # the call's content is not held while its judgments wait for a write
+            del entry, record, item  # the call's content is not held while its judgments wait for a write
             # Written as soon as no call waits; under a backlog, in batches: one transaction for many
             # judgments, so a slow store cannot hold the waiting calls (and their prompts) for long.
             if done and (len(done) >= WRITE_BATCH or self._queue.empty()):
@@ -374,6 +403,7 @@ class JudgingQueue:
                 pending=self._pending,
                 dropped_by_reason=dict(self._dropped),
                 queued=self._queued,
+                queued_bytes=self._queued_bytes,
                 abandoned=sum(t.is_alive() for _, t in self._abandoned),
                 unsaved=self._unsaved,
             )
@@ -417,11 +447,12 @@ class JudgingQueue:
         n = len(self.judges)
         while True:
             try:
-                record = self._queue.get_nowait()
+                record, size = self._queue.get_nowait()
             except queue.Empty:
                 return
             with self._lock:
                 self._queued -= 1
+                self._queued_bytes -= size
                 self._pending -= n
                 self._dropped["shutdown"] = self._dropped.get("shutdown", 0) + n
                 if self._pending == 0:

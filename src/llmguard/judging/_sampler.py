@@ -66,6 +66,9 @@ class Sampling:
         errors: Always judge calls that failed (their output is what was received, often empty).
         salt: Hash salt (see the module docs).
         max_queue: Calls held waiting for judges; beyond it new samples are dropped and counted.
+        max_queue_bytes: Content (request body and output) the waiting calls may hold, in bytes of
+            memory; a sample that would go past it is dropped and counted, unless no call waits.
+            With ``max_queue`` it bounds the queue's memory whatever the prompts' size.
         workers: Background judging threads.
         judge_timeout: Seconds after which a judge is abandoned and its judgment recorded as ``timeout``
             (not for the built-in ``no_refusal``, ``min_length`` and ``contains_keywords``, which run on
@@ -85,6 +88,7 @@ class Sampling:
     errors: bool = False
     salt: str = DEFAULT_SALT
     max_queue: int = 1000
+    max_queue_bytes: int = 8 * 2**20
     workers: int = 2
     judge_timeout: float = 60.0
     max_hung_judges: int = 4
@@ -95,10 +99,19 @@ class Sampling:
         _rate(self.rate, "rate")
         for name, value in {**self.prompts, **self.tags}.items():
             _rate(value, repr(name))
-        if self.max_queue < 1 or self.workers < 1 or self.judge_timeout <= 0 or self.max_hung_judges < 0:
-            raise ConfigurationError(
-                "sampling: max_queue and workers must be >= 1, judge_timeout > 0 and max_hung_judges >= 0"
-            )
+        for name, low in (
+            ("max_queue", 1),
+            ("max_queue_bytes", 1),
+            ("workers", 1),
+            ("max_hung_judges", 0),
+            ("retain_unsampled", 0),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigurationError(f"sampling {name}: expected an integer >= {low}, got {value!r}")
+        timeout = self.judge_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < math.inf:
+            raise ConfigurationError(f"sampling judge_timeout: expected seconds > 0, got {timeout!r}")
 
     def rate_for(self, prompt: str | None = None, tags: Iterable[str] = ()) -> float:
         """The rate that applies to a call of ``prompt`` carrying ``tags``."""
