@@ -147,9 +147,8 @@ def test_the_pin_policy_applies_to_the_embedding_model(guards: list[llmguard.Gua
     assert [c.path for c in fake.calls] == ["/v1/chat/completions"]  # refused before any I/O
 
 
-def test_the_caller_never_waits_and_a_full_queue_drops_and_counts(
-    guards: list[llmguard.Guard], tmp_path: Path
-) -> None:
+def blocked_fake() -> tuple[FakeOpenAI, threading.Event, threading.Event]:
+    """A fake whose embeddings block until ``release`` is set (``entered``: one is blocked)."""
     release, entered = threading.Event(), threading.Event()
 
     def blocked(text: str, dimensions: int) -> Sequence[float]:
@@ -159,6 +158,13 @@ def test_the_caller_never_waits_and_a_full_queue_drops_and_counts(
 
     fake = FakeOpenAI(reply="ok")
     fake.embedder = blocked
+    return fake, release, entered
+
+
+def test_the_caller_never_waits_and_a_full_queue_drops_and_counts(
+    guards: list[llmguard.Guard], tmp_path: Path
+) -> None:
+    fake, release, entered = blocked_fake()
     g = drift_guard(guards, fake, tmp_path, sampling={"rate": 1.0, "max_queue": 1}, batch_size=1)
     with fake.client(llmguard.OpenAI, guard=g) as client:
         ask(client, "first")
@@ -179,15 +185,7 @@ def test_the_queue_is_bounded_by_the_bytes_of_the_waiting_requests(
     guards: list[llmguard.Guard], tmp_path: Path
 ) -> None:
     """10 KB prompts under a 25 KB cap: two wait behind the blocked one, the rest are dropped."""
-    release, entered = threading.Event(), threading.Event()
-
-    def blocked(text: str, dimensions: int) -> Sequence[float]:
-        entered.set()
-        release.wait(10)
-        return word_embedding(text, dimensions)
-
-    fake = FakeOpenAI(reply="ok")
-    fake.embedder = blocked
+    fake, release, entered = blocked_fake()
     sampling = {"rate": 1.0, "max_queue": 100, "max_queue_bytes": 25_000}
     g = drift_guard(guards, fake, tmp_path, sampling=sampling, batch_size=1)
     with fake.client(llmguard.OpenAI, guard=g) as client:
