@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -126,4 +127,33 @@ def test_the_app_side_counts_every_sampled_judgment_even_when_it_cannot_enqueue(
     assert stats.sampled == 4  # 2 calls x 2 judges
     assert stats.dropped_by_reason == {"too_large": 2, "enqueue_failed": 2}
     assert (stats.pending, stats.queued) == (0, 0)
+    queue.shutdown()
+
+
+def test_the_app_side_buffer_is_bounded_in_bytes() -> None:
+    """20 KB outputs under a 50 KB cap: two calls wait for the (held) writer, later ones are dropped."""
+    from dataclasses import replace
+
+    from llmguard.judging._jobs import JobQueue
+    from llmguard.judging._registry import resolve_judges
+    from llmguard.testing import make_record
+
+    release = threading.Event()
+
+    class Held(JobQueue):
+        def _defer(self, items: Any) -> None:
+            release.wait(10)  # the buffered calls keep their bytes counted until the writer defers them
+            super()._defer(items)
+
+    judges = resolve_judges(["no_refusal", "min_length"])
+    queue = Held("postgresql+psycopg://nobody@127.0.0.1:1/none", judges, max_queue_bytes=50_000)
+    big = replace(make_record(), output_text="x" * 20_000)
+    results = [queue.offer(replace(big, call_id=f"call-{i}")) for i in range(4)]
+    assert results == [True, True, False, False]
+    release.set()
+    queue.flush(timeout=30)
+    stats = queue.stats()
+    assert stats.sampled == 8
+    assert stats.dropped_by_reason == {"queue_full": 4, "enqueue_failed": 4}
+    assert queue.offer(replace(big, call_id="call-9"))  # the bytes were given back
     queue.shutdown()

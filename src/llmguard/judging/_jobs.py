@@ -29,8 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
+from llmguard._db import after_fork
 from llmguard._internal import advise_once, logger
-from llmguard._record import CallRecord
+from llmguard._record import CallRecord, content_bytes
 
 from ._queue import JudgingStats
 from ._types import Judge, JudgeInput, Judgment, JudgmentStatus
@@ -104,6 +105,8 @@ class JobQueue:
         url: The PostgreSQL database (the guard's ``db``).
         judges: The judges (their names go into each job; workers resolve them by name).
         max_queue: Calls buffered at most before new samples are dropped (reason ``queue_full``).
+        max_queue_bytes: Content (request body and output, `content_bytes`) the buffered calls may
+            hold; a sample that would go past it is dropped (reason ``queue_full``), unless none waits.
         on_drop: ``on_drop(reason, call_id)``.
     """
 
@@ -113,6 +116,7 @@ class JobQueue:
         judges: Sequence[Judge],
         *,
         max_queue: int = 1000,
+        max_queue_bytes: int = 8 * 2**20,
         on_drop: Callable[[str, str], None] | None = None,
     ) -> None:
         from llmguard.cost._writer import BatchWriter
@@ -120,20 +124,31 @@ class JobQueue:
         self.url = url
         self.judges = tuple(judges)
         self.max_queue = max_queue
+        self.max_queue_bytes = max_queue_bytes
         self.on_drop = on_drop
         self._names = [j.name for j in self.judges]
         self._lock = threading.Lock()
-        self._sampled = self._enqueued = 0
+        self._sampled = self._enqueued = self._buffered_bytes = 0
         self._dropped: dict[str, int] = {}
         self._app: Any = None
         self._writer = BatchWriter(self._defer, name="judging jobs", batch_size=200, max_queue=max_queue)
+        after_fork(self)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._buffered_bytes = 0  # the writer's buffer stays the parent's (see `BatchWriter`)
 
     def offer(self, record: CallRecord) -> bool:
         """Buffer ``record`` as a job; False when it was dropped (and counted). Never serialises here."""
+        size = content_bytes(record, self.max_queue_bytes)
         with self._lock:  # counted before the writer thread can count it enqueued
             self._sampled += len(self._names)
-            accepted = self._writer.submit(job_payload(record, self._names))
-            if not accepted:
+            accepted = (
+                not self._buffered_bytes or self._buffered_bytes + size <= self.max_queue_bytes
+            ) and self._writer.submit((job_payload(record, self._names), size))
+            if accepted:
+                self._buffered_bytes += size
+            else:
                 self._sampled -= len(self._names)
         return True if accepted else self._drop("queue_full", record.call_id)
 
@@ -147,10 +162,12 @@ class JobQueue:
             self.on_drop(reason, call_id)
         return False
 
-    def _defer(self, payloads: Sequence[dict[str, Any]]) -> None:
+    def _defer(self, items: Sequence[tuple[dict[str, Any], int]]) -> None:
         """On the writer thread: drop (and count) payloads over the cap, enqueue the rest in one batch."""
+        with self._lock:
+            self._buffered_bytes -= sum(size for _, size in items)
         batch = []
-        for payload in payloads:
+        for payload, _ in items:
             if len(json.dumps(payload, default=str).encode()) > MAX_PAYLOAD_BYTES:
                 self._drop("too_large", payload["call_id"], counted=True)
             else:

@@ -67,7 +67,13 @@ class JudgingObserver(LifecycleBase):
         self.sampling = sampling
         self.queue: JudgingQueue | JobQueue
         if jobs_url is not None:  # PostgreSQL: sampled calls become jobs for `llmguard worker`
-            self.queue = JobQueue(jobs_url, judges, max_queue=sampling.max_queue, on_drop=sampling.on_drop)
+            self.queue = JobQueue(
+                jobs_url,
+                judges,
+                max_queue=sampling.max_queue,
+                max_queue_bytes=sampling.max_queue_bytes,
+                on_drop=sampling.on_drop,
+            )
             return
         self.queue = JudgingQueue(
             judges,
