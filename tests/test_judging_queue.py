@@ -17,7 +17,7 @@ from llmguard.judging import _queue as queue_module
 from llmguard.testing import make_record
 
 
-def record(n: int = 0, output: str = "an answer", **kwargs: Any) -> CallRecord:
+def record(n: int = 0, output: str | None = "an answer", **kwargs: Any) -> CallRecord:
     fields: dict[str, Any] = {
         "call_id": f"call-{n}",
         "service_name": "svc",
