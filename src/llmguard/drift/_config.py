@@ -33,8 +33,9 @@ class DriftConfig:
     Attributes:
         model: The embedding model (the pin policy applies to it like to any call).
         sampling: Which app calls are embedded: a rate, a mapping of `llmguard.judging.Sampling`
-            fields, or a `Sampling` (its ``max_queue`` and ``max_queue_bytes`` bound the background queue). The salt
-            defaults to `DRIFT_SALT`, so the drift sample is independent of the judging one.
+            fields, or a `Sampling` (its ``max_queue`` and ``max_queue_bytes`` bound the background
+            queue). The salt defaults to `DRIFT_SALT`, so the drift sample is independent of the
+            judging one.
         client: A guarded client (``llmguard.OpenAI(guard=...)``) or a callable ``guard -> client``;
             default ``llmguard.OpenAI(guard=guard)``. An unguarded SDK client is refused.
         extractor: ``request body -> text``; default: the last user message (chat), the prompt

@@ -3,8 +3,8 @@
 The caller's thread only runs `DriftWorker.offer`: a counter check under a lock and a ``put``
 on an unbounded C queue. Past ``max_queue`` waiting records, or ``max_queue_bytes`` of their
 request bodies (`content_bytes`; a record is always taken when none waits), a new sample is
-dropped and counted (reason ``queue_full``; ``closed`` after shutdown). One daemon thread takes records in batches,
-extracts the text, calls the embeddings API through the guarded client inside
+dropped and counted (reason ``queue_full``; ``closed`` after shutdown). One daemon thread takes
+records in batches, extracts the text, calls the embeddings API through the guarded client inside
 `llmguard._context.drift_calls` (so those calls are recorded as ``kind="drift"``: monitoring
 spend, never sampled), writes the vectors, and every so often prunes old rows and evaluates the
 rules. Any failure is counted and logged once; nothing reaches the caller.

@@ -4,8 +4,9 @@ The caller's thread only ever runs `JudgingQueue.offer`: a counter check under a
 ``put`` on an unbounded C queue, so it never blocks on judges. The bound is enforced by counting:
 past ``max_queue`` waiting calls, or ``max_queue_bytes`` of their content (`content_bytes`), a new
 sample is dropped, counted by reason and reported to ``on_drop``. A call is always taken when
-nothing waits, so a single call larger than ``max_queue_bytes`` is still judged. Worker threads (daemons) take calls and run each judge on a helper thread; a judge
-that overruns ``judge_timeout`` is abandoned (its judgment is recorded as ``timeout``, its helper
+nothing waits, so a single call larger than ``max_queue_bytes`` is still judged. Worker threads
+(daemons) take calls and run each judge on a helper thread; a judge that overruns
+``judge_timeout`` is abandoned (its judgment is recorded as ``timeout``, its helper
 thread is left to finish alone) so later calls are still judged. The built-in rule judges that
 only scan the output (`INLINE_JUDGES`) run on the worker itself: no hand-off, no timeout.
 
