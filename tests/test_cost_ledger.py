@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -147,6 +148,61 @@ def test_bounded_queue_drops_and_counts() -> None:
         assert writer.flush(5)
         assert written == list(range(10))
     finally:
+        writer.shutdown()
+
+
+def blocked_writer(max_lag: float) -> tuple[BatchWriter, threading.Event, threading.Event, list[Any]]:
+    """A writer whose first batch blocks in the sink until released (``entered``: it is blocked)."""
+    written: list[Any] = []
+    entered, release = threading.Event(), threading.Event()
+
+    def sink(batch: Any) -> None:
+        entered.set()
+        release.wait(10)
+        written.extend(batch)
+
+    return BatchWriter(sink, batch_size=1, interval=0.01, max_lag=max_lag), entered, release, written
+
+
+def test_a_late_writer_makes_submit_wait_for_it_briefly() -> None:
+    """Past ``max_lag`` without a write while LATE_ROWS rows wait, ``submit`` waits (briefly) for the writer.
+
+    The writer here is late because its sink is blocked; in a process it is late because busy
+    threads keep the interpreter lock (``benchmarks/ledger_loss.py`` measures that case).
+    """
+    from llmguard.cost._writer import LATE_ROWS
+
+    writer, entered, release, written = blocked_writer(max_lag=0.001)
+    try:
+        writer.submit(-1)
+        assert entered.wait(5)  # the writer is stuck in its first batch
+        time.sleep(0.01)  # and has written nothing for longer than max_lag
+        for i in range(LATE_ROWS):
+            writer.submit(i)
+        assert writer.stats().waits == 0  # fewer than LATE_ROWS rows waited on each of those
+        writer.submit(LATE_ROWS)
+        assert writer.stats().waits == 1  # it waited (at most YIELD_S) and returned: nothing is dropped
+        release.set()
+        assert writer.flush(5)
+        assert written == list(range(-1, LATE_ROWS + 1))
+    finally:
+        release.set()
+        writer.shutdown()
+
+
+def test_without_max_lag_submit_never_waits() -> None:
+    from llmguard.cost._writer import LATE_ROWS
+
+    writer, entered, release, _ = blocked_writer(max_lag=0.0)
+    try:
+        writer.submit(-1)
+        assert entered.wait(5)
+        time.sleep(0.01)
+        for i in range(LATE_ROWS * 2):
+            writer.submit(i)
+        assert writer.stats().waits == 0
+    finally:
+        release.set()
         writer.shutdown()
 
 
@@ -340,3 +396,19 @@ def test_flush_interval_comes_from_config_and_is_checked(tmp_path: Path) -> None
     for bad in (0, -1.0, float("nan"), True):
         with pytest.raises(llmguard.ConfigurationError, match="flush_interval_s"):
             CostPolicy(flush_interval_s=bad)
+
+
+def test_max_write_lag_comes_from_config_and_is_checked(tmp_path: Path) -> None:
+    guard = llmguard.Guard(ledger=tmp_path / "l.db", budgets={"max_write_lag_s": 0.5}, pin_policy="off")
+    observer = build(guard)
+    assert observer is not None
+    assert observer.state.writer is not None
+    assert observer.state.writer.max_lag == 0.5
+    observer.shutdown()
+    assert CostPolicy().max_write_lag_s == 0.2
+    assert CostPolicy(max_write_lag_s=0).max_write_lag_s == 0  # 0 turns the wait off
+    for bad in (-1.0, float("nan"), True, "0.2"):
+        with pytest.raises(llmguard.ConfigurationError, match="max_write_lag_s"):
+            CostPolicy(max_write_lag_s=bad)  # type: ignore[arg-type]
+    with pytest.raises(llmguard.ConfigurationError, match="max_write_lag_s"):
+        build(llmguard.Guard(ledger=tmp_path / "m.db", budgets={"max_write_lag_s": -1}, pin_policy="off"))

@@ -5,6 +5,7 @@
     ledger = true                 # or a database path; off unless enabled
     retention_days = 90
     flush_interval_s = 0.1        # the ledger writer's wake-up (the kill -9 loss window)
+    max_write_lag_s = 0.2         # a busy process waits for a writer this late (0: never)
     check_interval_s = 3600
     limits = [{ prompt = "support-bot", period = "month", soft_usd = 500, hard_usd = 800 }]
     rules = [{ type = "baseline", series = "cost", multiplier = 3.0, days = 7, min_value = 10 }]
@@ -51,6 +52,10 @@ class CostPolicy:
             counted and logged once): the hard bound on the rows a ``kill -9`` can lose.
         flush_interval_s: Seconds between the ledger writer's wake-ups: the time bound of the rows
             a ``kill -9`` can lose (plus the write itself; see the cost docs for measured figures).
+        max_write_lag_s: When the ledger writer has written nothing for this long while rows wait
+            (threads keeping the interpreter lock busy starve it), a finishing call waits up to
+            5 ms for it, so the loss window's time bound holds in a CPU-bound process too. 0 never
+            waits: the window then grows with the starvation (seconds, see the cost docs).
         retention_days: Ledger rows older than this are pruned (used when the ledger is built
             from ``ledger=True`` or a path).
         refresh_interval_s: Seconds between refreshes of the budgets' totals from the shared
@@ -67,6 +72,7 @@ class CostPolicy:
     retention_days: float | None = 90.0
     queue_size: int = 20_000
     flush_interval_s: float = 0.1
+    max_write_lag_s: float = 0.2
     refresh_interval_s: float = 1.0
     stale_after_s: float = 60.0
     ledger: Any = field(default=None, repr=False)
@@ -81,6 +87,9 @@ class CostPolicy:
                 or not 0 < interval <= 86_400
             ):
                 raise ConfigurationError(f"budgets {key}: expected seconds in (0, 86400], got {interval!r}")
+        lag = self.max_write_lag_s
+        if isinstance(lag, bool) or not isinstance(lag, int | float) or not 0 <= lag <= 86_400:
+            raise ConfigurationError(f"budgets max_write_lag_s: expected seconds in [0, 86400], got {lag!r}")
         if self.stale_after_s <= self.refresh_interval_s:
             raise ConfigurationError(
                 f"budgets stale_after_s ({self.stale_after_s}) must exceed refresh_interval_s "
@@ -123,6 +132,7 @@ def policy_from_table(table: Mapping[str, Any], where: str = "[tool.llmguard.bud
         "check_interval_s",
         "queue_size",
         "flush_interval_s",
+        "max_write_lag_s",
         "limits",
         "rules",
     }
@@ -141,6 +151,7 @@ def policy_from_table(table: Mapping[str, Any], where: str = "[tool.llmguard.bud
         retention_days=None if retention is None else _number(retention, f"{where} retention_days"),
         queue_size=int(_number(table.get("queue_size", 20_000), f"{where} queue_size", integer=True)),
         flush_interval_s=_number(table.get("flush_interval_s", 0.1), f"{where} flush_interval_s"),
+        max_write_lag_s=_number(table.get("max_write_lag_s", 0.2), f"{where} max_write_lag_s"),
         ledger=table.get("ledger"),
     )
 

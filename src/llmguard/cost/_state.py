@@ -183,6 +183,7 @@ def build_state(options: CostOptions) -> CostState | None:
         batch_size=CHUNK_ROWS,
         max_queue=policy.queue_size,
         interval=policy.flush_interval_s,
+        max_lag=policy.max_write_lag_s,
         periodic=state.periodic,
         has_pending=lambda: bool(state.pending),
     )

@@ -7,9 +7,14 @@ the caller never sees it. ``flush``/``shutdown`` drain the queue, and an ``atexi
 on a clean interpreter exit.
 
 Loss window: a row reaches the disk about ``interval`` seconds plus one batch write after
-``submit`` returned (longer when busy caller threads make the writer wait for the GIL: see
-``docs/cost.md`` and ``benchmarks/ledger_loss.py`` for measured figures); a ``kill -9`` loses the
-rows of that window, and never more than ``max_queue``.
+``submit`` returned; a ``kill -9`` loses the rows of that window, and never more than
+``max_queue``. Caller threads that keep the interpreter lock busy (CPU-bound work, or a provider
+that answers at once: the SDK's per-call ``os.urandom`` releases the GIL and takes it straight
+back, so a waiting thread never asks for a switch) can starve the writer thread for seconds. So
+with ``max_lag`` set (the ledger: ``CostPolicy.max_write_lag_s``, 0.2 s), a ``submit`` that finds
+`LATE_ROWS` rows waiting and nothing written for ``max_lag`` seconds waits up to `YIELD_S` (5 ms)
+for the writer, which then gets the lock. A process whose threads wait on the network never
+comes near it. ``docs/cost.md`` and ``benchmarks/ledger_loss.py`` have measured figures.
 
 Lifecycle: the thread is restarted lazily by the first ``submit`` in a forked child (which starts
 with an empty queue and zeroed counters: the parent writes its own rows), and after ``shutdown``
@@ -36,6 +41,12 @@ __all__ = ["WRITE_ERRORS", "BatchWriter", "WriterStats"]
 
 _exiting = False
 
+LATE_ROWS = 64
+"""Rows waiting before ``submit`` checks whether the writer is late (below it, it never does)."""
+
+YIELD_S = 0.005
+"""The longest a ``submit`` waits for a late writer (see ``max_lag``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class WriterStats:
@@ -46,12 +57,14 @@ class WriterStats:
         dropped: Rows refused because the queue was full.
         failed: Rows lost because the sink raised.
         pending: Rows waiting in the queue.
+        waits: Times a caller waited (up to `YIELD_S`) for the writer, late by ``max_lag``.
     """
 
     written: int
     dropped: int
     failed: int
     pending: int
+    waits: int = 0
 
 
 class BatchWriter:
@@ -65,6 +78,9 @@ class BatchWriter:
         interval: Seconds between wake-ups when batches are not full (the loss window's time bound).
         periodic: Called on the writer thread after each wake-up (retention, alert evaluation).
         has_pending: Whether the periodic task has work queued (``flush`` waits for it too).
+        max_lag: Seconds the thread may go without writing while `LATE_ROWS` rows wait; past it,
+            ``submit`` waits up to `YIELD_S` for the thread to write (0: never waits). See
+            the module docs.
     """
 
     def __init__(
@@ -77,6 +93,7 @@ class BatchWriter:
         interval: float = 0.1,
         periodic: Callable[[], None] | None = None,
         has_pending: Callable[[], bool] | None = None,
+        max_lag: float = 0.0,
     ) -> None:
         self._sink = sink
         self._has_pending = has_pending or (lambda: False)
@@ -84,6 +101,7 @@ class BatchWriter:
         self.batch_size = batch_size
         self.max_queue = max_queue
         self.interval = interval
+        self.max_lag = max_lag
         self._periodic = periodic
         self._reset()
         self._start()
@@ -102,6 +120,8 @@ class BatchWriter:
         self.written = 0
         self.dropped = 0
         self.failed = 0
+        self.waits = 0
+        self._progress = time.monotonic()
 
     def _start(self) -> None:
         thread = threading.Thread(target=self._run, name=f"llmguard-{self.name}-writer", daemon=True)
@@ -116,15 +136,26 @@ class BatchWriter:
     def submit(self, row: Any) -> bool:
         """Queue ``row``; returns False (and counts a drop) when the queue is full."""
         queue = self._queue
-        if len(queue) >= self.max_queue:
+        waiting = len(queue)
+        if waiting >= self.max_queue:
             self._drop()
             return False
         queue.append(row)
         if not self._accepting:
             self._revive()
-        elif len(queue) >= self.batch_size and not self._wake.is_set():
-            self._wake.set()
+        elif waiting >= LATE_ROWS:
+            if waiting >= self.batch_size and not self._wake.is_set():
+                self._wake.set()
+            if self.max_lag and time.monotonic() - self._progress > self.max_lag:
+                self._yield()
         return True
+
+    def _yield(self) -> None:
+        """Let the late writer thread have the interpreter lock: wait up to `YIELD_S` for it to write."""
+        self.waits += 1
+        self._wake.set()
+        with self._idle:
+            self._idle.wait(YIELD_S)
 
     def _drop(self) -> None:
         self.dropped += 1
@@ -169,7 +200,7 @@ class BatchWriter:
 
     def stats(self) -> WriterStats:
         """Current counters."""
-        return WriterStats(self.written, self.dropped, self.failed, len(self._queue))
+        return WriterStats(self.written, self.dropped, self.failed, len(self._queue), self.waits)
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait up to ``timeout`` seconds until every queued row is written or failed."""
@@ -226,6 +257,8 @@ class BatchWriter:
         while queue:
             batch = [queue.popleft() for _ in range(min(self.batch_size, len(queue)))]
             self._write(batch)
+            self._progress = time.monotonic()
+        self._progress = time.monotonic()
 
     def _write(self, batch: list[Any]) -> None:
         try:
