@@ -206,6 +206,33 @@ def test_without_max_lag_submit_never_waits() -> None:
         writer.shutdown()
 
 
+def test_no_wait_for_a_writer_thread_that_is_gone_or_is_the_caller() -> None:
+    from llmguard.cost._writer import LATE_ROWS
+
+    writer, entered, release, _ = blocked_writer(max_lag=0.001)
+    try:
+        writer.submit(-1)
+        assert entered.wait(5)
+        time.sleep(0.01)
+        live = writer._thread
+        gone = threading.Thread(target=lambda: None)
+        gone.start()
+        gone.join()
+        writer._thread = gone  # as if the writer thread had died
+        for i in range(LATE_ROWS + 5):
+            writer.submit(i)
+        assert writer.stats().waits == 0
+        writer._thread = threading.current_thread()  # a call made on the writer thread itself
+        writer.submit(0)
+        assert writer.stats().waits == 0
+        writer._thread = live
+        writer.submit(0)
+        assert writer.stats().waits == 1
+    finally:
+        release.set()
+        writer.shutdown()
+
+
 def ReadOnly(path: Path) -> SQLiteLedger:
     """A ledger whose database refuses writes (as a read-only file does, even for root)."""
     ledger = SQLiteLedger(path)

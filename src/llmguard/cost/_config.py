@@ -55,7 +55,9 @@ class CostPolicy:
         max_write_lag_s: When the ledger writer has written nothing for this long while rows wait
             (threads keeping the interpreter lock busy starve it), a finishing call waits up to
             5 ms for it, so the loss window's time bound holds in a CPU-bound process too. 0 never
-            waits: the window then grows with the starvation (seconds, see the cost docs).
+            waits: the window then grows with the starvation (seconds, see the cost docs). A store
+            that takes longer than this to write a batch (a distant PostgreSQL) meets it too:
+            raise it above that store's batch time.
         retention_days: Ledger rows older than this are pruned (used when the ledger is built
             from ``ledger=True`` or a path).
         refresh_interval_s: Seconds between refreshes of the budgets' totals from the shared

@@ -151,7 +151,14 @@ class BatchWriter:
         return True
 
     def _yield(self) -> None:
-        """Let the late writer thread have the interpreter lock: wait up to `YIELD_S` for it to write."""
+        """Let the late writer thread have the interpreter lock: wait up to `YIELD_S` for it to write.
+
+        Not on the writer thread itself (a periodic task's own call), and not for a thread that
+        is gone: waiting could not help either.
+        """
+        thread = self._thread
+        if thread is None or thread is threading.current_thread() or not thread.is_alive():
+            return
         self.waits += 1
         self._wake.set()
         with self._idle:
