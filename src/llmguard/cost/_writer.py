@@ -102,6 +102,7 @@ class BatchWriter:
         self.max_queue = max_queue
         self.interval = interval
         self.max_lag = max_lag
+        self._check_at = min(LATE_ROWS, batch_size - 1)  # below it, `submit` does nothing more
         self._periodic = periodic
         self._reset()
         self._start()
@@ -143,12 +144,16 @@ class BatchWriter:
         queue.append(row)
         if not self._accepting:
             self._revive()
-        elif waiting >= LATE_ROWS:
-            if waiting >= self.batch_size and not self._wake.is_set():
-                self._wake.set()
-            if self.max_lag and time.monotonic() - self._progress > self.max_lag:
-                self._yield()
+        elif waiting >= self._check_at:
+            self._behind(waiting + 1)
         return True
+
+    def _behind(self, waiting: int) -> None:
+        """``waiting`` rows wait: wake the thread for a full batch; wait briefly for a late writer."""
+        if waiting >= self.batch_size and not self._wake.is_set():
+            self._wake.set()
+        if waiting > LATE_ROWS and self.max_lag and time.monotonic() - self._progress > self.max_lag:
+            self._yield()
 
     def _yield(self) -> None:
         """Let the late writer thread have the interpreter lock: wait up to `YIELD_S` for it to write.
