@@ -10,6 +10,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -151,8 +152,13 @@ def test_bounded_queue_drops_and_counts() -> None:
         writer.shutdown()
 
 
-def blocked_writer(max_lag: float) -> tuple[BatchWriter, threading.Event, threading.Event, list[Any]]:
-    """A writer whose first batch blocks in the sink until released (``entered``: it is blocked)."""
+@contextmanager
+def late_writer(max_lag: float) -> Iterator[tuple[BatchWriter, list[Any]]]:
+    """A writer stuck in its first batch (its sink blocks) for longer than ``max_lag``; released on exit.
+
+    The writer here is late because its sink is blocked; in a process it is late because busy
+    threads keep the interpreter lock (``benchmarks/ledger_loss.py`` measures that case).
+    """
     written: list[Any] = []
     entered, release = threading.Event(), threading.Event()
 
@@ -161,59 +167,45 @@ def blocked_writer(max_lag: float) -> tuple[BatchWriter, threading.Event, thread
         release.wait(10)
         written.extend(batch)
 
-    return BatchWriter(sink, batch_size=1, interval=0.01, max_lag=max_lag), entered, release, written
-
-
-def test_a_late_writer_makes_submit_wait_for_it_briefly() -> None:
-    """Past ``max_lag`` without a write while LATE_ROWS rows wait, ``submit`` waits (briefly) for the writer.
-
-    The writer here is late because its sink is blocked; in a process it is late because busy
-    threads keep the interpreter lock (``benchmarks/ledger_loss.py`` measures that case).
-    """
-    from llmguard.cost._writer import LATE_ROWS
-
-    writer, entered, release, written = blocked_writer(max_lag=0.001)
+    writer = BatchWriter(sink, batch_size=1, interval=0.01, max_lag=max_lag)
     try:
         writer.submit(-1)
         assert entered.wait(5)  # the writer is stuck in its first batch
         time.sleep(0.01)  # and has written nothing for longer than max_lag
+        yield writer, written
+        release.set()
+        assert writer.flush(5)
+    finally:
+        release.set()
+        writer.shutdown()
+
+
+def test_a_late_writer_makes_submit_wait_for_it_briefly() -> None:
+    """Past ``max_lag`` without a write while LATE_ROWS rows wait, ``submit`` waits (briefly) for the writer."""
+    from llmguard.cost._writer import LATE_ROWS
+
+    with late_writer(max_lag=0.001) as (writer, written):
         for i in range(LATE_ROWS):
             writer.submit(i)
         assert writer.stats().waits == 0  # fewer than LATE_ROWS rows waited on each of those
         writer.submit(LATE_ROWS)
         assert writer.stats().waits == 1  # it waited (at most YIELD_S) and returned: nothing is dropped
-        release.set()
-        assert writer.flush(5)
-        assert written == list(range(-1, LATE_ROWS + 1))
-    finally:
-        release.set()
-        writer.shutdown()
+    assert written == list(range(-1, LATE_ROWS + 1))
 
 
 def test_without_max_lag_submit_never_waits() -> None:
     from llmguard.cost._writer import LATE_ROWS
 
-    writer, entered, release, _ = blocked_writer(max_lag=0.0)
-    try:
-        writer.submit(-1)
-        assert entered.wait(5)
-        time.sleep(0.01)
+    with late_writer(max_lag=0.0) as (writer, _):
         for i in range(LATE_ROWS * 2):
             writer.submit(i)
         assert writer.stats().waits == 0
-    finally:
-        release.set()
-        writer.shutdown()
 
 
 def test_no_wait_for_a_writer_thread_that_is_gone_or_is_the_caller() -> None:
     from llmguard.cost._writer import LATE_ROWS
 
-    writer, entered, release, _ = blocked_writer(max_lag=0.001)
-    try:
-        writer.submit(-1)
-        assert entered.wait(5)
-        time.sleep(0.01)
+    with late_writer(max_lag=0.001) as (writer, _):
         live = writer._thread
         gone = threading.Thread(target=lambda: None)
         gone.start()
@@ -228,9 +220,6 @@ def test_no_wait_for_a_writer_thread_that_is_gone_or_is_the_caller() -> None:
         writer._thread = live
         writer.submit(0)
         assert writer.stats().waits == 1
-    finally:
-        release.set()
-        writer.shutdown()
 
 
 def ReadOnly(path: Path) -> SQLiteLedger:

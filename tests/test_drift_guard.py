@@ -161,6 +161,20 @@ def blocked_fake() -> tuple[FakeOpenAI, threading.Event, threading.Event]:
     return fake, release, entered
 
 
+def assert_dropped_then_drained(
+    g: llmguard.Guard, release: threading.Event, totals: tuple[int, int, int]
+) -> None:
+    """Two samples were dropped as ``queue_full``; once released, (sampled, embedded, dropped) == ``totals``."""
+    stats = drift_stats(g)
+    assert stats is not None
+    assert stats.dropped_by_reason == {"queue_full": 2}
+    release.set()
+    assert g.flush(5)
+    stats = drift_stats(g)
+    assert stats is not None
+    assert (stats.sampled, stats.embedded, stats.dropped) == totals
+
+
 def test_the_caller_never_waits_and_a_full_queue_drops_and_counts(
     guards: list[llmguard.Guard], tmp_path: Path
 ) -> None:
@@ -171,14 +185,7 @@ def test_the_caller_never_waits_and_a_full_queue_drops_and_counts(
         assert entered.wait(5)
         for text in ("second", "third", "fourth"):
             ask(client, text)  # returns while the embedding of "first" is blocked
-    stats = drift_stats(g)
-    assert stats is not None
-    assert stats.dropped_by_reason == {"queue_full": 2}
-    release.set()
-    assert g.flush(5)
-    stats = drift_stats(g)
-    assert stats is not None
-    assert (stats.sampled, stats.embedded, stats.dropped) == (4, 2, 2)
+    assert_dropped_then_drained(g, release, (4, 2, 2))
 
 
 def test_the_queue_is_bounded_by_the_bytes_of_the_waiting_requests(
@@ -193,14 +200,7 @@ def test_the_queue_is_bounded_by_the_bytes_of_the_waiting_requests(
         assert entered.wait(5)
         for n in range(4):
             ask(client, f"{n} " + "y" * 10_000)
-    stats = drift_stats(g)
-    assert stats is not None
-    assert stats.dropped_by_reason == {"queue_full": 2}
-    release.set()
-    assert g.flush(5)
-    stats = drift_stats(g)
-    assert stats is not None
-    assert (stats.sampled, stats.embedded, stats.dropped) == (5, 3, 2)
+    assert_dropped_then_drained(g, release, (5, 3, 2))
 
 
 def test_only_app_chat_calls_are_sampled(guards: list[llmguard.Guard], tmp_path: Path) -> None:
