@@ -122,7 +122,7 @@ class BatchWriter:
         self.dropped = 0
         self.failed = 0
         self.waits = 0
-        self._progress = time.monotonic()
+        self._progress = time.monotonic()  # when the thread last finished writing (or its periodic task)
 
     def _start(self) -> None:
         thread = threading.Thread(target=self._run, name=f"llmguard-{self.name}-writer", daemon=True)
@@ -159,7 +159,9 @@ class BatchWriter:
         """Let the late writer thread have the interpreter lock: wait up to `YIELD_S` for it to write.
 
         Not on the writer thread itself (a periodic task's own call), and not for a thread that
-        is gone: waiting could not help either.
+        is gone: waiting could not help either. A periodic task (budget refresh, retention) that
+        runs longer than ``max_lag`` while rows wait makes callers wait too: a starved writer and
+        a busy one look the same from here, and the wait is bounded either way.
         """
         thread = self._thread
         if thread is None or thread is threading.current_thread() or not thread.is_alive():
@@ -249,6 +251,7 @@ class BatchWriter:
                 self._drain()
                 if self._periodic is not None:
                     self._run_periodic()  # alerts on what was just written: flush() waits for it too
+                    self._progress = time.monotonic()
             finally:
                 with self._idle:
                     self._busy = False
