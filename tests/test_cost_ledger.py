@@ -402,29 +402,29 @@ def test_a_call_made_after_the_exit_drain_is_written_on_the_callers_thread(tmp_p
         assert conn.execute("SELECT COUNT(*) FROM cost_ledger").fetchone()[0] == 2
 
 
-def test_flush_interval_comes_from_config_and_is_checked(tmp_path: Path) -> None:
-    guard = llmguard.Guard(ledger=tmp_path / "l.db", budgets={"flush_interval_s": 0.5}, pin_policy="off")
+@pytest.mark.parametrize(
+    ("key", "attribute", "bad_values"),
+    [
+        ("flush_interval_s", "interval", (0, -1.0, float("nan"), True)),
+        ("max_write_lag_s", "max_lag", (-1.0, float("nan"), True, "0.2")),
+    ],
+)
+def test_writer_timing_comes_from_config_and_is_checked(
+    tmp_path: Path, key: str, attribute: str, bad_values: tuple[object, ...]
+) -> None:
+    guard = llmguard.Guard(ledger=tmp_path / "l.db", budgets={key: 0.5}, pin_policy="off")
     observer = build(guard)
     assert observer is not None
     assert observer.state.writer is not None
-    assert observer.state.writer.interval == 0.5
+    assert getattr(observer.state.writer, attribute) == 0.5
     observer.shutdown()
-    for bad in (0, -1.0, float("nan"), True):
-        with pytest.raises(llmguard.ConfigurationError, match="flush_interval_s"):
-            CostPolicy(flush_interval_s=bad)
+    for bad in bad_values:
+        with pytest.raises(llmguard.ConfigurationError, match=key):
+            CostPolicy(**{key: bad})  # type: ignore[arg-type]
 
 
-def test_max_write_lag_comes_from_config_and_is_checked(tmp_path: Path) -> None:
-    guard = llmguard.Guard(ledger=tmp_path / "l.db", budgets={"max_write_lag_s": 0.5}, pin_policy="off")
-    observer = build(guard)
-    assert observer is not None
-    assert observer.state.writer is not None
-    assert observer.state.writer.max_lag == 0.5
-    observer.shutdown()
+def test_max_write_lag_defaults_to_0_2_and_0_turns_the_wait_off(tmp_path: Path) -> None:
     assert CostPolicy().max_write_lag_s == 0.2
-    assert CostPolicy(max_write_lag_s=0).max_write_lag_s == 0  # 0 turns the wait off
-    for bad in (-1.0, float("nan"), True, "0.2"):
-        with pytest.raises(llmguard.ConfigurationError, match="max_write_lag_s"):
-            CostPolicy(max_write_lag_s=bad)  # type: ignore[arg-type]
+    assert CostPolicy(max_write_lag_s=0).max_write_lag_s == 0
     with pytest.raises(llmguard.ConfigurationError, match="max_write_lag_s"):
         build(llmguard.Guard(ledger=tmp_path / "m.db", budgets={"max_write_lag_s": -1}, pin_policy="off"))
