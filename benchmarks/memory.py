@@ -78,7 +78,8 @@ def worker(variant: str, calls: int, prompt_kb: int, latency_ms: float) -> dict[
     if guard is not None:
         guard.flush(30)
     peaks.stop()
-    waits = guard.stats().ledger.waits if guard is not None and guard.stats().ledger else 0
+    ledger = guard.stats().ledger if guard is not None else None
+    waits = ledger.waits if ledger is not None else 0
     gc.collect()
     after = rss_mb()
     trimmed = _trimmed_rss_mb()
