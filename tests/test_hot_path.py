@@ -9,6 +9,7 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -158,6 +159,92 @@ def test_telemetry_declares_chunk_gaps_by_its_option(chunk_metric: bool) -> None
     )
     _stream(guard)
     assert bool(seen.records[0].chunk_gaps_s) is chunk_metric
+
+
+def test_the_runtime_record_takes_each_field_from_its_own_source() -> None:
+    """`Runtime._record` passes the fields positionally: a distinct value at every source catches a swap."""
+    seen = GapReader()
+    guard = llmguard.Guard(pin_policy="off", observers=[seen])
+    with FakeOpenAI(reply="hello").client(llmguard.OpenAI, guard=guard) as client:
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+    runtime = guard.runtime
+    call = CallContext.__new__(CallContext)
+    for name, value in {
+        "_call_id": "call-id",
+        "kind": "kind",
+        "operation": "operation",
+        "api": "api",
+        "requested_model": "requested",
+        "request_model": "request",
+        "locked_model": "locked",
+        "pin": SimpleNamespace(action="pin-action"),
+        "stream": "stream",
+        "start_ns": 1_000,
+        "start_perf": 2.0,
+        "first_chunk": 2.5,
+        "retries": "retries",
+        "chunk_gaps": ["gap"],
+        "prompt": "prompt",
+        "scope": "scope",
+        "trace_id": "trace",
+        "span_id": "span",
+        "request": "request-body",
+        "info": SimpleNamespace(provider="provider", server_address="address", server_port="port"),
+        "acc": SimpleNamespace(
+            response_model="served",
+            response_id="response-id",
+            finish_reasons=["finish"],
+            service_tier="tier",
+            system_fingerprint="fingerprint",
+            dimensions="dimensions",
+            output_text=lambda: "output",
+        ),
+    }.items():
+        setattr(call, name, value)
+    runtime.settings = SimpleNamespace(service_name="service", environment="environment")  # type: ignore[assignment]
+    error = KeyError("x")
+    record = runtime._record(call, error, "completed", "usage", "cost", "drift", 4.0)  # type: ignore[arg-type]
+    expected = {
+        "call_id": "call-id",
+        "kind": "kind",
+        "service_name": "service",
+        "environment": "environment",
+        "provider": "provider",
+        "operation": "operation",
+        "api": "api",
+        "requested_model": "requested",
+        "request_model": "request",
+        "locked_model": "locked",
+        "response_model": "served",
+        "pin_action": "pin-action",
+        "drift": "drift",
+        "stream": "stream",
+        "stream_completed": "completed",
+        "response_id": "response-id",
+        "finish_reasons": ("finish",),
+        "usage": "usage",
+        "start_time_ns": 1_000,
+        "duration_s": 2.0,
+        "time_to_first_chunk_s": 0.5,
+        "retries": "retries",
+        "error_type": "KeyError",
+        "chunk_gaps_s": ("gap",),
+        "error": error,
+        "prompt": "prompt",
+        "context": "scope",
+        "cost": "cost",
+        "trace_id": "trace",
+        "span_id": "span",
+        "server_address": "address",
+        "server_port": "port",
+        "service_tier": "tier",
+        "system_fingerprint": "fingerprint",
+        "embedding_dimensions": "dimensions",
+        "request": "request-body",
+        "output_text": "output",
+    }
+    assert [f.name for f in dataclasses.fields(CallRecord)] == list(expected)
+    assert {name: getattr(record, name) for name in expected} == expected
 
 
 def test_unwatched_call_keeps_its_response_identity() -> None:

@@ -12,6 +12,7 @@ import openai
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as ga
 from opentelemetry.semconv._incubating.attributes import (
     openai_attributes,
@@ -302,6 +303,33 @@ def test_call_ids_match_the_span(provider: TracerProvider, exporter: InMemorySpa
     assert record.trace_id == format(span.context.trace_id, "032x")
     assert record.span_id == format(span.context.span_id, "016x")
     assert attrs(span)[sc.LLMGUARD_CALL_ID] == record.call_id
+
+
+class _FixedIds(IdGenerator):
+    def __init__(self, trace_id: int, span_id: int) -> None:
+        self.trace_id, self.span_id = trace_id, span_id
+
+    def generate_trace_id(self) -> int:
+        return self.trace_id
+
+    def generate_span_id(self) -> int:
+        return self.span_id
+
+
+@pytest.mark.parametrize(
+    ("trace_id", "span_id"),
+    [(1, 2), (2**128 - 1, 2**64 - 1), (2**130 + 5, 2**70 + 3)],
+    ids=["leading-zeros", "widest", "beyond-the-spec"],
+)
+def test_call_ids_are_the_span_ids_in_hex(trace_id: int, span_id: int) -> None:
+    provider = TracerProvider(id_generator=_FixedIds(trace_id, span_id))
+    recorder = llmguard.CallRecorder()
+    client, _ = make_client("openai", False, make_guard(provider, observers=[recorder]))
+    run("openai", False, client, request("openai", stream=False))
+    record = recorder.last
+    assert record is not None
+    assert record.trace_id == format(trace_id, "032x")
+    assert record.span_id == format(span_id, "016x")
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])

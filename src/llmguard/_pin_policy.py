@@ -87,7 +87,7 @@ def _deprecated_message(named: str, entry: ModelLifecycle) -> str:
 class PinPolicy:
     """Decides, once per model, what a guard's pin policy does with a requested model."""
 
-    __slots__ = ("_decisions", "_lifecycle", "_today", "lock", "mode", "python_warnings")
+    __slots__ = ("_decisions", "_lifecycle", "_today", "allowed", "lock", "mode", "python_warnings")
 
     def __init__(
         self,
@@ -116,6 +116,9 @@ class PinPolicy:
         self._lifecycle = lifecycle
         self._today = today
         self._decisions: dict[tuple[str, str], _Outcome] = {}
+        self.allowed: dict[tuple[str, str], PinDecision] = {}
+        """(model, provider) -> the decision, for outcomes with no refusal and no advisory (read inline
+        by the core, which calls `decide` for the rest): the same result as `decide`, without its call."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PinPolicy | None:
@@ -160,6 +163,8 @@ class PinPolicy:
         outcome = self._outcome(decision, pin_provider)
         if len(self._decisions) < _MAX_DECISIONS:
             self._decisions[model, pin_provider] = outcome
+            if outcome.refusal is None and not outcome.advice:
+                self.allowed[model, pin_provider] = outcome.decision
         return outcome
 
     def _outcome(self, decision: PinDecision, pin_provider: str) -> _Outcome:

@@ -38,7 +38,8 @@ def sent_body(options: Any) -> Mapping[str, Any] | None:
     body = options.json_data
     extra = getattr(options, "extra_json", None)
     if not extra or not isinstance(extra, Mapping):  # the common case: no extra_body
-        return body if isinstance(body, Mapping) else None
+        # `type(...) is dict` first: the ABC check costs about ten times more, on every call
+        return body if type(body) is dict or isinstance(body, Mapping) else None
     if body is None:
         merged = dict(extra)
     elif isinstance(body, Mapping):

@@ -202,10 +202,12 @@ def compute_cost(rates: _Rates, usage: Usage) -> Cost | None:
     # Zero token counts (most calls read no cache and reason not at all) cost no Decimal arithmetic.
     read_cost = _rate(rates.cache_read, inp) * read / _MILLION if read else _ZERO
     write_cost = _rate(rates.cache_write, inp) * write / _MILLION if write else _ZERO
-    input_cost = _rate(rates.input, inp) * (inp - read - write) / _MILLION
+    rate = rates.input  # flat rates (most models) without the `_rate` call
+    input_cost = (rate if type(rate) is Decimal else _rate(rate, inp)) * (inp - read - write) / _MILLION
     if read or write:
         input_cost += read_cost + write_cost
-    output_cost = _rate(rates.output, inp) * (out - reasoning) / _MILLION
+    rate = rates.output
+    output_cost = (rate if type(rate) is Decimal else _rate(rate, inp)) * (out - reasoning) / _MILLION
     if reasoning:
         output_cost += _rate(rates.reasoning, inp) * reasoning / _MILLION
     return build_cost(

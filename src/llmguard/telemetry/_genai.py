@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from . import _semconv as sc
 
 if TYPE_CHECKING:
-    from llmguard._core import CallContext
     from llmguard._record import CallRecord
     from llmguard._scope import ContextValues
 
@@ -58,15 +57,12 @@ def output_type(api: str, body: Mapping[str, Any]) -> str | None:
     return "json" if kind in _JSON_FORMATS else "text" if kind == "text" else kind
 
 
-def openai_request_attributes(call: CallContext, body: Mapping[str, Any], attrs: dict[str, Any]) -> None:
-    """``openai.api.type`` and ``openai.request.service_tier`` (the OpenAI API itself only).
+def openai_request_attributes(body: Mapping[str, Any], attrs: dict[str, Any]) -> None:
+    """``openai.request.service_tier`` (the OpenAI API itself only; ``openai.api.type`` comes from the endpoint).
 
     Other providers behind the OpenAI protocol (Azure, Groq...) get no ``openai.*`` attributes, as the
     conventions expect provider-specific attributes to match ``gen_ai.provider.name``.
     """
-    api_type = OPENAI_API_TYPES.get(call.api)
-    if api_type is not None:
-        attrs[sc.OPENAI_API_TYPE] = api_type
     tier = body.get("service_tier")
     if isinstance(tier, str) and tier != "auto":
         attrs[sc.OPENAI_REQUEST_SERVICE_TIER] = tier

@@ -28,6 +28,7 @@ from llmguard._version import __version__
 from . import _semconv as sc
 from ._content import Budget, dumps, input_messages, output_messages, system_instructions
 from ._genai import (
+    OPENAI_API_TYPES,
     context_attributes,
     embedding_attributes,
     embeddings_request_attributes,
@@ -83,6 +84,24 @@ def static_attributes(call: CallContext) -> dict[str, Any]:
     return attrs
 
 
+_OPTIONAL_KEYS = frozenset(
+    {
+        "stop",
+        "stop_sequences",
+        "n",
+        "modalities",
+        "response_format",
+        "text",
+        "output_format",
+        "output_config",
+        "service_tier",
+        "encoding_format",
+        "dimensions",
+    }
+)
+"""Request keys behind the attributes that `_optional_attributes` reads (a plain request names none)."""
+
+
 def request_attributes(call: CallContext) -> dict[str, Any]:
     """The per-call request-side attributes (beyond `static_attributes`)."""
     body: Mapping[str, Any] = call.request
@@ -93,6 +112,20 @@ def request_attributes(call: CallContext) -> dict[str, Any]:
             value = body[key]
             if _number(value):
                 attrs[name] = value
+    if not _OPTIONAL_KEYS.isdisjoint(body):  # one C loop over the request's keys
+        _optional_attributes(call, body, attrs)
+    if call.stream:
+        attrs[sc.GEN_AI_REQUEST_STREAM] = True
+    if call.info.provider == "openai":
+        api_type = OPENAI_API_TYPES.get(call.api)
+        if api_type is not None:
+            attrs[sc.OPENAI_API_TYPE] = api_type
+    _guard_attributes(call, attrs)
+    return attrs
+
+
+def _optional_attributes(call: CallContext, body: Mapping[str, Any], attrs: dict[str, Any]) -> None:
+    """Stop sequences, choice count, output type, service tier and embedding options, when requested."""
     stop = body.get("stop_sequences") if call.api == "messages" else body.get("stop")
     if stop is not None:
         if isinstance(stop, str):
@@ -102,21 +135,13 @@ def request_attributes(call: CallContext) -> dict[str, Any]:
     count = body.get("n")
     if count is not None and _number(count) and count != 1:
         attrs[sc.GEN_AI_REQUEST_CHOICE_COUNT] = count
-    if call.stream:
-        attrs[sc.GEN_AI_REQUEST_STREAM] = True
-    _genai_attributes(call, body, attrs)
-    _guard_attributes(call, attrs)
-    return attrs
-
-
-def _genai_attributes(call: CallContext, body: Mapping[str, Any], attrs: dict[str, Any]) -> None:
     kind = output_type(call.api, body)
     if kind is not None:
         attrs[sc.GEN_AI_OUTPUT_TYPE] = kind
     if call.operation == "embeddings":
         embeddings_request_attributes(body, attrs)
     if call.info.provider == "openai":
-        openai_request_attributes(call, body, attrs)
+        openai_request_attributes(body, attrs)
 
 
 def _guard_attributes(call: CallContext, attrs: dict[str, Any]) -> None:
@@ -223,6 +248,9 @@ class _Shape:
         self.attributes = static_attributes(call)
 
 
+_CLIENT = SpanKind.CLIENT
+"""Read once: an enum member read from its class costs a look-up each time."""
+
 _MAX_SHAPES = 1024
 """Cached shapes per observer; the cache starts over when full (model names are not unbounded in practice)."""
 
@@ -325,14 +353,18 @@ class TelemetryObserver(LifecycleBase):
         attrs.update(shape.attributes)  # all at creation: one attribute pass, visible to samplers
         if call.scope is not None:
             context_attributes(call.scope, attrs, user_id=self.options.user_id)
-        span = self.tracer.start_span(
-            shape.name, kind=SpanKind.CLIENT, attributes=attrs, start_time=call.start_ns
-        )
+        span = self.tracer.start_span(shape.name, kind=_CLIENT, attributes=attrs, start_time=call.start_ns)
         call.span = span
         context = span.get_span_context()
-        if context.is_valid:
-            call.trace_id = format(context.trace_id, "032x")
-            call.span_id = format(context.span_id, "016x")
+        trace_id = context.trace_id
+        span_id = context.span_id
+        if trace_id and span_id:  # `context.is_valid`, without its property calls
+            try:  # 32 and 16 lowercase hex digits, as `format(id, "032x")` at half the instructions
+                call.trace_id = trace_id.to_bytes(16, "big").hex()
+                call.span_id = span_id.to_bytes(8, "big").hex()
+            except OverflowError:  # an id generator outside the spec's 128 and 64 bits
+                call.trace_id = format(trace_id, "032x")
+                call.span_id = format(span_id, "016x")
         if self.capture_content and span.is_recording():
             call.want_output = True
             self._input_content(call, span)
