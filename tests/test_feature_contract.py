@@ -216,6 +216,46 @@ def test_building_a_guard_imports_no_feature() -> None:
     assert out.stdout.strip() == "[]"
 
 
+FIRST_CALL = """
+import sys, llmguard
+from llmguard.testing import FakeOpenAI
+guard = llmguard.Guard(pin_policy="off", db=sys.argv[1], **eval(sys.argv[2]))
+with FakeOpenAI(reply="hello").client(llmguard.OpenAI, guard=guard) as client:
+    client.chat.completions.create(model="gpt-4o-2024-08-06", messages=[{"role": "user", "content": "hi"}])
+guard.flush(10)
+print(sorted(m for m in ("llmguard.judging", "llmguard.cost") if m in sys.modules))
+print(len(guard.runtime.observers))
+guard.close()
+"""
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "loaded", "observers"),
+    [
+        ("{}", [], 1),  # telemetry, waiting for a provider
+        ("{'judges': []}", [], 1),
+        ("{'judges': ['min_length']}", ["llmguard.judging"], 2),
+        ("{'ledger': True}", ["llmguard.cost"], 2),
+        ("{'ledger': False}", ["llmguard.cost"], 1),  # named, so the feature decides: no ledger
+    ],
+)
+def test_a_first_call_imports_judging_and_cost_only_when_configured(
+    tmp_path: Path, kwargs: str, loaded: list[str], observers: int
+) -> None:
+    db = f"sqlite:///{tmp_path / 'llmguard.db'}"
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_CALL, db, kwargs],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    modules, count = done.stdout.strip().splitlines()
+    assert modules == repr(loaded)
+    assert int(count) == observers
+
+
 def _unused(*_: Any) -> None:
     """Keep ``_features`` referenced (its type annotation is the check)."""
 

@@ -27,10 +27,10 @@ __all__ = ["FEATURES", "Compiled", "build_runtime"]
 
 FEATURES: tuple[tuple[str, str], ...] = (
     ("llmguard.telemetry._observer", "FEATURE"),
-    ("llmguard.judging._observer", "FEATURE"),
+    ("llmguard._feature_gates", "JUDGING"),  # imports llmguard.judging only when judges are named
     ("llmguard._feedback._observer", "FEATURE"),
     ("llmguard._drift_feature", "FEATURE"),
-    ("llmguard.cost._feature", "FEATURE"),
+    ("llmguard._feature_gates", "COST"),  # imports llmguard.cost only when budgets or a ledger are named
     ("llmguard._pricing", "FEATURE"),
 )
 """(module, attribute) of every `Feature`, in build and ``on_start`` order (imported on first use)."""
