@@ -88,7 +88,7 @@ bench-startup: install
 ## llmguard against the peers users would pick instead (OTel openai-v2 and genai-openai, OpenLLMetry,
 ## Langfuse), installed in separate benchmark venvs (never in the dev extra or CI).
 bench-peers: install
-	$(PY) benchmarks/peers.py
+	$(PY) benchmarks/peers.py --callgrind
 
 clean:
 	rm -rf $(VENV) .venv-matrix .venv-latest .compat site .pytest_cache .mypy_cache .ruff_cache
