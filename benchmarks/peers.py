@@ -294,7 +294,7 @@ def render(
         "# llmguard against the peers: per-call overhead",
         "",
         f"Run on {dt.date.today().isoformat()} with `python benchmarks/peers.py --rounds {args.rounds} "
-        f"--calls {args.calls}` ({args.warmup} warm-up calls per process).",
+        f"--calls {args.calls}{' --callgrind' if args.callgrind else ''}` ({args.warmup} warm-up calls per process).",
         "",
         f"Machine: {os.cpu_count()} cores ({_cpu()}), shared; 1-minute load average during the run "
         f"{min(loads, default=0):.2f}-{max(loads, default=0):.2f}. Python {platform.python_version()}. "
