@@ -125,7 +125,11 @@ def request_attributes(call: CallContext) -> dict[str, Any]:
 
 
 def _optional_attributes(call: CallContext, body: Mapping[str, Any], attrs: dict[str, Any]) -> None:
-    """Stop sequences, choice count, output type, service tier and embedding options, when requested."""
+    """Stop sequences, choice count, output type, service tier and embedding options, when requested.
+
+    Runs only for requests that name a key of `_OPTIONAL_KEYS`: a request key read here (or in the
+    `llmguard.telemetry._genai` helpers it calls) must be listed there too.
+    """
     stop = body.get("stop_sequences") if call.api == "messages" else body.get("stop")
     if stop is not None:
         if isinstance(stop, str):
