@@ -217,13 +217,13 @@ def test_building_a_guard_imports_no_feature() -> None:
 
 
 FIRST_CALL = """
-import sys, llmguard
+import json, sys, llmguard
 from llmguard.testing import FakeOpenAI
-guard = llmguard.Guard(pin_policy="off", db=sys.argv[1], **eval(sys.argv[2]))
+guard = llmguard.Guard(pin_policy="off", db=sys.argv[1], **json.loads(sys.argv[2]))
 with FakeOpenAI(reply="hello").client(llmguard.OpenAI, guard=guard) as client:
     client.chat.completions.create(model="gpt-4o-2024-08-06", messages=[{"role": "user", "content": "hi"}])
 guard.flush(10)
-print(sorted(m for m in ("llmguard.judging", "llmguard.cost") if m in sys.modules))
+print(sorted(m for m in ("llmguard.judging", "llmguard.cost", "llmguard.drift") if m in sys.modules))
 print(len(guard.runtime.observers))
 guard.close()
 """
@@ -233,10 +233,11 @@ guard.close()
     ("kwargs", "loaded", "observers"),
     [
         ("{}", [], 1),  # telemetry, waiting for a provider
-        ("{'judges': []}", [], 1),
-        ("{'judges': ['min_length']}", ["llmguard.judging"], 2),
-        ("{'ledger': True}", ["llmguard.cost"], 2),
-        ("{'ledger': False}", ["llmguard.cost"], 1),  # named, so the feature decides: no ledger
+        ('{"judges": []}', [], 1),
+        ('{"judges": ["min_length"]}', ["llmguard.judging"], 2),
+        ('{"ledger": true}', ["llmguard.cost"], 2),
+        ('{"ledger": false}', ["llmguard.cost"], 1),  # named, so the feature decides: no ledger
+        ('{"drift": false}', [], 1),
     ],
 )
 def test_a_first_call_imports_judging_and_cost_only_when_configured(

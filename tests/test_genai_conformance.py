@@ -500,3 +500,24 @@ def test_chunk_metric_is_opt_in() -> None:
         meters.shutdown()
     assert sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK not in points
     assert points[sc.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK][0].count == 1
+
+
+def test_every_request_key_the_optional_attributes_read_is_listed() -> None:
+    """`request_attributes` skips `_optional_attributes` for requests naming no key of `_OPTIONAL_KEYS`."""
+    import inspect
+    import re
+
+    from llmguard.telemetry import _genai, _observer
+
+    sources = [
+        inspect.getsource(fn)
+        for fn in (
+            _observer._optional_attributes,
+            _genai.output_type,
+            _genai.openai_request_attributes,
+            _genai.embeddings_request_attributes,
+        )
+    ]
+    read = {key for source in sources for key in re.findall(r'body\.get\("([a-z_]+)"\)', source)}
+    assert read >= {"stop", "n", "response_format", "service_tier", "dimensions"}  # the scan finds them
+    assert read <= _observer._OPTIONAL_KEYS

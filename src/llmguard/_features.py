@@ -29,7 +29,7 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("llmguard.telemetry._observer", "FEATURE"),
     ("llmguard._feature_gates", "JUDGING"),  # imports llmguard.judging only when judges are named
     ("llmguard._feedback._observer", "FEATURE"),
-    ("llmguard._drift_feature", "FEATURE"),
+    ("llmguard._feature_gates", "DRIFT"),  # imports llmguard.drift only when drift is on
     ("llmguard._feature_gates", "COST"),  # imports llmguard.cost only when budgets or a ledger are named
     ("llmguard._pricing", "FEATURE"),
 )

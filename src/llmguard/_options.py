@@ -35,6 +35,7 @@ __all__ = [
     "PromptOptions",
     "ProviderOptions",
     "TelemetryFeatureOptions",
+    "drift_on",
     "feature_file_keys",
     "feature_guard_keys",
 ]
@@ -131,6 +132,11 @@ class JudgingOptions:
     redact: Redactor | None = None
     providers: ProviderOptions = field(default_factory=ProviderOptions)
 
+    def configured(self) -> bool:
+        """Judges are named (judging without judges builds no observer and publishes no handle)."""
+        judges = self.judges
+        return not (judges is None or (isinstance(judges, list | tuple) and not judges))
+
     @classmethod
     def resolve(cls, guard: Guard) -> JudgingOptions:
         """Judging's options: each value from the argument, else the config file."""
@@ -210,6 +216,15 @@ class CostOptions:
     """The database URL of ``ledger=True`` (``guard.db``)."""
     providers: ProviderOptions = field(default_factory=ProviderOptions)
 
+    def configured(self) -> bool:
+        """Budgets or a ledger are named, by argument or in the config file (else there is no cost state)."""
+        return not (
+            self.budgets is None
+            and self.file_budgets is None
+            and self.ledger is None
+            and self.file_ledger is None
+        )
+
     @classmethod
     def resolve(cls, guard: Guard) -> CostOptions:
         """The cost feature's options."""
@@ -285,10 +300,19 @@ class DriftOptions:
     db: str = "sqlite:///.llmguard/llmguard.db"
     """The database URL where vectors are kept (``guard.db``) unless the spec names its own."""
 
+    def configured(self) -> bool:
+        """Drift is on (`drift_on`)."""
+        return drift_on(self.spec)
+
     @classmethod
     def resolve(cls, guard: Guard) -> DriftOptions:
         """Drift's options: the argument, else the config file."""
         return cls(spec=_first(guard.drift, _file(guard, "drift")), db=guard.settings.db)
+
+
+def drift_on(spec: Any) -> bool:
+    """A drift spec that turns drift on: not None, not False, not a table with ``enabled = false``."""
+    return not (spec is None or spec is False or (isinstance(spec, dict) and spec.get("enabled") is False))
 
 
 FEATURE_OPTIONS: tuple[type[Any], ...] = (

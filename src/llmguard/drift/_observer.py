@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from llmguard._contract import Links, Parts
 from llmguard._lifecycle import LifecycleBase
-from llmguard._options import DriftOptions
+from llmguard._options import DriftOptions, drift_on
 from llmguard._record import CallRecord
 from llmguard.exceptions import ConfigurationError
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from llmguard._guard import Guard
     from llmguard.cost._rules import Alert
 
-__all__ = ["SAMPLED_KEY", "DriftObserver", "build", "store_for"]
+__all__ = ["FEATURE", "SAMPLED_KEY", "DriftFeature", "DriftObserver", "build", "store_for"]
 
 SAMPLED_KEY = "llmguard.drift.sampled"
 """``call.extras`` key set on sampled calls."""
@@ -178,7 +179,7 @@ def build(guard: Guard) -> DriftObserver | None:
 
 def build_observer(spec: Any, guard: Guard) -> DriftObserver | None:
     """The drift observer of ``spec`` (``guard`` gives the client, the pins and the database)."""
-    if spec is None or spec is False or (isinstance(spec, dict) and spec.get("enabled") is False):
+    if not drift_on(spec):
         return None
     require_drift_extra()
     config = DriftConfig.coerce(spec)
@@ -186,3 +187,25 @@ def build_observer(spec: Any, guard: Guard) -> DriftObserver | None:
     return DriftObserver(
         config, store, _embedder(config, _guarded_client(config, guard), guard), guard.logger_provider
     )
+
+
+class DriftFeature:
+    """Sampled inputs embedded and compared in the background (``drift=``).
+
+    Imported through `llmguard._feature_gates.DRIFT` only when drift is on: this package needs the
+    ``llmguard[drift]`` extra, which a guard with drift off must not import.
+    """
+
+    name = "drift"
+
+    def options(self, guard: Guard) -> DriftOptions:
+        """``drift=``, else ``[tool.llmguard] drift``."""
+        return DriftOptions.resolve(guard)
+
+    def build(self, options: DriftOptions, links: Links) -> Parts:
+        """The drift observer of the options' spec."""
+        return Parts(observer=build_observer(options.spec, links.owner))
+
+
+FEATURE = DriftFeature()
+"""The drift feature, as `llmguard._feature_gates.DRIFT` imports it."""
